@@ -1,0 +1,1 @@
+"""Getting data into leanlearn: readers and shipped datasets."""

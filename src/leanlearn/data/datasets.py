@@ -1,0 +1,52 @@
+"""Real data shipped inside leanlearn, as loaders. Attribution and licences: ``files/NOTICE.md``.
+
+Examples
+--------
+>>> frame = load_ai4i()
+>>> frame.shape
+(10000, 14)
+>>> X, y = load_ai4i(target="HDF")
+>>> list(X.columns)[:3], int(y.sum())
+(['Type', 'Air temperature [K]', 'Process temperature [K]'], 115)
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+AI4I_FLAGS = ("Machine failure", "TWF", "HDF", "PWF", "OSF", "RNF")
+AI4I_IDS = ("UDI", "Product ID")
+
+
+def data_file(name: str) -> Path:
+    """Path of a file shipped in ``leanlearn/data/files``."""
+    path = Path(str(resources.files("leanlearn.data").joinpath("files", name)))
+    if not path.exists():
+        raise FileNotFoundError(f"shipped data file {name!r} is missing from the leanlearn installation")
+    return path
+
+
+def load_ai4i(target: str | None = None) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
+    """AI4I 2020 predictive-maintenance data (10,000 milling operations, 5 documented failure modes).
+
+    Parameters
+    ----------
+    target : {"Machine failure", "TWF", "HDF", "PWF", "OSF", "RNF"}, optional
+        Without it, the whole table. With it, ``(X, y)``: the process parameters and product type (identifiers
+        and every failure flag removed, so no outcome leaks into the features) and the chosen flag.
+    """
+    frame = pd.read_csv(data_file("ai4i2020.csv.gz"), encoding="utf-8-sig")
+    if target is None:
+        return frame
+    if target not in AI4I_FLAGS:
+        raise ValueError(f"target must be one of {', '.join(AI4I_FLAGS)}, got {target!r}")
+    X = frame.drop(columns=[*AI4I_IDS, *AI4I_FLAGS])
+    return X, frame[target].rename(target)
+
+
+def load_production_4tu() -> pd.DataFrame:
+    """The real 4TU machine-shop event log (2012): setups, production, breakdowns and rejects, as shipped."""
+    return pd.read_csv(data_file("production_4tu.csv.gz"))

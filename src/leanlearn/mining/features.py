@@ -1,0 +1,209 @@
+"""From a table of process data to boolean items the itemset engines can mine.
+
+Numeric columns are cut at points chosen *against the outcome* (Fayyad–Irani MDLP on the class entropy), and each
+cut point ``c`` becomes two one-sided items, ``x < c`` and ``x >= c``; two of them make an interval. A cut point is
+the *roundest* number between the two neighbouring observed values (``8.6``, ``1380``), so a rule states a real
+threshold at the data's resolution, never a bin edge like ``1379.5``. Columns in which MDLP finds no cut still get
+quartile cuts, so that they can take part in interactions; the miner later refines every threshold of a rule given
+its other conditions. Categorical columns become ``x == level`` items.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> x = pd.DataFrame({"temp_diff": np.round(np.linspace(7, 12, 1000), 3)})
+>>> y = (x["temp_diff"] < 8.6).to_numpy()
+>>> Itemizer().fit(x, y).cuts_["temp_diff"]
+[8.6]
+>>> nice_cut(1379.0, 1381.0), nice_cut(8.5, 8.6), nice_cut(10998.2, 11001.5)
+(1380.0, 8.6, 11000.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leanlearn.mining.rules import Condition
+
+
+def nice_cut(lo: float, hi: float) -> float:
+    """The roundest number ``c`` with ``lo < c <= hi`` (fewest significant digits; ties: the largest).
+
+    ``x < c`` then keeps every value up to ``lo`` and excludes ``hi`` — the same split of the data as any cut in
+    the gap, written the way an engineer would write it.
+    """
+    lo, hi = float(lo), float(hi)
+    if not hi > lo:
+        return hi
+    top = math.floor(math.log10(max(abs(lo), abs(hi), hi - lo))) + 1
+    for exponent in range(top, top - 17, -1):
+        step = 10.0**exponent
+        digits = max(0, -exponent)
+        c = round(math.floor(hi / step + 1e-9) * step, digits)
+        if lo < c <= hi:
+            return float(c)
+    return hi
+
+
+def _entropy(pos: np.ndarray, total: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(total > 0, pos / total, 0.0)
+        q = 1.0 - p
+        h = -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(q > 0, q * np.log2(q), 0.0))
+    return h
+
+
+def mdlp_cuts(values: np.ndarray, y: np.ndarray, max_cuts: int = 8) -> list[float]:
+    """Fayyad–Irani MDLP cut points of ``values`` for a binary outcome ``y`` (missing values ignored).
+
+    Returns the accepted cut points, each a :func:`nice_cut` between two neighbouring observed values.
+    """
+    values = np.asarray(values, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    ok = ~np.isnan(values)
+    values, y = values[ok], y[ok]
+    if values.size < 4:
+        return []
+    uniq, inverse = np.unique(values, return_inverse=True)
+    if uniq.size < 2:
+        return []
+    totals = np.bincount(inverse, minlength=uniq.size).astype(float)
+    positives = np.bincount(inverse, weights=y.astype(float), minlength=uniq.size)
+    cut_index: list[int] = []
+
+    def split(a: int, b: int) -> None:  # unique-value slice [a, b)
+        if len(cut_index) >= max_cuts or b - a < 2:
+            return
+        tot = totals[a:b]
+        pos = positives[a:b]
+        n = tot.sum()
+        k_pos = pos.sum()
+        if k_pos == 0 or k_pos == n:
+            return
+        left_n = np.cumsum(tot)[:-1]
+        left_p = np.cumsum(pos)[:-1]
+        right_n = n - left_n
+        right_p = k_pos - left_p
+        ent = _entropy(np.array([k_pos]), np.array([n]))[0]
+        weighted = (left_n * _entropy(left_p, left_n) + right_n * _entropy(right_p, right_n)) / n
+        best = int(np.argmin(weighted))
+        gain = ent - weighted[best]
+        e1 = _entropy(np.array([left_p[best]]), np.array([left_n[best]]))[0]
+        e2 = _entropy(np.array([right_p[best]]), np.array([right_n[best]]))[0]
+        k = 2
+        k1 = int(0 < left_p[best] < left_n[best]) + 1
+        k2 = int(0 < right_p[best] < right_n[best]) + 1
+        delta = math.log2(3**k - 2) - (k * ent - k1 * e1 - k2 * e2)
+        if gain <= (math.log2(n - 1) + delta) / n:
+            return
+        cut = a + best  # cut after unique value index `cut`
+        cut_index.append(cut)
+        split(a, cut + 1)
+        split(cut + 1, b)
+
+    split(0, uniq.size)
+    return sorted({nice_cut(uniq[i], uniq[i + 1]) for i in cut_index})
+
+
+def quantile_cuts(values: np.ndarray, quantiles: tuple[float, ...] = (0.25, 0.5, 0.75)) -> list[float]:
+    """Cut points near the given quantiles, each snapped to a :func:`nice_cut` between observed values."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    uniq = np.unique(values)
+    if uniq.size < 2:
+        return []
+    cuts = set()
+    for q in quantiles:
+        v = np.quantile(values, q)
+        j = int(np.searchsorted(uniq, v, side="right"))  # first unique value > v
+        j = min(max(j, 1), uniq.size - 1)
+        cuts.add(nice_cut(uniq[j - 1], uniq[j]))
+    return sorted(cuts)
+
+
+def is_categorical(series: pd.Series, max_levels: int) -> bool:
+    """Treat text, category and bool columns, and numeric columns with at most two values, as categorical."""
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return True
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        return True
+    return series.nunique(dropna=True) <= 2 and max_levels >= 2
+
+
+@dataclass
+class Itemizer:
+    """Turn columns into boolean items, with cut points chosen against a binary outcome.
+
+    Parameters
+    ----------
+    max_cuts : int, default=6
+        Most MDLP cut points per numeric column.
+    fallback_quantiles : tuple of float, default=(0.5,)
+        Quantile cuts for numeric columns in which MDLP finds none (so they can still join interactions).
+    max_levels : int, default=30
+        Categorical columns with more distinct values than this are skipped (identifiers, free text).
+    min_count : int, default=1
+        Smallest number of rows an item must cover to be kept.
+
+    Attributes
+    ----------
+    cuts_ : dict[str, list[float]]
+        Cut points per numeric column.
+    levels_ : dict[str, list]
+        Levels per categorical column.
+    items_ : list[Condition]
+        The items, in column order.
+    skipped_ : dict[str, str]
+        Columns not turned into items, with the reason.
+    """
+
+    max_cuts: int = 6
+    fallback_quantiles: tuple[float, ...] = (0.5,)
+    max_levels: int = 30
+    min_count: int = 1
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> Itemizer:
+        y = np.asarray(y, dtype=bool)
+        self.cuts_: dict[str, list[float]] = {}
+        self.levels_: dict[str, list] = {}
+        self.skipped_: dict[str, str] = {}
+        items: list[Condition] = []
+        for column in X.columns:
+            series = X[column]
+            name = str(column)
+            if series.notna().sum() == 0:
+                self.skipped_[name] = "all values missing"
+                continue
+            if series.nunique(dropna=True) < 2:
+                self.skipped_[name] = "constant"
+                continue
+            if is_categorical(series, self.max_levels):
+                counts = series.value_counts(dropna=True)
+                if len(counts) > self.max_levels:
+                    self.skipped_[name] = f"{len(counts)} distinct values (more than max_levels={self.max_levels})"
+                    continue
+                levels = [v for v, c in counts.items() if c >= self.min_count]
+                levels = sorted(levels, key=lambda v: str(v))
+                self.levels_[name] = levels
+                items.extend(Condition(name, "==", lvl) for lvl in levels)
+                continue
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            cuts = mdlp_cuts(values, y, self.max_cuts)
+            if not cuts:
+                cuts = quantile_cuts(values, self.fallback_quantiles)
+            self.cuts_[name] = cuts
+            for c in cuts:
+                items.append(Condition(name, "<", c))
+                items.append(Condition(name, ">=", c))
+        self.items_ = items
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Boolean matrix (rows × items)."""
+        out = np.zeros((len(X), len(self.items_)), dtype=bool)
+        for j, item in enumerate(self.items_):
+            out[:, j] = item.mask(X)
+        return out

@@ -1,0 +1,472 @@
+"""RuleMiner: rules whose consequent is a binary waste outcome, with the evidence to trust them.
+
+How a fit works
+---------------
+1. Derived features are computed from their expressions (:mod:`leanlearn.mining.expressions`).
+2. Columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels, and one-sided numeric
+   conditions at cut points chosen against the outcome.
+3. An itemset engine enumerates, *on the rows where the outcome holds*, every conjunction of up to
+   ``max_conditions`` items with at least ``min_support × rows`` hits (the class-association-rule trick: a rule's
+   support is its itemset's frequency among positive rows). Coverage on all rows comes from packed bitsets.
+4. The most significant candidates have each numeric threshold refined given the rule's other conditions: the cut
+   that minimises the one-sided Fisher p-value, at the roundest number between two observed values.
+5. A rule is kept only if every condition improves it significantly over the rule without that condition
+   (productive rules), if its confidence reaches ``min_confidence``, and if its p-value, adjusted for *every*
+   candidate and threshold the search evaluated (Holm by default), is at most ``alpha``.
+6. Rules are sorted by significance; at most ``max_rules`` are reported.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> X = pd.DataFrame({"humidity": rng.uniform(30, 90, 4000).round(1), "press": rng.choice(["P1", "P2", "P3"], 4000)})
+>>> risk = np.where((X.humidity >= 70) & (X.press == "P3"), 0.6, 0.03)
+>>> y = pd.Series(rng.random(4000) < risk, name="scrap")
+>>> miner = RuleMiner(engine="bitset").fit(X, y)
+>>> miner.rules_[0].text
+'humidity >= 70 and press == P3 → scrap'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leanlearn.errors import DataError, SchemaError
+from leanlearn.mining.engines import get_engine
+from leanlearn.mining.expressions import evaluate_derived
+from leanlearn.mining.features import Itemizer, nice_cut
+from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
+from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log, wilson_interval
+
+_CHUNK = 8192
+
+
+def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
+    """Validate a binary outcome (0/1, True/False, or two numeric values {0, k}) and return it as bool.
+
+    Missing values are not allowed here; drop or quarantine those rows first.
+    """
+    s = pd.Series(y)
+    if s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise SchemaError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=bool)
+    values = pd.unique(s)
+    if pd.api.types.is_numeric_dtype(s.dtype) and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}:
+        return s.to_numpy(dtype=float) == 1.0
+    example = next((v for v in values if v not in (0, 1, True, False)), values[0] if len(values) else None)
+    raise SchemaError(
+        f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values "
+        f"(e.g. {example!r}); a target must be 0/1 or true/false — derive one, e.g. --derive 'late=wait_min > 30'"
+    )
+
+
+def _pack_columns(items: np.ndarray) -> np.ndarray:
+    n_rows, n_items = items.shape
+    n_words = max(1, (n_rows + 63) // 64)
+    padded = np.zeros((n_items, n_words * 64), dtype=bool)
+    padded[:, :n_rows] = items.T
+    return np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+
+
+def _coverage(bits: np.ndarray, itemsets: list[tuple[int, ...]]) -> np.ndarray:
+    """Rows covered by each itemset (AND of its items), from packed item bitsets."""
+    out = np.zeros(len(itemsets), dtype=np.int64)
+    by_len: dict[int, list[int]] = {}
+    for i, s in enumerate(itemsets):
+        by_len.setdefault(len(s), []).append(i)
+    for k, positions in by_len.items():
+        idx = np.array([itemsets[i] for i in positions], dtype=np.int64).reshape(-1, k)
+        pos = np.array(positions)
+        for start in range(0, len(pos), _CHUNK):
+            block = idx[start : start + _CHUNK]
+            acc = bits[block[:, 0]].copy()
+            for j in range(1, k):
+                acc &= bits[block[:, j]]
+            out[pos[start : start + _CHUNK]] = np.bitwise_count(acc).sum(axis=1)
+    return out
+
+
+def _valid_itemset(itemset: tuple[int, ...], items: list[Condition]) -> bool:
+    """At most one lower and one upper bound per numeric column, forming a non-empty interval."""
+    seen: dict[str, list[Condition]] = {}
+    for i in itemset:
+        seen.setdefault(items[i].feature, []).append(items[i])
+    for conds in seen.values():
+        if len(conds) == 1:
+            continue
+        if len(conds) > 2:
+            return False
+        ops = sorted(c.op for c in conds)
+        if ops != ["<", ">="]:
+            return False
+        lower = next(c.value for c in conds if c.op == ">=")
+        upper = next(c.value for c in conds if c.op == "<")
+        if not lower < upper:
+            return False
+    return True
+
+
+class RuleMiner:
+    """Mine rules ``conditions → outcome`` for a binary waste outcome.
+
+    Parameters
+    ----------
+    min_support : float, default=0.0005
+        Smallest share of all rows a rule's hits (rows covered where the outcome holds) must make up.
+    min_hits : int, default=5
+        Smallest number of hits, whatever ``min_support`` says: no claim rests on fewer rows.
+    min_confidence : float, default=0.0
+        Smallest share of covered rows in which the outcome holds. Waste rules matter by how much they raise the
+        rate (12 % scrap vs 4 %), so the default relies on ``min_lift`` and significance instead.
+    min_lift : float, default=1.5
+        Smallest ratio of the rule's confidence to the overall rate.
+    max_conditions : int, default=3
+        Most conditions in a rule (an interval counts as two).
+    alpha : float, default=0.05
+        Significance level for adjusted p-values and for the improvement test of each condition.
+    correction : {"holm", "bh", "none"}, default="holm"
+        Multiple-testing adjustment, counted over every candidate and threshold the search evaluated. Holm controls
+        the chance of reporting *any* false rule; ``"bh"`` controls the expected share of false rules.
+    derive : dict of str to str, optional
+        Derived features ``{name: expression}``, computed before mining (see :mod:`leanlearn.mining.expressions`).
+    engine : {"auto", "bitset", "mlxtend"}, default="auto"
+        Itemset engine; ``"mlxtend"`` is the reference.
+    max_rules : int, default=10
+        Most rules reported, the most significant first.
+    refine : bool, default=True
+        Refine each numeric threshold of a candidate given its other conditions.
+    max_refine : int, default=150
+        How many of the most significant candidates are refined.
+    waste : str, default="defects"
+        Lean waste tag given to every rule.
+    target : str, optional
+        Name of the outcome; defaults to ``y.name`` or ``"outcome"``.
+
+    Attributes
+    ----------
+    rules_ : RuleSet
+        The rules, most significant first.
+    target_ : str
+    n_rows_ : int
+    base_rate_ : float
+        Share of rows where the outcome holds.
+    n_tests_ : int
+        Number of hypotheses the search evaluated (candidates plus refinement thresholds); the correction counts
+        all of them.
+    itemizer_ : Itemizer
+        Items and the cut points chosen against the outcome (``itemizer_.cuts_``).
+    feature_names_in_ : list of str
+        Columns of ``X`` used as features (derived ones included).
+    """
+
+    def __init__(
+        self,
+        min_support: float = 0.0005,
+        min_hits: int = 5,
+        min_confidence: float = 0.0,
+        max_conditions: int = 3,
+        alpha: float = 0.05,
+        correction: str = "holm",
+        derive: dict[str, str] | None = None,
+        engine: str = "auto",
+        max_rules: int = 10,
+        min_lift: float = 1.5,
+        refine: bool = True,
+        max_refine: int = 150,
+        waste: str = "defects",
+        target: str | None = None,
+    ) -> None:
+        self.min_support = min_support
+        self.min_hits = min_hits
+        self.min_confidence = min_confidence
+        self.max_conditions = max_conditions
+        self.alpha = alpha
+        self.correction = correction
+        self.derive = derive
+        self.engine = engine
+        self.max_rules = max_rules
+        self.min_lift = min_lift
+        self.refine = refine
+        self.max_refine = max_refine
+        self.waste = waste
+        self.target = target
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
+        """Mine rules for outcome ``y`` from features ``X``."""
+        self._check_params()
+        if not isinstance(X, pd.DataFrame):
+            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
+        target = self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
+        outcome = binary_outcome(y, target)
+        X = evaluate_derived(X.reset_index(drop=True), self.derive)
+        if target in X.columns:
+            X = X.drop(columns=[target])
+        n_rows = len(X)
+        positives = int(outcome.sum())
+        self.target_ = target
+        self.n_rows_ = n_rows
+        self.base_rate_ = positives / n_rows if n_rows else 0.0
+        self.feature_names_in_ = [str(c) for c in X.columns]
+        self.itemizer_ = Itemizer().fit(X, outcome)
+        self.n_tests_ = 0
+        self.rules_ = RuleSet()
+        if n_rows == 0 or positives == 0 or positives == n_rows or not self.itemizer_.items_:
+            return self
+
+        items = self.itemizer_.items_
+        matrix = self.itemizer_.transform(X)
+        min_count = max(int(self.min_hits), math.ceil(self.min_support * n_rows - 1e-9))
+        found = get_engine(self.engine).mine(matrix[outcome], min_count, int(self.max_conditions))
+        found = [(s, c) for s, c in found if _valid_itemset(s, items)]
+        self.n_tests_ = len(found)
+        if not found:
+            return self
+        itemsets = [s for s, _ in found]
+        hits = np.array([c for _, c in found], dtype=np.int64)
+        covered = _coverage(_pack_columns(matrix), itemsets)
+        logp = fisher_greater_log(hits, covered, positives, n_rows)
+        logp[~_coarse_productive(itemsets, hits, covered, math.log(self.alpha))] = 0.0
+
+        order = np.argsort(logp, kind="stable")
+        order = order[logp[order] < 0]
+        candidates: dict[tuple[Condition, ...], None] = {}
+        for i in order[: self.max_refine]:
+            conds = [items[j] for j in itemsets[i]]
+            if not self.refine:
+                candidates.setdefault(_canonical(conds), None)
+                continue
+            for objective in ("fisher", "precision"):
+                refined, n_thresholds = self._refine(list(conds), X, outcome, positives, objective)
+                self.n_tests_ += n_thresholds
+                candidates.setdefault(_canonical(refined), None)
+
+        scored = []
+        for conds in candidates:
+            evaluated = self._evaluate(conds, X, outcome, positives)
+            if evaluated is None:
+                continue
+            rule, logp_rule, mask = evaluated
+            if rule.confidence < self.min_confidence or rule.lift < self.min_lift or rule.hits < min_count:
+                continue
+            p_improve = self._improvement_p(rule, X, outcome)
+            if p_improve is None:
+                continue
+            scored.append((rule, logp_rule, mask, max(rule.p_value_raw, p_improve)))
+        if not scored:
+            return self
+        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, self.correction)
+        significant = [(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted) if pa <= self.alpha]
+        selected = _select(significant, outcome, min_count)[: self.max_rules]
+        self.rules_ = RuleSet(
+            tuple(
+                replace(rule, p_value=p_adj, id=f"{target}-{rank:03d}")
+                for rank, (rule, _, _, p_adj) in enumerate(selected, start=1)
+            )
+        )
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where at least one rule fires, else 0."""
+        frame = evaluate_derived(X.reset_index(drop=True), self.derive)
+        out = np.zeros(len(frame), dtype=bool)
+        for rule in self.rules_:
+            out |= rule.mask(frame)
+        return out.astype(int)
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if not 0 <= self.min_support <= 1:
+            raise ValueError(f"min_support must be in [0, 1], got {self.min_support}")
+        if not 0 <= self.min_confidence <= 1:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if int(self.max_conditions) < 1:
+            raise ValueError(f"max_conditions must be at least 1, got {self.max_conditions}")
+        if self.correction not in ("holm", "bh", "none"):
+            raise ValueError(f"correction must be 'holm', 'bh' or 'none', got {self.correction!r}")
+        if self.waste not in WASTES:
+            raise ValueError(f"waste must be one of {', '.join(WASTES)}, got {self.waste!r}")
+
+    def _refine(
+        self, conds: list[Condition], X: pd.DataFrame, outcome: np.ndarray, positives: int, objective: str
+    ) -> tuple[list[Condition], int]:
+        """Move each numeric threshold to the best cut given the other conditions (sweeps until stable).
+
+        ``objective="fisher"`` takes the cut with the smallest one-sided Fisher p-value (the strongest evidence);
+        ``"precision"`` the cut with the highest lower 95 % Wilson bound of the confidence (the surest rule).
+        Returns the refined conditions and the number of thresholds evaluated.
+        """
+        n_rows = len(X)
+        masks = [c.mask(X) for c in conds]
+        evaluated = 0
+        for _sweep in range(3):
+            changed = False
+            for k, cond in enumerate(conds):
+                if cond.op not in ("<", ">="):
+                    continue
+                other = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k]) if len(masks) > 1 else (
+                    np.ones(n_rows, dtype=bool)
+                )
+                values = X[cond.feature].to_numpy(dtype=float, na_value=np.nan)
+                sel = other & ~np.isnan(values)
+                uniq, inverse = np.unique(values[sel], return_inverse=True)
+                if uniq.size < 2:
+                    continue
+                tot = np.bincount(inverse, minlength=uniq.size)
+                pos = np.bincount(inverse, weights=outcome[sel].astype(float), minlength=uniq.size).astype(np.int64)
+                # cut j lies between uniq[j] and uniq[j + 1]; "<" covers uniq[..j], ">=" covers uniq[j + 1..]
+                if cond.op == "<":
+                    cov, hit = np.cumsum(tot)[:-1], np.cumsum(pos)[:-1]
+                else:
+                    cov, hit = np.cumsum(tot[::-1])[:-1][::-1], np.cumsum(pos[::-1])[:-1][::-1]
+                evaluated += cov.size
+                if objective == "fisher":
+                    score = fisher_greater_log(hit, cov, positives, n_rows)
+                else:
+                    score = -wilson_interval(hit, cov)[0]
+                score = np.where(hit >= max(1, int(self.min_hits)), score, np.inf)
+                if not np.isfinite(score).any():
+                    continue
+                ties = np.flatnonzero(score == score.min())
+                best = int(ties[-1] if cond.op == "<" else ties[0])  # among equals, the widest cover
+                value = nice_cut(uniq[best], uniq[best + 1])
+                if value != cond.value:
+                    conds[k] = Condition(cond.feature, cond.op, value)
+                    masks[k] = conds[k].mask(X)
+                    changed = True
+            if not changed:
+                break
+        return conds, evaluated
+
+    def _evaluate(
+        self, conds: tuple[Condition, ...], X: pd.DataFrame, outcome: np.ndarray, positives: int
+    ) -> tuple[Rule, float, np.ndarray] | None:
+        mask = np.ones(len(X), dtype=bool)
+        for c in conds:
+            mask &= c.mask(X)
+        n = int(mask.sum())
+        if n == 0:
+            return None
+        hits = int((mask & outcome).sum())
+        rule, logp = _make_rule(conds, self.target_, hits, n, positives, len(X), self.waste)
+        return rule, logp, mask
+
+    def _improvement_p(self, rule: Rule, X: pd.DataFrame, outcome: np.ndarray) -> float | None:
+        """Largest p-value of the tests that each condition raises the confidence over the rule without it.
+
+        One-sided Fisher test inside the rows the shorter rule covers. ``None`` when a condition removes no row
+        (it says nothing). A rule with one condition has nothing to improve on: 0.
+        """
+        if len(rule.conditions) < 2:
+            return 0.0
+        masks = [c.mask(X) for c in rule.conditions]
+        full = np.logical_and.reduce(masks)
+        n, h = int(full.sum()), int((full & outcome).sum())
+        worst = 0.0
+        for k in range(len(masks)):
+            others = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k])
+            n0, h0 = int(others.sum()), int((others & outcome).sum())
+            if n0 == n:
+                return None
+            worst = max(worst, float(fisher_greater(np.array([h]), np.array([n]), h0, n0)[0]))
+        return worst
+
+
+def _select(
+    significant: list[tuple[Rule, float, np.ndarray, float]], outcome: np.ndarray, min_new_hits: int
+) -> list[tuple[Rule, float, np.ndarray, float]]:
+    """Drop rules that say nothing new: most significant first, a rule is kept unless the kept rules at least as
+    confident already cover all but fewer than ``min_new_hits`` of its hits. Among rules covering the same rows,
+    the one with fewest conditions is kept."""
+    ranked = sorted(significant, key=lambda t: (t[1], len(t[0].conditions), -t[0].hits))
+    kept: list[tuple[Rule, float, np.ndarray, float]] = []
+    seen_rows: set[bytes] = set()
+    for item in ranked:
+        rule, _, mask, _ = item
+        key = np.packbits(mask).tobytes()
+        if key in seen_rows:
+            continue
+        covered = np.zeros_like(mask)
+        for other, _, other_mask, _ in kept:
+            if other.confidence >= rule.confidence:
+                covered |= other_mask
+        if int((mask & outcome & ~covered).sum()) < min_new_hits:
+            continue
+        seen_rows.add(key)
+        kept.append(item)
+    return kept
+
+
+def _coarse_productive(
+    itemsets: list[tuple[int, ...]], hits: np.ndarray, covered: np.ndarray, log_alpha: float
+) -> np.ndarray:
+    """Which itemsets improve significantly on each of their one-item-shorter subsets (all present: downward
+    closure), judged with a one-sided Fisher test inside the subset's rows."""
+    index = {s: i for i, s in enumerate(itemsets)}
+    ok = np.ones(len(itemsets), dtype=bool)
+    for k in range(2, max((len(s) for s in itemsets), default=1) + 1):
+        rows = [i for i, s in enumerate(itemsets) if len(s) == k]
+        if not rows:
+            continue
+        for drop in range(k):
+            sub = np.array([index.get(itemsets[i][:drop] + itemsets[i][drop + 1 :], -1) for i in rows])
+            have = sub >= 0
+            r = np.array(rows)[have]
+            s = sub[have]
+            logp = fisher_greater_log(hits[r], covered[r], hits[s], covered[s])
+            bad = (logp > log_alpha) | (covered[r] == covered[s])
+            ok[r[bad]] = False
+    return ok
+
+
+def _canonical(conds: list[Condition]) -> tuple[Condition, ...]:
+    return tuple(sorted(conds, key=lambda c: (c.feature, c.op, str(c.value))))
+
+
+def _make_rule(
+    conds: tuple[Condition, ...], target: str, hits: int, n: int, positives: int, rows: int, waste: str
+) -> tuple[Rule, float]:
+    """The rule with its evidence, and the natural log of its raw p-value (for ranking: p underflows to 0)."""
+    base = positives / rows
+    conf = hits / n
+    p_raw = float(fisher_greater(np.array([hits]), np.array([n]), positives, rows)[0])
+    logp = float(fisher_greater_log(np.array([hits]), np.array([n]), positives, rows)[0])
+    lo, hi = wilson_interval(np.array([hits]), np.array([n]))
+    rule = Rule(
+        conditions=_order_conditions(conds),
+        outcome=Condition(target, "==", 1),
+        support=hits / rows,
+        coverage=n / rows,
+        confidence=conf,
+        lift=conf / base if base else float("nan"),
+        leverage=hits / rows - (n / rows) * base,
+        conviction=None if conf >= 1 else (1 - base) / (1 - conf),
+        n=n,
+        hits=hits,
+        p_value=p_raw,
+        p_value_raw=p_raw,
+        ci=(float(lo[0]), float(hi[0])),
+        base_rate=base,
+        waste=waste,
+    )
+    return rule, logp
+
+
+def _order_conditions(conds: tuple[Condition, ...]) -> tuple[Condition, ...]:
+    """Keep the mining order but put the two bounds of an interval next to each other, lower first."""
+    out: list[Condition] = []
+    for c in conds:
+        if any(o.feature == c.feature for o in out):
+            continue
+        same = [o for o in conds if o.feature == c.feature]
+        out.extend(sorted(same, key=lambda o: 0 if o.op in (">", ">=") else 1))
+    return tuple(out)
