@@ -19,7 +19,7 @@ Examples
 >>> Expression.parse("__import__('os').system('x')")
 Traceback (most recent call last):
 ...
-leanlearn.errors.ExpressionError: expression "__import__('os').system('x')": function calls other than abs, ceil, cos, exp, floor, log, log10, log2, maximum, minimum, round, sin, sqrt, tan, where are not allowed (found a call to '__import__')
+leanlearn.errors.ExpressionError: expression "__import__('os').system('x')": function calls other than abs, ... are not allowed (found a call to "__import__('os').system")
 """
 
 from __future__ import annotations
@@ -255,12 +255,12 @@ class Expression:
 def evaluate_derived(frame: pd.DataFrame, derive: dict[str, str] | None) -> pd.DataFrame:
     """Return ``frame`` with one new column per ``name: expression`` in ``derive`` (in order).
 
-    Later expressions may use earlier derived names. Results are rounded to 9 decimals so that float noise
-    (``308.6 - 300.0 = 8.600000000000023``) never decides which side of a threshold a row falls on.
+    Later expressions may use earlier derived names. Values are float64, computed exactly as the expression
+    says (no rounding), so a rule applied elsewhere sees the very numbers it was mined on.
 
     >>> import pandas as pd
-    >>> evaluate_derived(pd.DataFrame({"a": [300.0], "b": [308.6]}), {"d": "b - a"})["d"].tolist()
-    [8.6]
+    >>> evaluate_derived(pd.DataFrame({"a": [300.0], "b": [308.5]}), {"d": "b - a"})["d"].tolist()
+    [8.5]
     """
     if not derive:
         return frame

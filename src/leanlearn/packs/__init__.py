@@ -1,0 +1,1 @@
+"""Rule packs: JSON documents with a schema, stored and versioned in MLflow, transferable between lines."""

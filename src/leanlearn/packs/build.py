@@ -1,0 +1,143 @@
+"""From a table to a rule pack: one :class:`~leanlearn.mining.miner.RuleMiner` per target, merged into one pack.
+
+Examples
+--------
+>>> from leanlearn.data.datasets import load_ai4i
+>>> frame = load_ai4i()
+>>> pack = mine_pack(frame, ["HDF"], derive={"temp_diff": "`Process temperature [K]` - `Air temperature [K]`"},
+...                  ignore=["Machine failure", "TWF", "PWF", "OSF", "RNF"], line="ai4i")
+>>> pack.rules[0].text
+'Rotational speed [rpm] < 1380 and temp_diff < 8.6 → HDF'
+>>> sorted(pack.mining["ignored"])
+['Machine failure', 'OSF', 'PWF', 'Product ID', 'RNF', 'TWF', 'UDI']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from leanlearn.errors import DataError
+from leanlearn.mining.expressions import evaluate_derived
+from leanlearn.mining.miner import RuleMiner
+from leanlearn.mining.rules import RuleSet
+from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
+
+MINER_PARAMS = ("min_support", "min_hits", "min_confidence", "min_lift", "max_conditions", "alpha", "correction",
+                "engine", "max_rules", "refine", "max_refine")
+
+
+def identifier_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that identify rows rather than describe them: every value distinct, and text or whole numbers."""
+    out = []
+    for column in frame.columns:
+        s = frame[column]
+        if len(s) < 20 or s.isna().any() or s.nunique() != len(s):
+            continue
+        if pd.api.types.is_integer_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+            out.append(str(column))
+    return out
+
+
+def _check_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
+    for name in names:
+        if name not in frame.columns:
+            close = [str(c) for c in frame.columns if str(c).lower().startswith(str(name).lower()[:3])]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DataError(
+                f"{what} {name!r} is not a column of the data{hint} (columns: {', '.join(map(str, frame.columns))})"
+            )
+
+
+def mine_pack(
+    frame: pd.DataFrame,
+    targets: Sequence[str],
+    *,
+    derive: Mapping[str, str] | None = None,
+    ignore: Sequence[str] = (),
+    name: str | None = None,
+    line: str = "line",
+    waste: str | Mapping[str, str] = "defects",
+    units: Mapping[str, str] | None = None,
+    description: str = "",
+    source: str | None = None,
+    on_target: Callable[[str, RuleMiner, float], None] | None = None,
+    **miner_params: Any,
+) -> RulePack:
+    """Mine every target in ``targets`` and return one :class:`RulePack`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per unit or operation: process parameters, context and the binary waste outcomes.
+    targets : list of str
+        Outcome columns. Targets are never features of each other.
+    derive : dict, optional
+        Derived features ``{name: expression}``; stored in the pack so anyone can recompute them.
+    ignore : list of str
+        Columns that are neither features nor targets (e.g. other outcome flags that would leak).
+        Identifier columns (all values distinct, text or whole numbers) are ignored automatically.
+    waste : str or dict
+        Lean waste tag for all targets, or per target.
+    units : dict, optional
+        Units of columns, recorded in the pack's feature schema.
+    on_target : callable, optional
+        Called as ``on_target(target, fitted_miner, seconds)`` after each target (progress reporting).
+    **miner_params
+        Passed to :class:`RuleMiner` (``min_support``, ``min_confidence``, ``max_conditions``, ...).
+    """
+    if not targets:
+        raise DataError("no target given; name the waste outcome column(s), e.g. --target scrap")
+    unknown = sorted(set(miner_params) - set(MINER_PARAMS))
+    if unknown:
+        raise TypeError(f"unknown mining parameter(s): {', '.join(unknown)}")
+    _check_columns(frame, targets, "target")
+    _check_columns(frame, ignore, "ignored column")
+    derive = dict(derive or {})
+    prepared = evaluate_derived(frame, derive)  # validates expressions against the data once
+    ids = [c for c in identifier_columns(frame) if c not in targets and c not in ignore]
+    ignored = {str(c): "ignored by the user" for c in ignore}
+    ignored.update({c: "identifier (every value distinct)" for c in ids})
+    feature_columns = [c for c in prepared.columns if c not in targets and str(c) not in ignored]
+    if not feature_columns:
+        raise DataError("no feature column is left after removing targets and ignored columns")
+
+    wastes = {t: check_waste(waste if isinstance(waste, str) else waste.get(t, "defects")) for t in targets}
+    rules = []
+    discretization: dict[str, dict[str, list[float]]] = {}
+    n_tests: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    X = prepared[feature_columns]
+    for target in targets:
+        started = time.perf_counter()
+        miner = RuleMiner(waste=wastes[target], target=target, **miner_params).fit(X, prepared[target])
+        elapsed = time.perf_counter() - started
+        rules.extend(miner.rules_)
+        discretization[target] = {k: list(v) for k, v in miner.itemizer_.cuts_.items()}
+        n_tests[target] = miner.n_tests_
+        seconds[target] = round(elapsed, 3)
+        if on_target is not None:
+            on_target(target, miner, elapsed)
+
+    units = dict(units or {})
+    features = tuple(
+        Feature(str(c), str(prepared[c].dtype), units.get(str(c)), str(c) in derive) for c in feature_columns
+    )
+    reference = RuleMiner(**miner_params)
+    mining: dict[str, Any] = {k: getattr(reference, k) for k in MINER_PARAMS}
+    mining.update({"n_tests": n_tests, "seconds": seconds, "ignored": ignored, "source": source})
+    return RulePack(
+        name=name or f"{line}-{'-'.join(targets)}",
+        line=line,
+        description=description,
+        targets=tuple(Target(t, "binary", wastes[t], 1) for t in targets),
+        rules=RuleSet(tuple(rules)),
+        features=features,
+        derived=tuple(derive.items()),
+        discretization=discretization,
+        mining=mining,
+        data=fingerprint(frame),
+    )
