@@ -1,0 +1,51 @@
+"""leanlearn — discover, explain, version and track rules about waste in production.
+
+The public API, re-exported lazily so that ``import leanlearn`` stays fast (heavy libraries load on first use):
+
+>>> import leanlearn as ll
+>>> sorted(n for n in ll.__all__ if n[0].isupper())[:4]
+['Condition', 'DataError', 'ExpressionError', 'LeanlearnError']
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Condition": "leanlearn.mining.rules",
+    "Rule": "leanlearn.mining.rules",
+    "RuleSet": "leanlearn.mining.rules",
+    "RuleMiner": "leanlearn.mining.miner",
+    "Expression": "leanlearn.mining.expressions",
+    "RulePack": "leanlearn.packs.pack",
+    "mine_pack": "leanlearn.packs.build",
+    "register_pack": "leanlearn.packs.registry",
+    "load_pack": "leanlearn.packs.registry",
+    "load_ai4i": "leanlearn.data.datasets",
+    "load_production_4tu": "leanlearn.data.datasets",
+    "read_table": "leanlearn.data.sources",
+    "LeanlearnError": "leanlearn.errors",
+    "DataError": "leanlearn.errors",
+    "SchemaError": "leanlearn.errors",
+    "ExpressionError": "leanlearn.errors",
+    "PackError": "leanlearn.errors",
+    "RegistryError": "leanlearn.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leanlearn' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

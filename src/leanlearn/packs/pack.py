@@ -193,7 +193,7 @@ class RulePack:
     @classmethod
     def from_json(cls, doc: Any, where: str | None = None) -> RulePack:
         """Validate (schema, then content hash) and build; raise :class:`PackError` on any problem."""
-        label = where or f"rule pack {doc.get('name')!r}" if isinstance(doc, dict) else "rule pack"
+        label = where or (f"rule pack {doc.get('name')!r}" if isinstance(doc, dict) else "rule pack")
         validate_document(doc, label)
         stored = doc["content_hash"]
         computed = content_hash(doc)
