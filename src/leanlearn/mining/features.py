@@ -48,6 +48,64 @@ def nice_cut(lo: float, hi: float) -> float:
     return hi
 
 
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """The best cut found by :func:`best_threshold` (``value`` is None when there was nothing to cut)."""
+
+    value: float | None
+    score: float
+    evaluated: int
+
+
+def best_threshold(
+    values: np.ndarray,
+    outcome: np.ndarray,
+    within: np.ndarray | None,
+    op: str,
+    objective: str,
+    positives: int,
+    min_hits: int = 1,
+) -> Threshold:
+    """Best one-sided cut of ``values`` for a binary ``outcome``, among the rows in ``within``.
+
+    ``op`` is ``"<"`` (cover values below the cut) or ``">="``. ``objective="fisher"`` minimises the log of the
+    one-sided Fisher p-value against all rows (the strongest evidence); ``"precision"`` maximises the lower 95 %
+    Wilson bound of the confidence (the surest rule); ``score`` is the minimised quantity. Cuts with fewer than
+    ``min_hits`` hits are not considered; among equal scores the widest cover wins. The cut is a
+    :func:`nice_cut` between two neighbouring observed values.
+    """
+    from leanlearn.mining.stats import fisher_greater_log, wilson_interval
+
+    values = np.asarray(values, dtype=float)
+    outcome = np.asarray(outcome, dtype=bool)
+    n_rows = values.size
+    sel = ~np.isnan(values) if within is None else (within & ~np.isnan(values))
+    uniq, inverse = np.unique(values[sel], return_inverse=True)
+    if uniq.size < 2:
+        return Threshold(None, 0.0, 0)
+    tot = np.bincount(inverse, minlength=uniq.size)
+    pos = np.bincount(inverse, weights=outcome[sel].astype(float), minlength=uniq.size).astype(np.int64)
+    # cut j lies between uniq[j] and uniq[j + 1]; "<" covers uniq[..j], ">=" covers uniq[j + 1..]
+    if op == "<":
+        cov, hit = np.cumsum(tot)[:-1], np.cumsum(pos)[:-1]
+    elif op == ">=":
+        cov, hit = np.cumsum(tot[::-1])[:-1][::-1], np.cumsum(pos[::-1])[:-1][::-1]
+    else:
+        raise ValueError(f"op must be '<' or '>=', got {op!r}")
+    if objective == "fisher":
+        score = fisher_greater_log(hit, cov, positives, n_rows)
+    elif objective == "precision":
+        score = -wilson_interval(hit, cov)[0]
+    else:
+        raise ValueError(f"objective must be 'fisher' or 'precision', got {objective!r}")
+    score = np.where(hit >= max(1, int(min_hits)), score, np.inf)
+    if not np.isfinite(score).any():
+        return Threshold(None, 0.0, int(cov.size))
+    ties = np.flatnonzero(score == score.min())
+    best = int(ties[-1] if op == "<" else ties[0])
+    return Threshold(nice_cut(uniq[best], uniq[best + 1]), float(score[best]), int(cov.size))
+
+
 def _entropy(pos: np.ndarray, total: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(total > 0, pos / total, 0.0)

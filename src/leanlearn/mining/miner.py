@@ -37,9 +37,10 @@ import numpy as np
 import pandas as pd
 
 from leanlearn.errors import DataError, SchemaError
+from leanlearn.mining.autofeatures import propose_features
 from leanlearn.mining.engines import get_engine
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.features import Itemizer, nice_cut
+from leanlearn.mining.features import Itemizer, best_threshold
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log, wilson_interval
 
@@ -148,6 +149,11 @@ class RuleMiner:
         Lean waste tag given to every rule.
     target : str, optional
         Name of the outcome; defaults to ``y.name`` or ``"outcome"``.
+    auto_features : bool, optional
+        Screen products, ratios and differences of numeric column pairs and mine the ones that beat their parents
+        significantly (:mod:`leanlearn.mining.autofeatures`). Default: on when ``derive`` is empty.
+    units : dict of str to str, optional
+        Units of columns (else read from names like ``"Torque [Nm]"``); differences need equal units.
 
     Attributes
     ----------
@@ -164,6 +170,9 @@ class RuleMiner:
         Items and the cut points chosen against the outcome (``itemizer_.cuts_``).
     feature_names_in_ : list of str
         Columns of ``X`` used as features (derived ones included).
+    derived_ : dict of str to str
+        Every derived feature the rules may use, ``{name: expression}``: the declared ones and those found
+        automatically. Recompute them with :func:`~leanlearn.mining.expressions.evaluate_derived`.
     """
 
     def __init__(
@@ -182,6 +191,8 @@ class RuleMiner:
         max_refine: int = 150,
         waste: str = "defects",
         target: str | None = None,
+        auto_features: bool | None = None,
+        units: dict[str, str] | None = None,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -197,6 +208,8 @@ class RuleMiner:
         self.max_refine = max_refine
         self.waste = waste
         self.target = target
+        self.auto_features = auto_features
+        self.units = units
 
     # -- public API -----------------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
@@ -213,12 +226,19 @@ class RuleMiner:
             X = X.drop(columns=[target])
         n_rows = len(X)
         positives = int(outcome.sum())
+        self.derived_ = dict(self.derive or {})
+        self.n_tests_ = 0
+        auto = (not self.derive) if self.auto_features is None else bool(self.auto_features)
+        if auto and 0 < positives < n_rows:
+            proposal = propose_features(X, outcome, units=self.units, alpha=self.alpha, min_hits=self.min_hits)
+            self.n_tests_ += proposal.evaluated
+            X = evaluate_derived(X, proposal.features)
+            self.derived_.update(proposal.features)
         self.target_ = target
         self.n_rows_ = n_rows
         self.base_rate_ = positives / n_rows if n_rows else 0.0
         self.feature_names_in_ = [str(c) for c in X.columns]
         self.itemizer_ = Itemizer().fit(X, outcome)
-        self.n_tests_ = 0
         self.rules_ = RuleSet()
         if n_rows == 0 or positives == 0 or positives == n_rows or not self.itemizer_.items_:
             return self
@@ -228,7 +248,7 @@ class RuleMiner:
         min_count = max(int(self.min_hits), math.ceil(self.min_support * n_rows - 1e-9))
         found = get_engine(self.engine).mine(matrix[outcome], min_count, int(self.max_conditions))
         found = [(s, c) for s, c in found if _valid_itemset(s, items)]
-        self.n_tests_ = len(found)
+        self.n_tests_ += len(found)
         if not found:
             return self
         itemsets = [s for s, _ in found]
@@ -277,7 +297,7 @@ class RuleMiner:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where at least one rule fires, else 0."""
-        frame = evaluate_derived(X.reset_index(drop=True), self.derive)
+        frame = evaluate_derived(X.reset_index(drop=True), self.derived_)
         out = np.zeros(len(frame), dtype=bool)
         for rule in self.rules_:
             out |= rule.mask(frame)
@@ -317,28 +337,11 @@ class RuleMiner:
                     np.ones(n_rows, dtype=bool)
                 )
                 values = X[cond.feature].to_numpy(dtype=float, na_value=np.nan)
-                sel = other & ~np.isnan(values)
-                uniq, inverse = np.unique(values[sel], return_inverse=True)
-                if uniq.size < 2:
+                found = best_threshold(values, outcome, other, cond.op, objective, positives, self.min_hits)
+                evaluated += found.evaluated
+                if found.value is None:
                     continue
-                tot = np.bincount(inverse, minlength=uniq.size)
-                pos = np.bincount(inverse, weights=outcome[sel].astype(float), minlength=uniq.size).astype(np.int64)
-                # cut j lies between uniq[j] and uniq[j + 1]; "<" covers uniq[..j], ">=" covers uniq[j + 1..]
-                if cond.op == "<":
-                    cov, hit = np.cumsum(tot)[:-1], np.cumsum(pos)[:-1]
-                else:
-                    cov, hit = np.cumsum(tot[::-1])[:-1][::-1], np.cumsum(pos[::-1])[:-1][::-1]
-                evaluated += cov.size
-                if objective == "fisher":
-                    score = fisher_greater_log(hit, cov, positives, n_rows)
-                else:
-                    score = -wilson_interval(hit, cov)[0]
-                score = np.where(hit >= max(1, int(self.min_hits)), score, np.inf)
-                if not np.isfinite(score).any():
-                    continue
-                ties = np.flatnonzero(score == score.min())
-                best = int(ties[-1] if cond.op == "<" else ties[0])  # among equals, the widest cover
-                value = nice_cut(uniq[best], uniq[best + 1])
+                value = found.value
                 if value != cond.value:
                     conds[k] = Condition(cond.feature, cond.op, value)
                     masks[k] = conds[k].mask(X)

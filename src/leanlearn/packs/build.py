@@ -65,6 +65,7 @@ def mine_pack(
     description: str = "",
     source: str | None = None,
     on_target: Callable[[str, RuleMiner, float], None] | None = None,
+    auto_features: bool | None = None,
     **miner_params: Any,
 ) -> RulePack:
     """Mine every target in ``targets`` and return one :class:`RulePack`.
@@ -86,6 +87,10 @@ def mine_pack(
         Units of columns, recorded in the pack's feature schema.
     on_target : callable, optional
         Called as ``on_target(target, fitted_miner, seconds)`` after each target (progress reporting).
+    auto_features : bool, optional
+        Screen products, ratios and differences of numeric column pairs (see
+        :mod:`leanlearn.mining.autofeatures`); default: on when ``derive`` is empty. Those that rules use are
+        stored in the pack with their expressions.
     **miner_params
         Passed to :class:`RuleMiner` (``min_support``, ``min_confidence``, ``max_conditions``, ...).
     """
@@ -105,6 +110,9 @@ def mine_pack(
     if not feature_columns:
         raise DataError("no feature column is left after removing targets and ignored columns")
 
+    auto = (not derive) if auto_features is None else bool(auto_features)
+    found_derived: dict[str, str] = {}
+    units = dict(units or {})
     wastes = {t: check_waste(waste if isinstance(waste, str) else waste.get(t, "defects")) for t in targets}
     rules = []
     discretization: dict[str, dict[str, list[float]]] = {}
@@ -113,22 +121,24 @@ def mine_pack(
     X = prepared[feature_columns]
     for target in targets:
         started = time.perf_counter()
-        miner = RuleMiner(waste=wastes[target], target=target, **miner_params).fit(X, prepared[target])
+        miner = RuleMiner(waste=wastes[target], target=target, auto_features=auto, units=units, **miner_params)
+        miner.fit(X, prepared[target])
         elapsed = time.perf_counter() - started
         rules.extend(miner.rules_)
+        used = {c.feature for r in miner.rules_ for c in r.conditions}
+        found_derived.update({k: v for k, v in miner.derived_.items() if k in used and k not in derive})
         discretization[target] = {k: list(v) for k, v in miner.itemizer_.cuts_.items()}
         n_tests[target] = miner.n_tests_
         seconds[target] = round(elapsed, 3)
         if on_target is not None:
             on_target(target, miner, elapsed)
 
-    units = dict(units or {})
     features = tuple(
         Feature(str(c), str(prepared[c].dtype), units.get(str(c)), str(c) in derive) for c in feature_columns
-    )
+    ) + tuple(Feature(name, "float64", None, True) for name in found_derived)
     reference = RuleMiner(**miner_params)
     mining: dict[str, Any] = {k: getattr(reference, k) for k in MINER_PARAMS}
-    mining.update({"n_tests": n_tests, "seconds": seconds, "ignored": ignored, "source": source})
+    mining.update({"auto_features": auto, "n_tests": n_tests, "seconds": seconds, "ignored": ignored, "source": source})
     return RulePack(
         name=name or f"{line}-{'-'.join(targets)}",
         line=line,
@@ -136,7 +146,7 @@ def mine_pack(
         targets=tuple(Target(t, "binary", wastes[t], 1) for t in targets),
         rules=RuleSet(tuple(rules)),
         features=features,
-        derived=tuple(derive.items()),
+        derived=tuple(derive.items()) + tuple(found_derived.items()),
         discretization=discretization,
         mining=mining,
         data=fingerprint(frame),
