@@ -4,7 +4,7 @@ The public API, re-exported lazily so that ``import leanlearn`` stays fast (heav
 
 >>> import leanlearn as ll
 >>> sorted(n for n in ll.__all__ if n[0].isupper())[:4]
-['Condition', 'DataError', 'ExpressionError', 'LeanlearnError']
+['Condition', 'DataError', 'Expression', 'ExpressionError']
 """
 
 from __future__ import annotations
