@@ -54,7 +54,8 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             rows.append({
                 "engine": engine, "target": target, "seconds_median": statistics.median(times),
-                "rules": len(miner.rules_), "hypotheses": miner.n_tests_, "f1_conf_ge_0.8": f1_of_confident_rules(miner, X, y),
+                "rules": len(miner.rules_), "hypotheses": miner.n_tests_,
+                "f1_conf_ge_0.8": f1_of_confident_rules(miner, X, y),
             })
     print(f"{'engine':8} {'target':6} {'median s':>9} {'rules':>5} {'hypotheses':>11} {'F1(conf>=0.8)':>14}")
     for r in rows:

@@ -34,7 +34,7 @@ def planted_line(seed: int = 0, rows: int = 5000) -> tuple[pd.DataFrame, pd.Seri
 
 
 def union_f1(miner: RuleMiner, X: pd.DataFrame, y: pd.Series, min_confidence: float = 0.8) -> float:
-    frame = evaluate_derived(X, miner.derive)
+    frame = evaluate_derived(X, miner.derived_)
     predicted = np.zeros(len(X), dtype=bool)
     for rule in miner.rules_:
         if rule.confidence >= min_confidence:
@@ -158,3 +158,36 @@ def test_itemizer_skips_identifier_like_text_columns():
     X = pd.DataFrame({"id": [f"u{i}" for i in range(100)], "x": np.arange(100.0)})
     itemizer = Itemizer(max_levels=30).fit(X, np.arange(100) > 50)
     assert "id" in itemizer.skipped_ and "x" in itemizer.cuts_
+
+
+@pytest.mark.parametrize("target", ["HDF", "PWF"])
+def test_raw_columns_alone_recover_the_mechanism_through_automatic_features(target):
+    X, y = load_ai4i(target=target)
+    miner = RuleMiner().fit(X, y)
+    assert any(" * " in name or " - " in name for name in miner.derived_)
+    assert union_f1(miner, X, y) >= 0.95
+
+
+def test_automatic_features_stay_off_when_the_user_declares_features():
+    X, y = load_ai4i(target="HDF")
+    miner = RuleMiner(derive=AI4I_DERIVED).fit(X, y)
+    assert miner.derived_ == AI4I_DERIVED
+
+
+def test_holdout_mode_tests_each_rule_on_rows_it_never_saw():
+    X, y = planted_line(3, rows=8000)
+    miner = RuleMiner(correction="holdout", holdout_share=0.4).fit(X, y)
+    rule = miner.rules_[0]
+    assert rule.text == "humidity >= 70 and press == P3 → scrap"
+    assert rule.holdout_n is not None and 0.3 * 8000 * 0.1 < rule.holdout_n < 0.4 * 8000 * 0.3
+    assert rule.holdout_confidence == pytest.approx(0.6, abs=0.1)
+    assert miner.n_tests_ >= len(miner.rules_)
+
+
+def test_holdout_mode_keeps_the_family_wise_error_on_noise():
+    X, _ = planted_line(4, rows=3000)
+    runs_with_a_rule = 0
+    for seed in range(20):
+        y = pd.Series(np.random.default_rng(100 + seed).random(len(X)) < 0.2, name="noise")
+        runs_with_a_rule += len(RuleMiner(correction="holdout", random_state=seed).fit(X, y).rules_) > 0
+    assert runs_with_a_rule <= 2  # alpha = 0.05: about one run in 20 may report a false rule

@@ -110,7 +110,8 @@ def propose_features(
             ua, ub = unit_of(a, units), unit_of(b, units)
             if ua is None or ub is None or ua == ub:
                 first, second = (a, b) if np.nanmean(va - vb) >= 0 else (b, a)  # write differences as positive
-                candidates.append((key, f"{first} - {second}", f"`{first}` - `{second}`", arrays[first] - arrays[second]))
+                values = arrays[first] - arrays[second]
+                candidates.append((key, f"{first} - {second}", f"`{first}` - `{second}`", values))
     proposal.candidates = len(candidates)
     margin = math.log(alpha / max(len(candidates), 1))
     best_per_pair: dict[str, tuple[float, str, str]] = {}

@@ -132,9 +132,14 @@ class RuleMiner:
         Most conditions in a rule (an interval counts as two).
     alpha : float, default=0.05
         Significance level for adjusted p-values and for the improvement test of each condition.
-    correction : {"holm", "bh", "none"}, default="holm"
-        Multiple-testing adjustment, counted over every candidate and threshold the search evaluated. Holm controls
-        the chance of reporting *any* false rule; ``"bh"`` controls the expected share of false rules.
+    correction : {"holm", "bh", "holdout", "none"}, default="holm"
+        Multiple-testing adjustment. ``"holm"`` (default) counts every candidate and threshold the search evaluated
+        and controls the chance of reporting *any* false rule — the right default when an engineer may change a
+        line because of one printed rule. ``"bh"`` controls the expected share of false rules instead (more rules,
+        a few of them possibly false). ``"holdout"`` (Webb, "Discovering significant patterns", 2007) explores on
+        ``1 - holdout_share`` of the rows with unadjusted tests, then tests each surviving rule once on the
+        held-out rows, Holm-adjusted over those rules only; rules then carry ``holdout_confidence`` and
+        ``holdout_n``. ``"none"`` reports raw p-values (exploration only).
     derive : dict of str to str, optional
         Derived features ``{name: expression}``, computed before mining (see :mod:`leanlearn.mining.expressions`).
     engine : {"auto", "bitset", "mlxtend"}, default="auto"
@@ -154,6 +159,10 @@ class RuleMiner:
         significantly (:mod:`leanlearn.mining.autofeatures`). Default: on when ``derive`` is empty.
     units : dict of str to str, optional
         Units of columns (else read from names like ``"Torque [Nm]"``); differences need equal units.
+    holdout_share : float, default=0.3
+        Share of rows held out (stratified by the outcome) when ``correction="holdout"``.
+    random_state : int, default=0
+        Seed of the holdout split.
 
     Attributes
     ----------
@@ -193,6 +202,8 @@ class RuleMiner:
         target: str | None = None,
         auto_features: bool | None = None,
         units: dict[str, str] | None = None,
+        holdout_share: float = 0.3,
+        random_state: int = 0,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -210,6 +221,8 @@ class RuleMiner:
         self.target = target
         self.auto_features = auto_features
         self.units = units
+        self.holdout_share = holdout_share
+        self.random_state = random_state
 
     # -- public API -----------------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
@@ -221,6 +234,8 @@ class RuleMiner:
             raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
         target = self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
         outcome = binary_outcome(y, target)
+        if self.correction == "holdout":
+            return self._fit_holdout(X.reset_index(drop=True), outcome, target)
         X = evaluate_derived(X.reset_index(drop=True), self.derive)
         if target in X.columns:
             X = X.drop(columns=[target])
@@ -295,6 +310,47 @@ class RuleMiner:
         )
         return self
 
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as scikit-learn estimators expose them."""
+        import inspect
+
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def _fit_holdout(self, X: pd.DataFrame, outcome: np.ndarray, target: str) -> RuleMiner:
+        """Explore on part of the rows, then test each surviving rule once on the rows held out."""
+        rng = np.random.default_rng(self.random_state)
+        held = np.zeros(len(X), dtype=bool)
+        for cls in (True, False):
+            idx = np.flatnonzero(outcome == cls)
+            held[rng.choice(idx, size=int(round(self.holdout_share * idx.size)), replace=False)] = True
+        params = {**self.get_params(), "correction": "none", "target": target,
+                  "max_rules": max(5 * int(self.max_rules), 50)}
+        explorer = RuleMiner(**params).fit(X[~held], pd.Series(outcome[~held], name=target))
+        for name in ("target_", "itemizer_", "feature_names_in_", "derived_"):
+            setattr(self, name, getattr(explorer, name))
+        self.n_rows_ = len(X)
+        self.base_rate_ = float(outcome.mean()) if len(X) else 0.0
+        self.n_explored_ = explorer.n_tests_
+        self.n_tests_ = len(explorer.rules_)
+        self.rules_ = RuleSet()
+        if not len(explorer.rules_):
+            return self
+        frame = evaluate_derived(X[held].reset_index(drop=True), explorer.derived_)
+        test_outcome = outcome[held]
+        masks = [rule.mask(frame) for rule in explorer.rules_]
+        n = np.array([m.sum() for m in masks])
+        hits = np.array([(m & test_outcome).sum() for m in masks])
+        p_test = fisher_greater(hits, n, int(test_outcome.sum()), int(held.sum()))
+        adjusted = adjust(p_test, len(masks), "holm")
+        kept = [i for i in np.argsort(p_test, kind="stable") if adjusted[i] <= self.alpha][: self.max_rules]
+        self.rules_ = RuleSet(tuple(
+            replace(explorer.rules_[i], p_value=float(adjusted[i]), id=f"{target}-{rank:03d}",
+                    holdout_confidence=float(hits[i] / n[i]) if n[i] else None, holdout_n=int(n[i]))
+            for rank, i in enumerate(kept, start=1)
+        ))
+        return self
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where at least one rule fires, else 0."""
         frame = evaluate_derived(X.reset_index(drop=True), self.derived_)
@@ -311,8 +367,10 @@ class RuleMiner:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if int(self.max_conditions) < 1:
             raise ValueError(f"max_conditions must be at least 1, got {self.max_conditions}")
-        if self.correction not in ("holm", "bh", "none"):
-            raise ValueError(f"correction must be 'holm', 'bh' or 'none', got {self.correction!r}")
+        if self.correction not in ("holm", "bh", "holdout", "none"):
+            raise ValueError(f"correction must be 'holm', 'bh', 'holdout' or 'none', got {self.correction!r}")
+        if not 0 < self.holdout_share < 1:
+            raise ValueError(f"holdout_share must be between 0 and 1, got {self.holdout_share}")
         if self.waste not in WASTES:
             raise ValueError(f"waste must be one of {', '.join(WASTES)}, got {self.waste!r}")
 

@@ -20,8 +20,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,9 @@ class Condition:
                 raise PackError(f"condition on {self.feature!r}: 'between' needs [lo, hi], got {list(self.value)!r}")
         else:
             if isinstance(self.value, (list, tuple, dict)) or self.value is None:
-                raise PackError(f"condition on {self.feature!r}: op {self.op!r} needs a single value, got {self.value!r}")
+                raise PackError(
+                    f"condition on {self.feature!r}: op {self.op!r} needs a single value, got {self.value!r}"
+                )
             object.__setattr__(self, "value", _plain(self.value))
 
     @property
@@ -143,7 +146,8 @@ class Condition:
             elif op == "!=":
                 hit = (s != v).to_numpy()
             else:
-                if isinstance(v, str) or not pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+                numeric = pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
+                if isinstance(v, str) or not numeric:
                     raise PackError(
                         f"condition {self.text!r}: column {self.feature!r} is not numeric "
                         f"(example value {s.dropna().iloc[0] if present.any() else None!r})"
@@ -221,7 +225,9 @@ class Rule:
       ``conviction`` = (1 - base_rate) / (1 - confidence) (``None`` when confidence is 1: infinite);
     - ``p_value_raw``: one-sided Fisher exact test that the outcome is more frequent under the rule than outside;
       ``p_value``: the same, adjusted for every candidate the search evaluated;
-    - ``ci``: 95 % Wilson interval of the confidence.
+    - ``ci``: 95 % Wilson interval of the confidence;
+    - ``holdout_confidence``, ``holdout_n``: confidence and rows covered on data the search never saw (set by the
+      ``"holdout"`` correction; ``None`` otherwise).
     """
 
     conditions: tuple[Condition, ...]
@@ -241,6 +247,8 @@ class Rule:
     id: str = ""
     waste: str = "defects"
     review: Review = field(default_factory=Review)
+    holdout_confidence: float | None = None
+    holdout_n: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conditions", tuple(self.conditions))
@@ -293,6 +301,8 @@ class Rule:
         for name in EVIDENCE_FIELDS:
             value = getattr(self, name)
             doc[name] = list(value) if name == "ci" else _plain(value)
+        doc["holdout_confidence"] = self.holdout_confidence
+        doc["holdout_n"] = self.holdout_n
         doc["review"] = self.review.to_json()
         return doc
 
@@ -325,6 +335,8 @@ class Rule:
                 id=str(doc.get("id", "")),
                 waste=doc.get("waste", "defects"),
                 review=Review.from_json(doc.get("review") or {}),
+                holdout_confidence=None if doc.get("holdout_confidence") is None else float(doc["holdout_confidence"]),
+                holdout_n=None if doc.get("holdout_n") is None else int(doc["holdout_n"]),
             )
         except PackError as exc:
             raise PackError(f"{where}: {exc}") from None
@@ -378,9 +390,10 @@ class RuleSet(Sequence[Rule]):
             row = {"id": r.id, "target": r.target, "rule": r.text, "waste": r.waste}
             row.update({k: getattr(r, k) for k in EVIDENCE_FIELDS if k != "ci"})
             row["ci_low"], row["ci_high"] = r.ci
+            row["holdout_confidence"], row["holdout_n"] = r.holdout_confidence, r.holdout_n
             rows.append(row)
         return pd.DataFrame(rows, columns=["id", "target", "rule", "waste", *[k for k in EVIDENCE_FIELDS if k != "ci"],
-                                           "ci_low", "ci_high"])
+                                           "ci_low", "ci_high", "holdout_confidence", "holdout_n"])
 
     def to_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.rules]

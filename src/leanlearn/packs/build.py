@@ -27,7 +27,7 @@ from leanlearn.mining.rules import RuleSet
 from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
 
 MINER_PARAMS = ("min_support", "min_hits", "min_confidence", "min_lift", "max_conditions", "alpha", "correction",
-                "engine", "max_rules", "refine", "max_refine")
+                "engine", "max_rules", "refine", "max_refine", "holdout_share", "random_state")
 
 
 def identifier_columns(frame: pd.DataFrame) -> list[str]:

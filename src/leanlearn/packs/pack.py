@@ -17,7 +17,7 @@ True
 >>> RulePack.from_json(doc)
 Traceback (most recent call last):
 ...
-leanlearn.errors.PackError: rule pack 'demo': content hash mismatch — the file was changed after it was written (stored sha256:..., computed sha256:...); restore the original or re-export the pack
+leanlearn.errors.PackError: rule pack 'demo': content hash mismatch — the file was changed after it was written ...
 """
 
 from __future__ import annotations
