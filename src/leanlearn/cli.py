@@ -1,2 +1,622 @@
-def main() -> None:  # placeholder until the CLI lands
-    raise SystemExit(0)
+"""The ``leanlearn`` command line: thin — it parses, calls the library, and prints.
+
+Every mistake a user can fix (a :class:`~leanlearn.errors.LeanlearnError`, or a missing / unreadable file) is printed
+as one line ``error: <message>`` on stderr with exit code 2; anything else is a bug and keeps its traceback.
+
+Heavy libraries (pandas, MLflow, ...) are imported inside the commands, so ``leanlearn --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from leanlearn import __version__
+from leanlearn.errors import DataError, ExpressionError, LeanlearnError, PackError, SchemaError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from leanlearn.mining.miner import RuleMiner
+    from leanlearn.mining.rules import Rule
+    from leanlearn.packs.pack import RulePack
+    from leanlearn.pipeline import MiningPipeline
+
+app = typer.Typer(
+    name="leanlearn",
+    help=(
+        "Turn production data into verified, explained, versioned rules about waste.\n\n"
+        "Mine rules from a table (CSV, Parquet, JSONL), read them in plain words with their evidence, apply a rule "
+        "pack to new data, and register packs in MLflow for review. Start with [bold]leanlearn demo[/bold].\n\n"
+        "\b\n"
+        "  leanlearn demo\n"
+        "  leanlearn mine runs.csv --target scrap --out models/scrap.json\n"
+        "  leanlearn show models/scrap.json\n"
+        "  leanlearn apply models/scrap.json today.csv --out fired.csv\n"
+        "  leanlearn run pipelines/ai4i.yaml"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq", ".jsonl", ".ndjson"}
+
+
+# -- output helpers -------------------------------------------------------------------------------------------------
+def _console(stderr: bool = False) -> Console:
+    """A rich console; when the output is not a terminal, wide enough that tables of rules do not wrap much."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
+
+
+def _say(console: Console, text: str, style: str | None = None) -> None:
+    """Print plain text (no markup: column names like ``[K]`` stay as written); unbroken when not a terminal."""
+    from rich.text import Text
+
+    console.print(Text(text, style=style or ""), soft_wrap=not console.is_terminal)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    return typer.Exit(2)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn user mistakes into one ``error:`` line on stderr and exit code 2; let bugs keep their traceback."""
+    try:
+        yield
+    except LeanlearnError as exc:
+        raise _fail(str(exc)) from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        raise _fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)) from None
+
+
+@contextmanager
+def _about(path: Path, *also: type[LeanlearnError]) -> Iterator[None]:
+    """Prefix data-related errors with the file they concern (``runs.csv: target 'x' is not a column ...``)."""
+    try:
+        yield
+    except (DataError, SchemaError, ExpressionError, *also) as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def _emit_json(pack: RulePack) -> None:
+    typer.echo(pack.dumps(), nl=False)
+
+
+class _Progress:
+    """One progress step per mined target (on stderr), plus what each miner saw, for the report."""
+
+    def __init__(self, targets: Sequence[str], enabled: bool) -> None:
+        self.targets = list(targets)
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    @contextmanager
+    def running(self) -> Iterator[_Progress]:
+        if not self.enabled:
+            yield self
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+            self._progress = progress
+            self._task = progress.add_task(f"mining {self.targets[0]}", total=len(self.targets))
+            yield self
+        self._progress = None
+
+    def reading(self, what: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=f"reading {what}")
+
+    def mining(self) -> None:
+        if self._progress is not None and self.targets:
+            self._progress.update(self._task, description=f"mining {self.targets[0]}")
+
+    def on_target(self, target: str, miner: RuleMiner, seconds: float) -> None:
+        rows = int(miner.n_rows_)
+        self.stats[target] = {
+            "rows": rows,
+            "positives": round(miner.base_rate_ * rows),
+            "base_rate": float(miner.base_rate_),
+            "n_tests": int(miner.n_tests_),
+            "seconds": seconds,
+        }
+        if self._progress is not None:
+            done = self.targets.index(target) + 1 if target in self.targets else len(self.stats)
+            following = self.targets[done] if done < len(self.targets) else None
+            self._progress.update(self._task, advance=1, description=f"mining {following}" if following else "done")
+
+
+def _progress_enabled(quiet: bool) -> bool:
+    return not quiet and _console(stderr=True).is_terminal
+
+
+# -- rule reports ---------------------------------------------------------------------------------------------------
+def _p_text(p: float) -> str:
+    return "< 1e-300" if p < 1e-300 else f"{p:.2g}"
+
+
+def _rules_table(rules: Sequence[Rule]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("rule", ratio=1)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("confidence (95 % CI)", justify="right", no_wrap=True)
+    table.add_column("lift", justify="right", no_wrap=True)
+    table.add_column("adj. p", justify="right", no_wrap=True)
+    for rule in rules:
+        table.add_row(
+            Text(rule.id),
+            Text(rule.text),
+            f"{rule.n:,}",
+            f"{rule.confidence:.0%} ({rule.ci[0]:.0%}–{rule.ci[1]:.0%})",
+            f"{rule.lift:.1f}×",
+            _p_text(rule.p_value),
+        )
+    return table
+
+
+def _no_rule_reason(target: str, stats: dict[str, Any] | None, mining: dict[str, Any]) -> str:
+    """Why a target got no rule — and why that is an honest answer rather than a failure."""
+    n_tests = (mining.get("n_tests") or {}).get(target)
+    if stats is None:
+        tested = f" after {n_tests:,} candidates were tested" if isinstance(n_tests, int) else ""
+        return (
+            f"No rule for {target}: no condition made it significantly more frequent than overall{tested}. "
+            "That is an honest answer: leanlearn reports no rule rather than a weak one."
+        )
+    rows, positives = stats["rows"], stats["positives"]
+    if positives == 0:
+        return f"No rule for {target}: it never occurs in these {rows:,} rows, so there is nothing to explain."
+    if positives == rows:
+        return f"No rule for {target}: it occurs in every one of the {rows:,} rows, so no condition can raise it."
+    min_hits = int(mining.get("min_hits") or 5)
+    if positives < min_hits:
+        return (
+            f"No rule for {target}: only {positives} of {rows:,} rows have it — fewer than min_hits = {min_hits}, "
+            "too few for any claim. Collect more data before mining this outcome."
+        )
+    alpha = mining.get("alpha", 0.05)
+    return (
+        f"No rule for {target}: after testing {stats['n_tests']:,} candidate conditions, none made {target} "
+        f"significantly more frequent than its overall {stats['base_rate']:.1%} ({positives:,} of {rows:,} rows; "
+        f"adjusted p ≤ {alpha}). That is an honest answer: in these columns {target} looks unrelated to the recorded "
+        "parameters (or the effect is too small to tell from chance), and leanlearn reports no rule rather than a "
+        "weak one."
+    )
+
+
+def _report_rules(
+    console: Console, pack: RulePack, stats: dict[str, dict[str, Any]] | None = None, table: bool = True
+) -> None:
+    """Per target: a heading with its base rate, the rules table, and each rule in plain words."""
+    from rich.text import Text
+
+    for target in pack.targets:
+        rules = list(pack.rules.for_target(target.name))
+        info = (stats or {}).get(target.name)
+        heading = f"{target.name} · {target.waste}"
+        if info is not None:
+            heading += f" · base rate {info['base_rate']:.1%} ({info['positives']:,} of {info['rows']:,} rows)"
+        elif rules:
+            heading += f" · base rate {rules[0].base_rate:.1%}"
+        heading += f" · {len(rules)} rule{'s' if len(rules) != 1 else ''}"
+        console.print()
+        console.rule(Text(heading, style="bold"), align="left")
+        if not rules:
+            _say(console, _no_rule_reason(target.name, info, pack.mining), style="yellow")
+            continue
+        if table:
+            console.print(_rules_table(rules))
+        for rule in rules:
+            _say(console, f"  {rule.id}: {rule.describe()}")
+
+
+def _print_saved(console: Console, pack: RulePack, path: Path) -> None:
+    _say(console, f"wrote rule pack {pack.name!r} to {path} ({len(pack.rules)} rules, {pack.content_hash[:19]}…)")
+
+
+def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
+    """Register ``pack`` in the MLflow registry and say where it is (nothing printed when ``console`` is None)."""
+    from leanlearn.packs.registry import default_tracking_uri, register_pack
+
+    if progress:
+        with _console(stderr=True).status("registering the pack in MLflow"):
+            registered = register_pack(pack)
+    else:
+        registered = register_pack(pack)
+    if console is None:
+        return
+    store = _redact(default_tracking_uri())
+    console.print()
+    _say(console, f"registered in the MLflow model registry at {store}:", "bold")
+    for item in registered:
+        _say(console, f"  {item.target}: {item.uri}  ({item.version_uri})")
+    _say(console, "open the MLflow UI to review them:")
+    _say(console, f"  mlflow ui --backend-store-uri {store}")
+
+
+def _redact(uri: str) -> str:
+    """``uri`` without its password, if it has one (``user:secret@host`` → ``user:***@host``)."""
+    return re.sub(r"(//[^/:@]+):[^/@]*@", r"\1:***@", uri)
+
+
+def _line_from(path: Path) -> str:
+    while path.suffix.lower() in _TABLE_SUFFIXES:
+        path = path.with_suffix("")
+    return path.name or "line"
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
+def _command(func: Callable[..., None]) -> Callable[..., None]:
+    """Register ``func`` as a command, its docstring reflowed: paragraphs joined into lines, ``\\b`` blocks kept."""
+    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
+    text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+    return app.command(help=text)(func)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"leanlearn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """Turn production data into verified, explained, versioned rules about waste."""
+
+
+@_command
+def mine(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Table to mine: CSV (, ; tab |), Parquet, JSONL.")],
+    target: Annotated[
+        list[str],
+        typer.Option("--target", "-t", metavar="COL", help="Binary waste outcome column (0/1); repeat for more."),
+    ],
+    derive: Annotated[
+        list[str] | None,
+        typer.Option("--derive", "-d", metavar="NAME=EXPR", help="Derived feature, e.g. 'power=torque * rpm'."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", "-i", metavar="COL", help="Column to leave out; repeatable.")
+    ] = None,
+    min_support: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, metavar="F", help="Smallest share of all rows a rule's hits make up."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, metavar="F", help="Smallest share of covered rows with the outcome."),
+    ] = None,
+    max_conditions: Annotated[
+        int | None, typer.Option(min=1, metavar="K", help="Most conditions in one rule (default 3).")
+    ] = None,
+    line: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Production line the data comes from (default: file name).")
+    ] = None,
+    waste: Annotated[
+        str, typer.Option(metavar="W", help="Lean waste tag: defects, downtime, waiting, setup, ...")
+    ] = "defects",
+    encoding: Annotated[
+        str | None, typer.Option(metavar="ENC", help="Text encoding of a CSV/JSONL file that is not UTF-8.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(metavar="PACK.json", help="Write the rule pack to this file.")] = None,
+    register: Annotated[bool, typer.Option("--register", help="Register the pack in the MLflow registry.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the pack JSON (for scripts).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Mine rules linking process parameters to waste outcomes.
+
+    Reads DATA (one row per unit or operation), finds for each --target the combinations of conditions under which
+    the outcome is significantly more frequent, and prints each rule with its evidence: rows covered, confidence
+    with its 95 % interval, lift, and a p-value adjusted for every candidate tested. Identifier columns are left
+    out automatically; --ignore other outcome flags that would leak. Column names with spaces go in backticks in
+    --derive. With --json only the pack JSON is printed; --out writes it; --register stores it in MLflow
+    ($MLFLOW_TRACKING_URI or leanlearn's local store).
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn mine runs.csv --target scrap --derive 'power=torque * rpm' --out models/scrap.json
+      leanlearn mine ai4i.csv -t HDF --derive 'temp_diff=`Process temperature \\[K]` - `Air temperature \\[K]`'
+      leanlearn mine runs.parquet -t scrap -t rework --max-conditions 2 --json | jq '.rules[].text'
+    """
+    with _user_errors():
+        from leanlearn.data.sources import read_table
+        from leanlearn.mining.expressions import parse_derive_options
+        from leanlearn.packs.build import mine_pack
+
+        derived = parse_derive_options(derive)
+        params: dict[str, Any] = {
+            k: v
+            for k, v in {"min_support": min_support, "min_confidence": min_confidence,
+                         "max_conditions": max_conditions}.items()
+            if v is not None
+        }
+        progress = _Progress(target, _progress_enabled(quiet))
+        started = time.perf_counter()
+        with progress.running():
+            progress.reading(str(data))
+            frame = read_table(data, encoding=encoding)
+            progress.mining()
+            with _about(data):
+                pack = mine_pack(
+                    frame, target, derive=derived, ignore=ignore or [], line=line or _line_from(data), waste=waste,
+                    source=str(data), on_target=progress.on_target, **params,
+                )
+        elapsed = time.perf_counter() - started
+        if out is not None:
+            pack.save(out)
+        if json_out:
+            if register:
+                _register(pack, None, progress.enabled)
+            _emit_json(pack)
+            return
+        console = _console()
+        _say(console, f"{data}: {len(frame):,} rows × {frame.shape[1]} columns", "dim")
+        _report_rules(console, pack, progress.stats)
+        console.print()
+        _say(console, f"mined {len(pack.rules)} rule(s) for {len(pack.targets)} target(s) in {elapsed:.1f} s")
+        if out is not None:
+            _print_saved(console, pack, out)
+        if register:
+            _register(pack, console, progress.enabled)
+
+
+@_command
+def show(
+    pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the verified pack JSON only.")] = False,
+) -> None:
+    """Show a rule pack: where it came from and its rules in plain words.
+
+    The pack is verified first (JSON Schema and content hash): a pack edited by hand is refused. Shows the name,
+    line, targets, creation time, content hash, the data it was mined from (rows, fingerprint), the derived
+    features, and per target the rules table and each rule in words.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn show models/ai4i-failures.json
+      leanlearn show models/ai4i-failures.json --json | jq '.rules | length'
+    """
+    with _user_errors():
+        from rich.table import Table
+        from rich.text import Text
+
+        from leanlearn.packs.pack import RulePack
+
+        pack = RulePack.load(pack_file)
+        if json_out:
+            _emit_json(pack)
+            return
+        console = _console()
+        summary = Table.grid(padding=(0, 2))
+        summary.add_column(style="bold")
+        summary.add_column()
+        rows = pack.data.get("rows")
+        fingerprint = str(pack.data.get("sha256", ""))[:12]
+        summary.add_row("pack", Text(pack.name))
+        summary.add_row("line", Text(pack.line))
+        if pack.description:
+            summary.add_row("description", Text(pack.description))
+        summary.add_row("targets", Text(", ".join(f"{t.name} ({t.waste})" for t in pack.targets)))
+        summary.add_row("created", Text(f"{pack.created} with leanlearn {pack.leanlearn_version}"))
+        summary.add_row("content hash", Text(pack.content_hash))
+        data_text = f"{rows:,} rows" if isinstance(rows, int) else "unknown rows"
+        data_text += f" × {len(pack.data.get('columns', []))} columns, sha256 {fingerprint}…"
+        if pack.mining.get("source"):
+            data_text += f", from {pack.mining['source']}"
+        summary.add_row("data", Text(data_text))
+        derived = "; ".join(f"{name} = {expr}" for name, expr in pack.derived) or "none"
+        summary.add_row("derived", Text(derived))
+        if pack.parent:
+            summary.add_row("parent", Text(pack.parent))
+        console.print(summary)
+        _report_rules(console, pack)
+
+
+@_command
+def apply(
+    pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Table to apply it to: CSV, Parquet or JSONL.")],
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write the result: .csv, .csv.gz, .parquet or .jsonl.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(metavar="ENC", help="Text encoding of a CSV/JSONL file that is not UTF-8.")
+    ] = None,
+) -> None:
+    """Apply a rule pack to new data: which rules fire on each row.
+
+    Computes the pack's derived features on DATA (with the same expressions it was mined with), then lists per row
+    the ids of the rules that fire and, per target, whether any rule fires (TARGET_predicted = 1). With --out the
+    result (row number, rule ids, predictions) is written as CSV, Parquet or JSON Lines; otherwise a summary of how
+    many rows each rule fires on and the first rows are printed.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn apply models/ai4i-failures.json today.csv
+      leanlearn apply models/ai4i-failures.json today.parquet --out fired.parquet
+    """
+    with _user_errors():
+        from rich.table import Table
+        from rich.text import Text
+
+        from leanlearn.data.sources import read_table, table_format, write_table
+        from leanlearn.packs.pack import RulePack
+
+        pack = RulePack.load(pack_file)
+        if out is not None:
+            table_format(out)  # refuse an unknown output format before doing the work
+        frame = read_table(data, encoding=encoding)
+        with _about(data, PackError):  # a rule needing a column the data lacks
+            result = pack.apply(frame)
+        result.insert(0, "row", range(len(result)))
+        console = _console()
+        if out is not None:
+            write_table(result, out)
+            fired = int(result["rules"].map(len).astype(bool).sum())
+            _say(console, f"wrote {len(result):,} rows to {out}; at least one rule fires on {fired:,} of them")
+            return
+        counts = Table(title="rows each rule fires on", title_justify="left", show_edge=False, header_style="bold")
+        for name, justify in (("id", "left"), ("rule", "left"), ("rows", "right"), ("share", "right")):
+            counts.add_column(name, justify=justify)  # type: ignore[arg-type]
+        fired_ids = result["rules"]
+        total = max(len(result), 1)
+        for rule in pack.rules:
+            n = int(fired_ids.map(lambda ids, rid=rule.id: rid in ids).sum())
+            counts.add_row(Text(rule.id), Text(rule.text), f"{n:,}", f"{n / total:.1%}")
+        any_rule = int(fired_ids.map(len).astype(bool).sum())
+        counts.add_row(Text("any", style="bold"), Text("at least one rule"), f"{any_rule:,}", f"{any_rule / total:.1%}")
+        _say(console, f"{data}: {len(result):,} rows; pack {pack.name!r} with {len(pack.rules)} rules", "dim")
+        console.print(counts)
+        head = Table(title="first rows", title_justify="left", show_edge=False, header_style="bold")
+        for column in result.columns:
+            head.add_column(str(column), justify="left" if column == "rules" else "right")
+        for _, row in result.head(10).iterrows():
+            head.add_row(*[Text(", ".join(v) or "—") if isinstance(v, list) else Text(str(v)) for v in row.tolist()])
+        console.print()
+        console.print(head)
+
+
+def _run_pipeline_command(
+    pipeline: MiningPipeline, *, out: Path | None, register: bool, quiet: bool, json_out: bool, demo: bool = False
+) -> None:
+    """Run ``pipeline``, write its pack, register it if asked, and report (shared by ``run`` and ``demo``)."""
+    from leanlearn.pipeline import run_pipeline
+
+    progress = _Progress(pipeline.targets, _progress_enabled(quiet))
+    console = _console()
+    if not json_out:
+        title = "leanlearn demo — " if demo else "pipeline "
+        _say(console, f"{title}{pipeline.name} (line {pipeline.line})", "bold")
+        if pipeline.description:
+            _say(console, pipeline.description)
+        _say(console, f"mining {', '.join(pipeline.targets)} from {pipeline.source.label}", "dim")
+    started = time.perf_counter()
+    with progress.running():
+        progress.reading(pipeline.source.label)
+        pack = run_pipeline(pipeline, on_target=progress.on_target)
+    elapsed = time.perf_counter() - started
+    path = out or pipeline.out or Path("models") / f"{pipeline.name}.json"
+    pack.save(path)
+    if json_out:
+        if register:
+            _register(pack, None, progress.enabled)
+        _emit_json(pack)
+        return
+    _report_rules(console, pack, progress.stats, table=not demo)
+    console.print()
+    _say(console, f"mined {len(pack.rules)} rule(s) for {len(pack.targets)} target(s) in {elapsed:.1f} s")
+    _print_saved(console, pack, path)
+    if register:
+        _register(pack, console, progress.enabled)
+    elif pipeline.register:
+        _say(console, "not registered (--no-register); run without it to store the pack in the MLflow registry")
+    if demo:
+        console.print()
+        _say(console, "next:", "bold")
+        _say(console, f"  leanlearn show {path}              # the pack, verified, with its evidence")
+        _say(console, f"  leanlearn apply {path} DATA.csv    # which rules fire on new data")
+
+
+@_command
+def run(
+    pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE.yaml", help="A mining pipeline file.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the pack JSON (for scripts).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(metavar="PACK.json", help="Write the pack here instead of the pipeline's 'out'.")
+    ] = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Do not register, even if the pipeline says 'register: true'.")
+    ] = False,
+) -> None:
+    """Run a mining pipeline YAML: read the source, mine every target, write (and register) the pack.
+
+    A pipeline file declares the source (a shipped dataset or a file, relative to the YAML's folder), the targets,
+    ignored columns, derived features, waste tags, units, miner parameters, where the pack goes ('out', relative
+    to the working directory) and whether to register it in MLflow. See pipelines/ai4i.yaml for a commented
+    example; `leanlearn demo` runs that one.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn run pipelines/ai4i.yaml
+      leanlearn run pipelines/press-line.yaml --no-register --json > pack.json
+    """
+    with _user_errors():
+        from leanlearn.pipeline import load_pipeline
+
+        pipeline = load_pipeline(pipeline_file)
+        _run_pipeline_command(
+            pipeline, out=out, register=pipeline.register and not no_register, quiet=quiet, json_out=json_out
+        )
+
+
+@_command
+def demo(
+    out: Annotated[
+        Path | None, typer.Option(metavar="PATH", help="Where to write the pack (default models/ai4i-failures.json).")
+    ] = None,
+    no_register: Annotated[bool, typer.Option("--no-register", help="Do not register the pack in MLflow.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run the shipped demo: rules behind machine failures in the real AI4I 2020 data.
+
+    Mines the 10,000 milling operations of AI4I 2020 for the process conditions behind four failure modes (heat
+    dissipation, power, overstrain, tool wear), using derived features such as the process-minus-air temperature
+    and the spindle power; prints every rule in plain words with its evidence; writes the pack to
+    models/ai4i-failures.json (relative to the working directory); and registers it in the local MLflow registry,
+    printing how to open the MLflow UI. It is `leanlearn run` on the shipped pipelines/ai4i.yaml.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn demo
+      leanlearn demo --no-register --out /tmp/ai4i.json
+    """
+    with _user_errors():
+        from leanlearn.pipeline import load_pipeline, shipped_pipeline
+
+        pipeline = load_pipeline(shipped_pipeline("ai4i"))
+        _run_pipeline_command(
+            pipeline, out=out, register=pipeline.register and not no_register, quiet=quiet, json_out=False, demo=True
+        )
+
+
+def main() -> None:
+    """Console-script entry point (``leanlearn``)."""
+    app(prog_name="leanlearn")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -62,6 +62,7 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
     if pd.api.types.is_numeric_dtype(s.dtype) and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}:
         return s.to_numpy(dtype=float) == 1.0
     example = next((v for v in values if v not in (0, 1, True, False)), values[0] if len(values) else None)
+    example = example.item() if hasattr(example, "item") else example
     raise SchemaError(
         f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values "
         f"(e.g. {example!r}); a target must be 0/1 or true/false — derive one, e.g. --derive 'late=wait_min > 30'"

@@ -1,0 +1,667 @@
+"""Rule packs in the MLflow model registry: one registered model per (line, target), aliased and tagged.
+
+:func:`register_pack` splits a pack by target, logs each sub-pack as an MLflow ``pyfunc`` model *from code* (the
+wrapper :mod:`leanlearn.packs.pyfunc_model`; the pack JSON is its only artifact, nothing is pickled), registers it as
+``leanlearn.<line>.<target>`` and points the alias ``candidate`` at the new version. :func:`load_pack` returns the
+verified :class:`~leanlearn.packs.pack.RulePack` behind a ``models:/`` URI; :func:`load_model` returns the MLflow
+model, whose ``predict(df)`` says per row which rules fire.
+
+Where things go
+---------------
+- Tracking store: ``tracking_uri`` if given, else ``MLFLOW_TRACKING_URI``, else a SQLite file
+  ``<home>/mlflow.db`` with ``home`` = ``LEANLEARN_HOME`` or ``~/.leanlearn`` (see :func:`default_tracking_uri`).
+- Artifacts of an experiment leanlearn creates: ``LEANLEARN_ARTIFACT_ROOT`` if set; else, for a SQLite store, the
+  folder ``mlartifacts`` beside the database file; for another database (PostgreSQL, MySQL, ...) used directly,
+  ``<home>/mlartifacts`` (a team sets ``LEANLEARN_ARTIFACT_ROOT`` to shared storage, or runs an MLflow server);
+  for an MLflow server, wherever the server keeps them. Never the current directory.
+
+What a logged model carries
+---------------------------
+- ``artifacts/pack.json``: the sub-pack (one target); ``pyfunc_model.py``: the wrapper;
+- ``code/leanlearn``: a copy of leanlearn's Python source (``code_paths``), so the model loads where leanlearn is
+  not installed (leanlearn is not a dependency on a package index). An installed leanlearn still wins over the copy;
+- ``requirements.txt``: explicit pins of what applying a pack needs (mlflow, numpy, pandas, jsonschema), written
+  without MLflow's requirement inference (which imports the model in a subprocess and is slow);
+- ``MLmodel`` metadata ``leanlearn``: pack name, line, target, content hash, number of rules.
+
+MLflow is imported lazily (``import leanlearn.packs.registry`` does not import it). Before the first import leanlearn
+sets ``MLFLOW_DISABLE_TELEMETRY=true`` unless the variable is already set, so MLflow sends no usage data; while
+logging it also turns off MLflow's uv-project detection (which would copy a ``uv.lock`` from the current directory
+into the model) and the recording of environment-variable names.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from leanlearn.mining.rules import Condition, Rule, RuleSet
+>>> from leanlearn.packs.pack import RulePack, Target
+>>> rule = Rule((Condition("torque", ">=", 60.0),), Condition("scrap", "==", 1), support=0.1, coverage=0.1,
+...             confidence=0.9, lift=4.5, leverage=0.08, conviction=8.0, n=10, hits=9, p_value=1e-4,
+...             p_value_raw=1e-5, ci=(0.6, 0.98), base_rate=0.2, id="R1")
+>>> pack = RulePack(name="demo", line="L1", targets=(Target("scrap"),), rules=RuleSet((rule,)))
+>>> uri = "sqlite:///" + str(getfixture("tmp_path") / "mlflow.db")
+>>> [registered] = register_pack(pack, tracking_uri=uri)
+>>> registered.uri, registered.version_uri
+('models:/leanlearn.L1.scrap@candidate', 'models:/leanlearn.L1.scrap/1')
+>>> load_pack(registered.uri, tracking_uri=uri).rules[0].id
+'R1'
+>>> load_model(registered.uri, tracking_uri=uri).predict(pd.DataFrame({"torque": [70.0, 50.0]}))["rules"].tolist()
+['R1', '']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leanlearn.errors import PackError, RegistryError
+from leanlearn.packs.pack import RulePack
+
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
+    from mlflow.pyfunc import PyFuncModel
+
+__all__ = ["RegisteredPack", "default_tracking_uri", "load_model", "load_pack", "model_name", "register_pack",
+           "split_pack"]
+
+#: Environment defaults set (``setdefault``) before MLflow is first imported: no usage telemetry.
+MLFLOW_PROCESS_ENV: dict[str, str] = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+#: Environment set only while leanlearn logs a model (restored afterwards).
+MLFLOW_LOGGING_ENV: dict[str, str] = {
+    "MLFLOW_UV_AUTO_DETECT": "false",
+    "MLFLOW_LOG_UV_FILES": "false",
+    "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING": "false",
+}
+#: Distributions a loaded pack model imports (pinned to the versions installed when the model is logged).
+MODEL_REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "jsonschema")
+PACK_ARTIFACT = "pack"
+MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
+TAG_PREFIX = "leanlearn."
+_DB_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+_ALIAS = re.compile(r"^[\w\-]+$")
+_ADVICE_LOGGERS = ("mlflow.pyfunc", "mlflow.pyfunc.model", "mlflow.models.model", "mlflow.models.signature",
+                   "mlflow.models.utils")
+_QUIET_WARNINGS = (
+    r".*[Ss]ignature.*",
+    r".*input_example.*",
+    r".*type hint.*",
+    r".*pip_requirements.*",
+    r".*[Ee]ncountered an unexpected error.*",
+)
+
+
+# -- where ---------------------------------------------------------------------------------------------------------
+def leanlearn_home() -> Path:
+    """leanlearn's own folder: ``LEANLEARN_HOME`` or ``~/.leanlearn`` (created if missing)."""
+    home = Path(os.environ.get("LEANLEARN_HOME") or Path.home() / ".leanlearn").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def default_tracking_uri() -> str:
+    """The MLflow tracking URI leanlearn uses when none is given.
+
+    ``MLFLOW_TRACKING_URI`` if set; else a SQLite store ``sqlite:///<home>/mlflow.db`` where ``home`` is
+    ``LEANLEARN_HOME`` or ``~/.leanlearn`` (the folder is created). Artifacts of that store go to
+    ``<home>/mlartifacts``.
+
+    Examples
+    --------
+    >>> monkeypatch = getfixture("monkeypatch")
+    >>> monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    >>> monkeypatch.setenv("LEANLEARN_HOME", str(getfixture("tmp_path") / "home"))
+    >>> default_tracking_uri().startswith("sqlite:///"), default_tracking_uri().endswith("/home/mlflow.db")
+    (True, True)
+    >>> monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    >>> default_tracking_uri()
+    'http://mlflow.example:5000'
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri:
+        return uri
+    return "sqlite:///" + (leanlearn_home() / "mlflow.db").resolve().as_posix()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    rest = uri[len("sqlite:///"):].split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest).expanduser().resolve()
+
+
+def artifact_location(tracking_uri: str, experiment: str) -> str | None:
+    """Where a new experiment's artifacts go (``None``: the tracking server decides). Never the current directory."""
+    root = os.environ.get("LEANLEARN_ARTIFACT_ROOT", "").strip()
+    if root:
+        if "://" in root or root.startswith("file:"):
+            return root.rstrip("/") + "/" + _safe(experiment)
+        return (Path(root).expanduser().resolve() / _safe(experiment)).as_uri()
+    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        db = _sqlite_path(tracking_uri)
+        base = db.parent if db is not None else leanlearn_home()
+    elif scheme in _DB_PORTS:
+        base = leanlearn_home()
+    else:  # MLflow server, Databricks, file store: they have their own artifact roots
+        return None
+    return (base / "mlartifacts" / _safe(experiment)).as_uri()
+
+
+def _safe(text: str) -> str:
+    """A name usable as a folder or MLflow logged-model name."""
+    return re.sub(r"[^\w\-]+", "_", text).strip("_") or "pack"
+
+
+def _redact(uri: str) -> str:
+    """``uri`` without a password (``user:secret@host`` → ``user:***@host``)."""
+    return re.sub(r"(//[^/:@]+):[^/@]*@", r"\1:***@", uri)
+
+
+# -- names ---------------------------------------------------------------------------------------------------------
+def model_name(line: str, target: str) -> str:
+    """The registered-model name of a (line, target): ``leanlearn.<line>.<target>``.
+
+    >>> model_name("ai4i", "HDF")
+    'leanlearn.ai4i.HDF'
+    """
+    name = f"leanlearn.{line}.{target}"
+    bad = sorted({c for c in name if c in "/:"})
+    if not line.strip() or not target.strip() or bad:
+        raise RegistryError(
+            f"cannot name a registered model for line {line!r}, target {target!r}: line and target must be "
+            f"non-empty and may not contain {' or '.join(repr(c) for c in bad) or '/ or :'}; rename them in the pack"
+        )
+    return name
+
+
+def split_pack(pack: RulePack) -> list[RulePack]:
+    """One sub-pack per target of ``pack``, holding only that target's rules (named ``<pack name>.<target>``).
+
+    A single-target pack comes back unchanged, so its content hash stays the same.
+
+    >>> from leanlearn.mining.rules import RuleSet
+    >>> from leanlearn.packs.pack import Target
+    >>> pack = RulePack(name="p", line="L1", targets=(Target("scrap"), Target("rework")), rules=RuleSet())
+    >>> [(p.name, [t.name for t in p.targets]) for p in split_pack(pack)]
+    [('p.scrap', ['scrap']), ('p.rework', ['rework'])]
+    """
+    if not pack.targets:
+        raise RegistryError(f"rule pack {pack.name!r} has no target; a registered model is one (line, target)")
+    if len(pack.targets) == 1:
+        return [pack]
+    return [
+        replace(pack, name=f"{pack.name}.{t.name}", targets=(t,), rules=pack.rules.for_target(t.name))
+        for t in pack.targets
+    ]
+
+
+@dataclass(frozen=True)
+class RegisteredPack:
+    """One registered model version holding a (sub-)pack for one target.
+
+    Attributes
+    ----------
+    name : str
+        Registered model name, ``leanlearn.<line>.<target>``.
+    version : str
+        Model version number.
+    target : str
+        The target the version's rules predict.
+    uri : str
+        ``models:/<name>@<alias>`` — the alias the version got when registered.
+    """
+
+    name: str
+    version: str
+    target: str
+    uri: str
+
+    @property
+    def version_uri(self) -> str:
+        """``models:/<name>/<version>``: this very version, whatever the aliases point to later."""
+        return f"models:/{self.name}/{self.version}"
+
+
+# -- MLflow plumbing -----------------------------------------------------------------------------------------------
+def _mlflow() -> ModuleType:
+    """Import MLflow, with leanlearn's environment defaults (no telemetry) set first."""
+    for key, value in MLFLOW_PROCESS_ENV.items():
+        os.environ.setdefault(key, value)
+    import mlflow
+
+    return mlflow
+
+
+class _AdviceFilter(logging.Filter):
+    """Drop MLflow's advice records (no signature, no input example, type hints) — a pack model has none by design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(re.match(pattern, message, re.DOTALL) for pattern in _QUIET_WARNINGS)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's INFO chatter and its advice warnings (signature, input example, ...) off; env for logging set.
+
+    MLflow must be imported before (its import configures the ``mlflow`` logger, which this then adjusts).
+    """
+    _mlflow()
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    advice = _AdviceFilter()
+    filtered = [logger, *logger.handlers, *(logging.getLogger(n) for n in _ADVICE_LOGGERS)]
+    saved = {k: os.environ.get(k) for k in MLFLOW_LOGGING_ENV}
+    logger.setLevel(max(level, logging.WARNING))
+    for item in filtered:
+        item.addFilter(advice)
+    os.environ.update(MLFLOW_LOGGING_ENV)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow\..*")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mlflow\..*")
+            yield
+    finally:
+        logger.setLevel(level)
+        for item in filtered:
+            item.removeFilter(advice)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def _using(uri: str) -> Iterator[Any]:
+    """Point MLflow's fluent API (tracking and registry) at ``uri`` for the block; restore the previous state."""
+    mlflow = _mlflow()
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_tracking = tracking_utils._tracking_uri
+    saved_registry = registry_utils._registry_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield mlflow
+    finally:
+        mlflow.set_tracking_uri(saved_tracking)  # None: back to "read the environment"
+        registry_utils._registry_uri = saved_registry
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """Fail fast, instead of after MLflow's minutes of retries, when the server behind ``uri`` does not answer.
+
+    Checks that a TCP connection opens to the database (PostgreSQL, MySQL, ...) or MLflow server (``http(s)://``,
+    unless an HTTP proxy is configured); nothing is sent.
+    """
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme in ("http", "https"):
+        if any(os.environ.get(k) for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")):
+            return
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(uri)
+            host, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise RegistryError(f"tracking URI {_redact(uri)!r} is not a valid URL ({exc})") from None
+        what, fix = "MLflow tracking server", "start the server"
+    elif scheme in _DB_PORTS:
+        try:
+            from sqlalchemy.engine import make_url
+
+            url = make_url(uri)
+        except Exception as exc:  # any parse failure is the user's URI
+            raise RegistryError(f"tracking URI {_redact(uri)!r} is not a valid database URL ({exc})") from None
+        host, port = url.host, url.port or _DB_PORTS[scheme]
+        what, fix = "MLflow tracking database", "start the database server"
+    else:
+        return
+    if not host or host.startswith("/"):
+        return  # a local socket: let the driver say what is wrong
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot reach the {what} {_redact(uri)!r} at {host}:{port} ({exc.strerror or exc}); "
+            f"{fix} or pass another tracking URI (tracking_uri=... or MLFLOW_TRACKING_URI)"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _registry_errors(action: str, tracking_uri: str) -> Iterator[None]:
+    """Turn MLflow and connection failures into a one-line :class:`RegistryError` naming the URIs."""
+    from mlflow.exceptions import MlflowException
+
+    where = f"(tracking URI {_redact(tracking_uri)!r})"
+    try:
+        yield
+    except (RegistryError, PackError):
+        raise
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        msg = _first_line(exc)
+        if code == "RESOURCE_DOES_NOT_EXIST" or "not found" in msg.lower() or "does not exist" in msg.lower():
+            hint = ("no such registered model, version or alias there; registered models are named "
+                    "leanlearn.<line>.<target> and URIs look like models:/leanlearn.<line>.<target>@candidate")
+        elif code == "INVALID_PARAMETER_VALUE":
+            hint = "check the URI, names and alias"
+        else:
+            hint = "check that the tracking server or database is up and the URI is right"
+        raise RegistryError(f"cannot {action} {where}: {msg} — {hint}") from exc
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        raise RegistryError(
+            f"cannot {action} {where}: {_first_line(exc)} — check that the tracking server is up and reachable"
+        ) from exc
+    except Exception as exc:
+        module = type(exc).__module__ or ""
+        if module.startswith(("sqlalchemy", "requests", "urllib3", "psycopg", "pymysql")):
+            raise RegistryError(
+                f"cannot {action} {where}: {_first_line(exc)} — check the tracking URI and that its database is up"
+            ) from exc
+        raise
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for dist in MODEL_REQUIREMENTS:
+        try:
+            out.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            out.append(dist)
+    return out
+
+
+def _bundle_source(dest: Path) -> Path:
+    """Copy leanlearn's Python source and JSON files (no data files, no caches) to ``dest/leanlearn``."""
+    import shutil
+
+    import leanlearn
+
+    source = Path(leanlearn.__file__).parent
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [
+            n for n in names
+            if n == "__pycache__" or (not (Path(folder) / n).is_dir() and Path(n).suffix not in (".py", ".json"))
+        ]
+
+    return Path(shutil.copytree(source, dest / "leanlearn", ignore=ignore))
+
+
+def _ensure_experiment(client: Any, name: str, tracking_uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            raise RegistryError(
+                f"experiment {name!r} at {_redact(tracking_uri)!r} is deleted; restore it "
+                "(mlflow experiments restore) or pass another experiment name"
+            )
+        return str(found.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location(tracking_uri, name)))
+    except MlflowException as exc:  # created meanwhile by someone else
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise exc from None
+        return str(found.experiment_id)
+
+
+def _ensure_registered_model(client: Any, name: str, line: str, target: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+        return
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+    try:
+        client.create_registered_model(
+            name,
+            tags={f"{TAG_PREFIX}line": line, f"{TAG_PREFIX}target": target},
+            description=f"leanlearn rule packs for target {target!r} on line {line!r}",
+        )
+    except MlflowException as exc:  # created meanwhile by someone else
+        if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def _scalar_params(prefix: str, values: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, (str, int, float, bool)):
+            out[f"{prefix}{key}"] = str(value)[:500]
+    return out
+
+
+def _metric_name(text: str) -> str:
+    return re.sub(r"[^\w\-. /]+", "_", text)
+
+
+# -- public API ----------------------------------------------------------------------------------------------------
+def register_pack(
+    pack: RulePack,
+    *,
+    tracking_uri: str | None = None,
+    alias: str = "candidate",
+    experiment: str = "leanlearn",
+) -> list[RegisteredPack]:
+    """Log ``pack`` to MLflow and register one model version per target.
+
+    One MLflow run (in ``experiment``) holds the whole pack JSON (artifact ``pack/``), its parameters and rule
+    counts. For each target the sub-pack holding only that target's rules (see :func:`split_pack`) is logged as a
+    ``pyfunc`` model from code and registered as ``leanlearn.<line>.<target>``; ``alias`` is moved to the new
+    version, which is tagged ``leanlearn.content_hash``, ``leanlearn.n_rules``, ``leanlearn.review`` (``pending``),
+    ``leanlearn.target``, ``leanlearn.line``, ``leanlearn.pack`` and ``leanlearn.source_pack_hash``.
+
+    Parameters
+    ----------
+    pack : RulePack
+        The pack to register.
+    tracking_uri : str, optional
+        MLflow tracking (and registry) URI; default :func:`default_tracking_uri`.
+    alias : str
+        Alias set on each new version (letters, digits, ``_`` and ``-``).
+    experiment : str
+        MLflow experiment of the run; created if missing (artifacts never land in the current directory).
+
+    Returns
+    -------
+    list of RegisteredPack
+        One per target, in the pack's target order.
+
+    Raises
+    ------
+    RegistryError
+        The tracking store cannot be reached, a name or the alias is invalid, or MLflow refuses the model.
+    """
+    if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise RegistryError(
+            f"alias {alias!r} is not usable: use letters, digits, '_' and '-', not 'latest' nor a version like 'v2'"
+        )
+    subpacks = split_pack(pack)
+    names = [model_name(pack.line, sub.targets[0].name) for sub in subpacks]
+    uri = tracking_uri or default_tracking_uri()
+    _check_reachable(uri)
+    full_doc = pack.to_json()
+    requirements = _requirements()
+    registered: list[RegisteredPack] = []
+    with _quiet(), _using(uri) as mlflow, _registry_errors(f"register rule pack {pack.name!r}", uri):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment_id = _ensure_experiment(client, experiment, uri)
+        nested = mlflow.active_run() is not None
+        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp, mlflow.start_run(
+            experiment_id=experiment_id, run_name=pack.name, nested=nested
+        ) as run:
+            tmp_path = Path(tmp)
+            mlflow.set_tags({
+                f"{TAG_PREFIX}pack": pack.name,
+                f"{TAG_PREFIX}line": pack.line,
+                f"{TAG_PREFIX}content_hash": full_doc["content_hash"],
+            })
+            params = {
+                "pack.name": pack.name,
+                "pack.line": pack.line,
+                "pack.targets": ",".join(t.name for t in pack.targets),
+                "pack.content_hash": full_doc["content_hash"],
+                "pack.parent": str(pack.parent),
+                "pack.created": pack.created,
+                "pack.leanlearn_version": pack.leanlearn_version,
+            }
+            params.update(_scalar_params("mining.", pack.mining))
+            mlflow.log_params(params)
+            metrics: dict[str, float] = {"n_rules": float(len(pack.rules))}
+            if isinstance(pack.data.get("rows"), int):
+                metrics["data.rows"] = float(pack.data["rows"])
+            for sub in subpacks:
+                target = sub.targets[0].name
+                metrics[_metric_name(f"n_rules.{target}")] = float(len(sub.rules))
+                if len(sub.rules):
+                    metrics[_metric_name(f"max_confidence.{target}")] = max(r.confidence for r in sub.rules)
+                    metrics[_metric_name(f"max_lift.{target}")] = max(r.lift for r in sub.rules)
+            mlflow.log_metrics(metrics)
+            full_path = pack.save(tmp_path / "full" / f"{_safe(pack.name)}.json")
+            mlflow.log_artifact(str(full_path), artifact_path="pack")
+            code = _bundle_source(tmp_path / "code")
+
+            for sub, name in zip(subpacks, names, strict=True):
+                target = sub.targets[0].name
+                doc = sub.to_json()
+                pack_path = sub.save(tmp_path / "targets" / _safe(target) / "pack.json")
+                tags = {
+                    f"{TAG_PREFIX}content_hash": doc["content_hash"],
+                    f"{TAG_PREFIX}n_rules": str(len(sub.rules)),
+                    f"{TAG_PREFIX}review": "pending",
+                    f"{TAG_PREFIX}target": target,
+                    f"{TAG_PREFIX}line": pack.line,
+                    f"{TAG_PREFIX}pack": sub.name,
+                    f"{TAG_PREFIX}source_pack_hash": full_doc["content_hash"],
+                }
+                info = mlflow.pyfunc.log_model(
+                    name=_safe(f"rulepack-{target}"),
+                    python_model=str(MODEL_FILE),
+                    artifacts={PACK_ARTIFACT: str(pack_path)},
+                    code_paths=[str(code)],
+                    pip_requirements=requirements,
+                    metadata={"leanlearn": {"pack": sub.name, "line": pack.line, "target": target,
+                                            "content_hash": doc["content_hash"], "n_rules": len(sub.rules)}},
+                    tags=tags,
+                )
+                _ensure_registered_model(client, name, pack.line, target)
+                description = f"{len(sub.rules)} rule(s) for {target} on line {pack.line} from pack {pack.name}"
+                if pack.description:
+                    description += f": {pack.description}"
+                version = client.create_model_version(
+                    name, source=info.model_uri, run_id=run.info.run_id, tags=tags, description=description,
+                    model_id=info.model_id,
+                )
+                client.set_registered_model_alias(name, alias, version.version)
+                registered.append(RegisteredPack(name, str(version.version), target, f"models:/{name}@{alias}"))
+    return registered
+
+
+def _model_uri(uri: str) -> str:
+    if not isinstance(uri, str) or not re.match(r"^[a-z][a-z0-9+.\-]*:", uri.strip()):
+        raise RegistryError(
+            f"{uri!r} is not a model URI; use models:/leanlearn.<line>.<target>@candidate or models:/<name>/<version>"
+        )
+    uri = uri.strip().rstrip("/")
+    if uri.startswith("models:") and not uri.startswith("models:/"):
+        raise RegistryError(f"{uri!r} is not a model URI; write models:/<name>@<alias> or models:/<name>/<version>")
+    return uri
+
+
+def load_pack(uri: str, *, tracking_uri: str | None = None) -> RulePack:
+    """The verified rule pack behind a model URI.
+
+    Downloads only the model's ``MLmodel`` file and its pack artifact (no code runs, nothing is unpickled) and
+    checks the pack's schema and content hash.
+
+    Parameters
+    ----------
+    uri : str
+        ``models:/<name>@<alias>``, ``models:/<name>/<version>`` (or any MLflow model URI, e.g. ``runs:/...``).
+    tracking_uri : str, optional
+        Default :func:`default_tracking_uri`.
+
+    Raises
+    ------
+    RegistryError
+        The URI is malformed, names no model, or the store cannot be reached.
+    PackError
+        The artifact is not a valid rule pack (or was changed after it was written).
+    """
+    import yaml
+
+    uri = _model_uri(uri)
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _using(store) as mlflow, _registry_errors(f"load the rule pack {uri!r}", store), \
+            tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
+        mlmodel = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/MLmodel", dst_path=tmp))
+        conf = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+        artifacts = (conf.get("flavors", {}).get("python_function", {}) or {}).get("artifacts") or {}
+        entry = artifacts.get(PACK_ARTIFACT)
+        if not isinstance(entry, dict) or not entry.get("path"):
+            raise RegistryError(f"model {uri!r} is not a leanlearn rule pack: it has no '{PACK_ARTIFACT}' artifact")
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/{entry['path']}", dst_path=tmp))
+        try:
+            doc = json.loads(local.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PackError(f"{uri}: the pack artifact is not valid JSON ({exc})") from None
+        return RulePack.from_json(doc, where=uri)
+
+
+def load_model(uri: str, tracking_uri: str | None = None) -> PyFuncModel:
+    """The MLflow ``pyfunc`` model behind ``uri``; ``predict(df)`` says per row which rules fire.
+
+    ``predict`` takes raw data columns (derived features are computed from the pack) and returns a DataFrame with
+    the input's index and columns ``rules`` (ids of the rules that fire, joined by ``","``; ``""`` when none does),
+    ``n_rules`` (how many fire) and ``<target>_predicted`` (0/1). The pack is verified (schema, content hash) when
+    the model loads.
+
+    Raises
+    ------
+    RegistryError
+        The URI is malformed, names no model, or the store cannot be reached.
+    """
+    uri = _model_uri(uri)
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _using(store) as mlflow, _registry_errors(f"load the model {uri!r}", store):
+        return mlflow.pyfunc.load_model(uri)
