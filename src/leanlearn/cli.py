@@ -335,6 +335,11 @@ def mine(
     register: Annotated[bool, typer.Option("--register", help="Register the pack in the MLflow registry.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the pack JSON (for scripts).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    worse: Annotated[
+        list[str] | None,
+        typer.Option("--worse", metavar="COL=higher|lower",
+                     help="Declare a --target numeric (minutes, counts) and which direction is waste; repeatable."),
+    ] = None,
 ) -> None:
     """Mine rules linking process parameters to waste outcomes.
 
@@ -350,6 +355,7 @@ def mine(
       leanlearn mine runs.csv --target scrap --derive 'power=torque * rpm' --out models/scrap.json
       leanlearn mine ai4i.csv -t HDF --derive 'temp_diff=`Process temperature \\[K]` - `Air temperature \\[K]`'
       leanlearn mine runs.parquet -t scrap -t rework --max-conditions 2 --json | jq '.rules[].text'
+      leanlearn mine setups.csv -t setup_min --worse setup_min=higher --ignore order_id
     """
     with _user_errors():
         from leanlearn.data.sources import read_table
@@ -357,6 +363,7 @@ def mine(
         from leanlearn.packs.build import mine_pack
 
         derived = parse_derive_options(derive)
+        directions = _parse_worse(worse)
         params: dict[str, Any] = {
             k: v
             for k, v in {"min_support": min_support, "min_confidence": min_confidence,
@@ -372,7 +379,7 @@ def mine(
             with _about(data):
                 pack = mine_pack(
                     frame, target, derive=derived, ignore=ignore or [], line=line or _line_from(data), waste=waste,
-                    source=str(data), on_target=progress.on_target, **params,
+                    source=str(data), on_target=progress.on_target, worse=directions, **params,
                 )
         elapsed = time.perf_counter() - started
         if out is not None:
@@ -391,6 +398,18 @@ def mine(
             _print_saved(console, pack, out)
         if register:
             _register(pack, console, progress.enabled)
+
+
+def _parse_worse(options: list[str] | None) -> dict[str, str]:
+    from leanlearn.errors import DataError
+
+    out: dict[str, str] = {}
+    for option in options or []:
+        column, sep, direction = option.rpartition("=")
+        if not sep or not column or direction.strip() not in ("higher", "lower"):
+            raise DataError(f"--worse {option!r}: write COL=higher or COL=lower, e.g. --worse setup_min=higher")
+        out[column.strip()] = direction.strip()
+    return out
 
 
 @_command

@@ -65,7 +65,8 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
     example = example.item() if hasattr(example, "item") else example
     raise SchemaError(
         f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values "
-        f"(e.g. {example!r}); a target must be 0/1 or true/false — derive one, e.g. --derive 'late=wait_min > 30'"
+        f"(e.g. {example!r}); a binary target must be 0/1 or true/false — for a numeric outcome say which "
+        f"direction is waste (--worse {name}=higher), or derive a flag (--derive 'late=wait_min > 30')"
     )
 
 
@@ -164,6 +165,8 @@ class RuleMiner:
         Share of rows held out (stratified by the outcome) when ``correction="holdout"``.
     random_state : int, default=0
         Seed of the holdout split.
+    max_levels : int, default=50
+        Categorical columns with more distinct values are skipped (identifiers, free text).
 
     Attributes
     ----------
@@ -205,6 +208,7 @@ class RuleMiner:
         units: dict[str, str] | None = None,
         holdout_share: float = 0.3,
         random_state: int = 0,
+        max_levels: int = 50,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -224,6 +228,7 @@ class RuleMiner:
         self.units = units
         self.holdout_share = holdout_share
         self.random_state = random_state
+        self.max_levels = max_levels
 
     # -- public API -----------------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
@@ -254,7 +259,7 @@ class RuleMiner:
         self.n_rows_ = n_rows
         self.base_rate_ = positives / n_rows if n_rows else 0.0
         self.feature_names_in_ = [str(c) for c in X.columns]
-        self.itemizer_ = Itemizer().fit(X, outcome)
+        self.itemizer_ = Itemizer(max_levels=self.max_levels).fit(X, outcome)
         self.rules_ = RuleSet()
         if n_rows == 0 or positives == 0 or positives == n_rows or not self.itemizer_.items_:
             return self
@@ -315,7 +320,7 @@ class RuleMiner:
         """Constructor parameters, as scikit-learn estimators expose them."""
         import inspect
 
-        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        names = [n for n in inspect.signature(RuleMiner.__init__).parameters if n != "self"]
         return {name: getattr(self, name) for name in names}
 
     def _fit_holdout(self, X: pd.DataFrame, outcome: np.ndarray, target: str) -> RuleMiner:

@@ -197,6 +197,40 @@ class Review:
         return cls(status, doc.get("by"), doc.get("at"), doc.get("comment"))
 
 
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """How a numeric outcome moves under a rule (subgroup discovery).
+
+    ``effect_size`` is Cliff's delta (−1…1: the probability that a covered row is worse than an uncovered one,
+    minus the reverse); ``test`` names the one-sided test behind the rule's p-value.
+    """
+
+    mean: float
+    median: float
+    mean_overall: float
+    median_overall: float
+    effect_size: float
+    worse: Literal["higher", "lower"] = "higher"
+    test: str = "mann-whitney"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean, "median": self.median, "mean_overall": self.mean_overall,
+            "median_overall": self.median_overall, "effect_size": self.effect_size, "worse": self.worse,
+            "test": self.test,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Shift:
+        try:
+            return cls(
+                float(doc["mean"]), float(doc["median"]), float(doc["mean_overall"]), float(doc["median_overall"]),
+                float(doc["effect_size"]), doc.get("worse", "higher"), doc.get("test", "mann-whitney"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PackError(f"shift evidence is incomplete or has the wrong type ({exc})") from None
+
+
 EVIDENCE_FIELDS: tuple[str, ...] = (
     "support",
     "coverage",
@@ -227,7 +261,9 @@ class Rule:
       ``p_value``: the same, adjusted for every candidate the search evaluated;
     - ``ci``: 95 % Wilson interval of the confidence;
     - ``holdout_confidence``, ``holdout_n``: confidence and rows covered on data the search never saw (set by the
-      ``"holdout"`` correction; ``None`` otherwise).
+      ``"holdout"`` correction; ``None`` otherwise);
+    - ``shift``: for a numeric outcome, its mean and median under the rule vs overall, effect size and test
+      (:class:`Shift`); the binary evidence then describes "worse than the overall median".
     """
 
     conditions: tuple[Condition, ...]
@@ -249,6 +285,7 @@ class Rule:
     review: Review = field(default_factory=Review)
     holdout_confidence: float | None = None
     holdout_n: int | None = None
+    shift: Shift | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conditions", tuple(self.conditions))
@@ -264,6 +301,9 @@ class Rule:
     def text(self) -> str:
         """Compact form, e.g. ``'temp_diff < 8.6 and rpm < 1380 → HDF'``."""
         lhs = " and ".join(c.text for c in self.conditions) or "always"
+        if self.shift is not None:
+            arrow = "↑" if self.shift.worse == "higher" else "↓"
+            return f"{lhs} → {self.target} {arrow}"
         out = self.outcome
         rhs = out.feature if out.op == "==" and out.value in (1, True) else out.text
         return f"{lhs} → {rhs}"
@@ -272,6 +312,16 @@ class Rule:
         """The rule in plain words with its evidence."""
         lhs = " and ".join(c.text for c in self.conditions)
         p = "p < 1e-300" if self.p_value < 1e-300 else f"p = {self.p_value:.2g}"
+        if self.shift is not None:
+            s = self.shift
+            direction = "higher" if s.median > s.median_overall or s.mean > s.mean_overall else "lower"
+            return (
+                f"When {lhs}, {self.target} runs {direction}: median {format_value(round(s.median, 3))} "
+                f"(mean {format_value(round(s.mean, 3))}) vs {format_value(round(s.median_overall, 3))} "
+                f"({format_value(round(s.mean_overall, 3))}) overall, on {self.n:,} rows; "
+                f"{self.confidence:.0%} of them are worse than the overall median; "
+                f"Cliff's delta {s.effect_size:.2f}, adjusted {p}."
+            )
         return (
             f"When {lhs}, {self.target} occurs in {self.confidence:.0%} of {self.n:,} rows "
             f"(95 % CI {self.ci[0]:.0%}–{self.ci[1]:.0%}) vs {self.base_rate:.1%} overall: "
@@ -303,6 +353,7 @@ class Rule:
             doc[name] = list(value) if name == "ci" else _plain(value)
         doc["holdout_confidence"] = self.holdout_confidence
         doc["holdout_n"] = self.holdout_n
+        doc["shift"] = None if self.shift is None else self.shift.to_json()
         doc["review"] = self.review.to_json()
         return doc
 
@@ -337,6 +388,7 @@ class Rule:
                 review=Review.from_json(doc.get("review") or {}),
                 holdout_confidence=None if doc.get("holdout_confidence") is None else float(doc["holdout_confidence"]),
                 holdout_n=None if doc.get("holdout_n") is None else int(doc["holdout_n"]),
+                shift=None if doc.get("shift") is None else Shift.from_json(doc["shift"]),
             )
         except PackError as exc:
             raise PackError(f"{where}: {exc}") from None

@@ -24,10 +24,11 @@ from leanlearn.errors import DataError
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMiner
 from leanlearn.mining.rules import RuleSet
+from leanlearn.mining.shift import ShiftMiner
 from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
 
 MINER_PARAMS = ("min_support", "min_hits", "min_confidence", "min_lift", "max_conditions", "alpha", "correction",
-                "engine", "max_rules", "refine", "max_refine", "holdout_share", "random_state")
+                "engine", "max_rules", "refine", "max_refine", "holdout_share", "random_state", "max_levels")
 
 
 def identifier_columns(frame: pd.DataFrame) -> list[str]:
@@ -66,6 +67,7 @@ def mine_pack(
     source: str | None = None,
     on_target: Callable[[str, RuleMiner, float], None] | None = None,
     auto_features: bool | None = None,
+    worse: Mapping[str, str] | None = None,
     **miner_params: Any,
 ) -> RulePack:
     """Mine every target in ``targets`` and return one :class:`RulePack`.
@@ -87,6 +89,9 @@ def mine_pack(
         Units of columns, recorded in the pack's feature schema.
     on_target : callable, optional
         Called as ``on_target(target, fitted_miner, seconds)`` after each target (progress reporting).
+    worse : dict, optional
+        Numeric waste outcomes, ``{target: "higher" | "lower"}`` (which direction is waste). Those targets are
+        mined with :class:`~leanlearn.mining.shift.ShiftMiner`; every other target must be binary.
     auto_features : bool, optional
         Screen products, ratios and differences of numeric column pairs (see
         :mod:`leanlearn.mining.autofeatures`); default: on when ``derive`` is empty. Those that rules use are
@@ -112,6 +117,12 @@ def mine_pack(
 
     auto = (not derive) if auto_features is None else bool(auto_features)
     found_derived: dict[str, str] = {}
+    numeric = dict(worse or {})
+    for target, direction in numeric.items():
+        if target not in targets:
+            raise DataError(f"--worse names {target!r}, which is not a --target")
+        if direction not in ("higher", "lower"):
+            raise DataError(f"--worse {target}={direction}: write higher or lower (which direction is waste)")
     units = dict(units or {})
     wastes = {t: check_waste(waste if isinstance(waste, str) else waste.get(t, "defects")) for t in targets}
     rules = []
@@ -121,7 +132,11 @@ def mine_pack(
     X = prepared[feature_columns]
     for target in targets:
         started = time.perf_counter()
-        miner = RuleMiner(waste=wastes[target], target=target, auto_features=auto, units=units, **miner_params)
+        common = {"waste": wastes[target], "target": target, "auto_features": auto, "units": units, **miner_params}
+        if target in numeric:
+            miner: RuleMiner = ShiftMiner(worse=numeric[target], **common)
+        else:
+            miner = RuleMiner(**common)
         miner.fit(X, prepared[target])
         elapsed = time.perf_counter() - started
         rules.extend(miner.rules_)
@@ -143,7 +158,10 @@ def mine_pack(
         name=name or f"{line}-{'-'.join(targets)}",
         line=line,
         description=description,
-        targets=tuple(Target(t, "binary", wastes[t], 1) for t in targets),
+        targets=tuple(
+            Target(t, "numeric", wastes[t], numeric[t]) if t in numeric else Target(t, "binary", wastes[t], 1)
+            for t in targets
+        ),
         rules=RuleSet(tuple(rules)),
         features=features,
         derived=tuple(derive.items()) + tuple(found_derived.items()),

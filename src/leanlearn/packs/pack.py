@@ -44,7 +44,8 @@ SCHEMA_ID = "leanlearn.rulepack/1"
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """An outcome the pack has rules for."""
+    """An outcome the pack has rules for: ``kind="binary"`` (``positive`` is the waste value) or ``"numeric"``
+    (``positive`` is ``"higher"`` or ``"lower"``: the direction that is waste)."""
 
     name: str
     kind: str = "binary"

@@ -1,0 +1,98 @@
+"""Analysis tables for the miner: one row per setup or per production report, with context and waste outcomes.
+
+Input is an *events* table with canonical columns — ``order_id, station, material, worker, kind, start, end``
+(``kind`` in ``setup | production | breakdown``) plus optional quantities ``order_qty, qty_completed,
+qty_rejected``. Durations always come from the timestamps, never from a typed-in span.
+
+Examples
+--------
+>>> import pandas as pd
+>>> events = pd.DataFrame({
+...     "order_id": ["o1", "o1", "o2", "o2"], "station": ["M1"] * 4, "material": ["A", "A", "B", "B"],
+...     "worker": ["w1"] * 4, "kind": ["setup", "production", "setup", "production"],
+...     "start": pd.to_datetime(["2012-01-02 06:00", "2012-01-02 07:00", "2012-01-02 09:00", "2012-01-02 11:30"]),
+...     "end": pd.to_datetime(["2012-01-02 07:00", "2012-01-02 09:00", "2012-01-02 11:30", "2012-01-02 12:00"]),
+...     "qty_completed": [0, 10, 0, 5], "qty_rejected": [0, 1, 0, 0]})
+>>> setup_table(events)[["station", "changeover", "setup_min"]].to_dict("records")
+[{'station': 'M1', 'changeover': 'start → A', 'setup_min': 60.0},
+ {'station': 'M1', 'changeover': 'A → B', 'setup_min': 150.0}]
+>>> production_table(events)["rejected"].tolist()
+[True, False]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leanlearn.errors import SchemaError
+
+EVENT_COLUMNS = ("order_id", "station", "material", "worker", "kind", "start", "end")
+
+
+def _check(events: pd.DataFrame) -> None:
+    missing = [c for c in EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise SchemaError(
+            f"events table lacks column(s) {', '.join(missing)}; it needs {', '.join(EVENT_COLUMNS)} "
+            "(map your source's columns onto them)"
+        )
+
+
+def shift_of(start: pd.Series) -> pd.Series:
+    """Shift by start hour: ``early`` 06–14, ``late`` 14–22, ``night`` 22–06 (a common three-shift pattern)."""
+    hour = start.dt.hour
+    return pd.Series(np.select([(hour >= 6) & (hour < 14), (hour >= 14) & (hour < 22)], ["early", "late"], "night"),
+                     index=start.index)
+
+
+def _context(events: pd.DataFrame) -> pd.DataFrame:
+    ordered = events.sort_values(["station", "start", "end"], kind="stable").copy()
+    ordered["minutes"] = (ordered["end"] - ordered["start"]).dt.total_seconds() / 60.0
+    ordered["shift"] = shift_of(ordered["start"])
+    ordered["weekday"] = ordered["start"].dt.day_name().str[:3]
+    # the material the station ran before this event's order (the changeover's "from")
+    previous = []
+    for _, group in ordered.groupby("station", sort=False):
+        before, current, last_order = "start", "start", None
+        for order, material in zip(group["order_id"], group["material"]):
+            if last_order is not None and order != last_order:
+                before = current  # a new order on this station: the previous order's material is the "from"
+            previous.append(before)
+            current, last_order = material, order
+    ordered["previous_material"] = previous
+    return ordered
+
+
+def setup_table(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per setup: station, material, previous material, ``changeover`` pair, worker, shift, weekday,
+    order quantity, and the waste outcome ``setup_min`` (from the timestamps)."""
+    _check(events)
+    ctx = _context(events)
+    setups = ctx[ctx["kind"] == "setup"].copy()
+    setups["changeover"] = setups["previous_material"].astype(str) + " → " + setups["material"].astype(str)
+    columns = ["order_id", "station", "material", "previous_material", "changeover", "worker", "shift", "weekday"]
+    if "order_qty" in setups.columns:
+        columns.append("order_qty")
+    out = setups[columns].copy()
+    out["setup_min"] = setups["minutes"]
+    return out.reset_index(drop=True)
+
+
+def production_table(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per production report: context, minutes since the station's last setup, and the waste outcomes
+    ``qty_rejected``, ``rejected`` (any unit scrapped) and ``reject_rate``."""
+    _check(events)
+    ctx = _context(events)
+    last_setup_end = ctx["end"].where(ctx["kind"] == "setup").groupby(ctx["station"]).ffill()
+    ctx["min_since_setup"] = (ctx["start"] - last_setup_end).dt.total_seconds() / 60.0
+    production = ctx[ctx["kind"] == "production"].copy()
+    columns = ["order_id", "station", "material", "worker", "shift", "weekday", "minutes", "min_since_setup"]
+    columns += [c for c in ("order_qty", "qty_completed") if c in production.columns]
+    out = production[columns].copy()
+    rejected = production.get("qty_rejected", pd.Series(0, index=production.index)).fillna(0)
+    out["qty_rejected"] = rejected
+    out["rejected"] = rejected > 0
+    made = rejected + production.get("qty_completed", pd.Series(0, index=production.index)).fillna(0)
+    out["reject_rate"] = np.where(made > 0, rejected / made.where(made > 0, 1), 0.0)
+    return out.reset_index(drop=True)

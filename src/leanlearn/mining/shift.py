@@ -1,0 +1,176 @@
+"""ShiftMiner: rules for numeric waste outcomes (setup minutes, waiting, scrap quantity, cycle time).
+
+A numeric rule says where the outcome runs worse: "on Machine 4, changeovers from Spur Gear take longer (median
+95 vs 45 min)". It is subgroup discovery with the same guarantees as :class:`~leanlearn.mining.miner.RuleMiner`:
+
+1. rows worse than the overall median (``worse="higher"``: above it) form a binary proxy, and the binary search
+   (items, itemsets, threshold refinement) proposes candidate conditions from it;
+2. each candidate is tested on the numeric outcome itself: a one-sided Mann–Whitney U test of covered vs
+   uncovered rows, and, for every condition, of the rule vs the rows its generalisation adds (each condition must
+   make the shift significantly worse);
+3. the rule's p-value is the largest of these tests, Holm-adjusted over every hypothesis the search evaluated;
+4. evidence: mean and median under the rule and overall, Cliff's delta, plus the binary evidence of the proxy
+   (``confidence`` = share of covered rows worse than the overall median).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(1)
+>>> X = pd.DataFrame({"pair": rng.choice(["A→B", "B→A", "A→C"], 600), "crew": rng.choice(["x", "y"], 600)})
+>>> setup = pd.Series(rng.gamma(4, 10, 600) + np.where(X.pair == "A→B", 60, 0), name="setup_min")
+>>> miner = ShiftMiner(worse="higher").fit(X, setup)
+>>> miner.rules_[0].text
+'pair == A→B → setup_min ↑'
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from leanlearn.errors import DataError, SchemaError
+from leanlearn.mining.expressions import evaluate_derived
+from leanlearn.mining.miner import RuleMiner, _make_rule
+from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
+from leanlearn.mining.stats import adjust
+
+
+def numeric_outcome(y: Any, name: str) -> np.ndarray:
+    """Validate a numeric outcome; raise :class:`SchemaError` with an example of what is wrong."""
+    s = pd.Series(y)
+    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        example = s.dropna().iloc[0] if s.notna().any() else None
+        raise SchemaError(
+            f"target {name!r} is not numeric (example value {example!r}); a numeric waste outcome holds minutes, "
+            "counts or quantities"
+        )
+    if s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise SchemaError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
+    return s.to_numpy(dtype=float)
+
+
+def _greater_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """One-sided Mann–Whitney p-value that ``a`` tends to exceed ``b``, and Cliff's delta."""
+    if a.size == 0 or b.size == 0:
+        return 1.0, 0.0
+    result = stats.mannwhitneyu(a, b, alternative="greater", method="asymptotic")
+    delta = 2.0 * float(result.statistic) / (a.size * b.size) - 1.0
+    return float(result.pvalue), delta
+
+
+class ShiftMiner(RuleMiner):
+    """Mine rules under which a numeric waste outcome is significantly worse.
+
+    Parameters
+    ----------
+    worse : {"higher", "lower"}, default="higher"
+        Which direction of the outcome is waste (setup minutes: higher; yield: lower).
+    **params
+        Every parameter of :class:`~leanlearn.mining.miner.RuleMiner` (``min_support``, ``max_conditions``,
+        ``alpha``, ``correction`` in {"holm", "bh"}, ``derive``, ``max_rules``, ...). ``min_confidence`` and
+        ``min_lift`` apply to the binary proxy (share of covered rows worse than the overall median).
+
+    Attributes
+    ----------
+    rules_ : RuleSet
+        Rules with :class:`~leanlearn.mining.rules.Shift` evidence, most significant first.
+    median_ : float
+        Overall median of the outcome.
+    n_tests_ : int
+        Hypotheses the search evaluated; the correction counts all of them.
+    """
+
+    def __init__(self, worse: str = "higher", **params: Any) -> None:
+        super().__init__(**params)
+        self.worse = worse
+
+    def get_params(self) -> dict[str, Any]:
+        return {"worse": self.worse, **super().get_params()}
+
+    def fit(self, X: pd.DataFrame, y: Any) -> ShiftMiner:
+        """Mine rules for the numeric outcome ``y``."""
+        if self.worse not in ("higher", "lower"):
+            raise ValueError(f"worse must be 'higher' or 'lower', got {self.worse!r}")
+        if self.correction not in ("holm", "bh", "none"):
+            raise ValueError(f"correction for numeric outcomes must be 'holm', 'bh' or 'none', got {self.correction!r}")
+        if not isinstance(X, pd.DataFrame):
+            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
+        target = self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
+        values = numeric_outcome(y, target)
+        sign = 1.0 if self.worse == "higher" else -1.0
+        worse_values = sign * values
+        X = X.reset_index(drop=True)
+        self.target_ = target
+        self.n_rows_ = len(X)
+        self.median_ = float(np.median(values)) if len(values) else float("nan")
+        bad = worse_values > sign * self.median_
+        self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
+        params = {
+            **RuleMiner.get_params(self), "correction": "none", "alpha": 1.0, "min_lift": 1.0,
+            "max_rules": max(20 * int(self.max_rules), 200), "target": target,
+        }
+        explorer = RuleMiner(**params).fit(X, pd.Series(bad, name=target))
+        for name in ("itemizer_", "feature_names_in_", "derived_"):
+            setattr(self, name, getattr(explorer, name))
+        self.n_tests_ = explorer.n_tests_
+        self.rules_ = RuleSet()
+        if not len(explorer.rules_):
+            return self
+        frame = evaluate_derived(X, explorer.derived_)
+        positives, rows = int(bad.sum()), len(X)
+        scored: list[tuple[Rule, np.ndarray, float]] = []
+        seen: set[bytes] = set()
+        for candidate in explorer.rules_:
+            masks = [c.mask(frame) for c in candidate.conditions]
+            mask = np.logical_and.reduce(masks)
+            key = np.packbits(mask).tobytes()
+            if key in seen or mask.sum() < self.min_hits:
+                continue
+            seen.add(key)
+            p_shift, delta = _greater_p(worse_values[mask], worse_values[~mask])
+            worst = p_shift
+            for k in range(len(masks)):
+                if len(masks) == 1:
+                    break
+                general = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k])
+                p_improve, _ = _greater_p(worse_values[mask], worse_values[general & ~mask])
+                worst = max(worst, p_improve)
+            hits = int((mask & bad).sum())
+            rule, _ = _make_rule(candidate.conditions, target, hits, int(mask.sum()), positives, rows, self.waste)
+            covered = values[mask]
+            shift = Shift(
+                mean=float(covered.mean()), median=float(np.median(covered)), mean_overall=float(values.mean()),
+                median_overall=self.median_, effect_size=delta, worse=self.worse,  # type: ignore[arg-type]
+            )
+            outcome = Condition(target, ">" if self.worse == "higher" else "<", self.median_)
+            rule = replace(rule, outcome=outcome, shift=shift, p_value_raw=p_shift)
+            scored.append((rule, mask, worst))
+        if not scored:
+            return self
+        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, self.correction)
+        order = sorted(
+            (i for i in range(len(scored)) if adjusted[i] <= self.alpha),
+            key=lambda i: (adjusted[i], -scored[i][0].shift.effect_size),  # type: ignore[union-attr]
+        )
+        kept: list[int] = []
+        for i in order:
+            rule, mask, _ = scored[i]
+            dominated = any(
+                not (mask & ~scored[j][1]).any()
+                and scored[j][0].shift.effect_size >= rule.shift.effect_size  # type: ignore[union-attr]
+                for j in kept
+            )
+            if not dominated:
+                kept.append(i)
+        self.rules_ = RuleSet(tuple(
+            replace(scored[i][0], p_value=float(adjusted[i]), id=f"{target}-{rank:03d}")
+            for rank, i in enumerate(kept[: self.max_rules], start=1)
+        ))
+        return self

@@ -1,0 +1,90 @@
+"""Numeric waste outcomes: ShiftMiner on planted shifts, on noise, and on the real 4TU machine-shop log."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leanlearn.data.datasets import load_production_4tu
+from leanlearn.errors import DataError, SchemaError
+from leanlearn.lean.tables import production_table, setup_table
+from leanlearn.mining.shift import ShiftMiner
+from leanlearn.packs.build import mine_pack
+from leanlearn.packs.pack import RulePack
+
+
+def changeovers(seed: int, rows: int = 1500, planted: float = 60.0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "pair": rng.choice(["A → B", "B → A", "A → C", "C → A"], rows),
+        "crew": rng.choice(["x", "y", "z"], rows),
+        "temp": rng.normal(20, 3, rows).round(1),
+    })
+    setup = rng.gamma(4, 10, rows) + np.where(X["pair"] == "A → B", planted, 0.0)
+    return X, pd.Series(setup.round(1), name="setup_min")
+
+
+def test_planted_costly_changeover_is_found_with_its_shift():
+    X, y = changeovers(0)
+    rule = ShiftMiner(worse="higher").fit(X, y).rules_[0]
+    assert rule.text == "pair == A → B → setup_min ↑"
+    assert rule.shift.median - rule.shift.median_overall > 30
+    assert rule.shift.effect_size > 0.5
+    assert rule.p_value < 1e-10
+
+
+def test_lower_is_worse_flips_the_direction():
+    X, y = changeovers(1)
+    rules = ShiftMiner(worse="lower").fit(X, -y.rename("yield_pct")).rules_
+    assert rules[0].text == "pair == A → B → yield_pct ↓"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_numeric_rule_on_noise(seed):
+    X, y = changeovers(seed, planted=0.0)
+    assert len(ShiftMiner().fit(X, y).rules_) == 0
+
+
+def test_text_outcome_is_refused_as_numeric():
+    X, _ = changeovers(0)
+    with pytest.raises(SchemaError, match="'crew' is not numeric"):
+        ShiftMiner().fit(X.drop(columns="crew"), X["crew"].rename("crew"))
+
+
+def test_numeric_pack_round_trips_with_shift_evidence(tmp_path):
+    X, y = changeovers(0)
+    frame = X.assign(setup_min=y)
+    pack = mine_pack(frame, ["setup_min"], worse={"setup_min": "higher"}, waste="setup", line="L1")
+    again = RulePack.load(pack.save(tmp_path / "p.json"))
+    assert again.targets[0].kind == "numeric" and again.targets[0].positive == "higher"
+    assert again.rules[0].shift == pack.rules[0].shift
+
+
+def test_undeclared_numeric_target_names_the_fix():
+    X, y = changeovers(0)
+    with pytest.raises(SchemaError, match="--worse setup_min=higher"):
+        mine_pack(X.assign(setup_min=y), ["setup_min"])
+    with pytest.raises(DataError, match="write higher or lower"):
+        mine_pack(X.assign(setup_min=y), ["setup_min"], worse={"setup_min": "up"})
+
+
+def test_4tu_setup_durations_come_from_timestamps():
+    events = load_production_4tu(events=True)
+    setups = setup_table(events)
+    assert len(setups) == 705
+    raw = events[events["kind"] == "setup"]
+    minutes = (raw["end"] - raw["start"]).dt.total_seconds() / 60
+    assert sorted(setups["setup_min"]) == pytest.approx(sorted(minutes))
+    assert (setups["setup_min"] >= 0).all()
+
+
+def test_4tu_log_yields_numeric_rules_for_setup_and_rejects():
+    events = load_production_4tu(events=True)
+    setups = setup_table(events)
+    setup_rules = ShiftMiner(max_levels=200).fit(setups.drop(columns=["order_id", "setup_min"]), setups["setup_min"])
+    assert len(setup_rules.rules_) >= 1
+    production = production_table(events)
+    features = production.drop(columns=["order_id", "qty_rejected", "rejected", "reject_rate", "qty_completed"])
+    reject_rules = ShiftMiner(max_levels=200).fit(features, production["qty_rejected"])
+    assert len(reject_rules.rules_) >= 1
+    for rule in [*setup_rules.rules_, *reject_rules.rules_]:
+        assert rule.p_value <= 0.05 and rule.shift.effect_size > 0
