@@ -384,10 +384,7 @@ def mine(
         elapsed = time.perf_counter() - started
         if out is not None:
             pack.save(out)
-        if json_out:
-            if register:
-                _register(pack, None, progress.enabled)
-            _emit_json(pack)
+        if _emitted_json(pack, json_out, register, progress.enabled):
             return
         console = _console()
         _say(console, f"{data}: {len(frame):,} rows × {frame.shape[1]} columns", "dim")
@@ -398,6 +395,16 @@ def mine(
             _print_saved(console, pack, out)
         if register:
             _register(pack, console, progress.enabled)
+
+
+def _emitted_json(pack: Any, json_out: bool, register: bool, progress_enabled: bool) -> bool:
+    """With --json: register quietly if asked, print only the pack JSON, and say so."""
+    if not json_out:
+        return False
+    if register:
+        _register(pack, None, progress_enabled)
+    _emit_json(pack)
+    return True
 
 
 def _parse_worse(options: list[str] | None) -> dict[str, str]:
@@ -549,10 +556,7 @@ def _run_pipeline_command(
     elapsed = time.perf_counter() - started
     path = out or pipeline.out or Path("models") / f"{pipeline.name}.json"
     pack.save(path)
-    if json_out:
-        if register:
-            _register(pack, None, progress.enabled)
-        _emit_json(pack)
+    if _emitted_json(pack, json_out, register, progress.enabled):
         return
     _report_rules(console, pack, progress.stats, table=not demo)
     console.print()

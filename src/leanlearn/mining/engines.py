@@ -60,7 +60,7 @@ class MlxtendEngine(ItemsetEngine):
         return out
 
 
-def _pack(items: np.ndarray) -> np.ndarray:
+def pack_columns(items: np.ndarray) -> np.ndarray:
     """Columns of a boolean matrix as packed uint64 bitsets: shape (n_items, n_words)."""
     n_rows, n_items = items.shape
     n_words = max(1, (n_rows + 63) // 64)
@@ -80,7 +80,7 @@ class BitsetEngine(ItemsetEngine):
         if n_rows == 0 or n_items == 0 or max_len < 1 or min_count > n_rows:
             return []
         min_count = max(int(min_count), 1)
-        bits = _pack(items)
+        bits = pack_columns(items)
         counts = np.bitwise_count(bits).sum(axis=1)
         frequent = np.flatnonzero(counts >= min_count)
         out: Itemsets = [((int(i),), int(counts[i])) for i in frequent]

@@ -38,7 +38,7 @@ import pandas as pd
 
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
-from leanlearn.mining.engines import get_engine
+from leanlearn.mining.engines import get_engine, pack_columns
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, best_threshold
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
@@ -68,14 +68,6 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
         f"(e.g. {example!r}); a binary target must be 0/1 or true/false — for a numeric outcome say which "
         f"direction is waste (--worse {name}=higher), or derive a flag (--derive 'late=wait_min > 30')"
     )
-
-
-def _pack_columns(items: np.ndarray) -> np.ndarray:
-    n_rows, n_items = items.shape
-    n_words = max(1, (n_rows + 63) // 64)
-    padded = np.zeros((n_items, n_words * 64), dtype=bool)
-    padded[:, :n_rows] = items.T
-    return np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
 
 
 def _coverage(bits: np.ndarray, itemsets: list[tuple[int, ...]]) -> np.ndarray:
@@ -234,11 +226,7 @@ class RuleMiner:
     def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
         """Mine rules for outcome ``y`` from features ``X``."""
         self._check_params()
-        if not isinstance(X, pd.DataFrame):
-            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
-        target = self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
+        target = self._target_name(X, y)
         outcome = binary_outcome(y, target)
         if self.correction == "holdout":
             return self._fit_holdout(X.reset_index(drop=True), outcome, target)
@@ -274,7 +262,7 @@ class RuleMiner:
             return self
         itemsets = [s for s, _ in found]
         hits = np.array([c for _, c in found], dtype=np.int64)
-        covered = _coverage(_pack_columns(matrix), itemsets)
+        covered = _coverage(pack_columns(matrix), itemsets)
         logp = fisher_greater_log(hits, covered, positives, n_rows)
         logp[~_coarse_productive(itemsets, hits, covered, math.log(self.alpha))] = 0.0
 
@@ -315,6 +303,14 @@ class RuleMiner:
             )
         )
         return self
+
+    def _target_name(self, X: Any, y: Any) -> str:
+        """Check that ``X`` is a DataFrame matching ``y`` row for row; return the outcome's name."""
+        if not isinstance(X, pd.DataFrame):
+            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
+        return self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as scikit-learn estimators expose them."""

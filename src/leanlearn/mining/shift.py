@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from leanlearn.errors import DataError, SchemaError
+from leanlearn.errors import SchemaError
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMiner, _make_rule
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
@@ -98,11 +98,7 @@ class ShiftMiner(RuleMiner):
             raise ValueError(f"worse must be 'higher' or 'lower', got {self.worse!r}")
         if self.correction not in ("holm", "bh", "none"):
             raise ValueError(f"correction for numeric outcomes must be 'holm', 'bh' or 'none', got {self.correction!r}")
-        if not isinstance(X, pd.DataFrame):
-            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
-        target = self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
+        target = self._target_name(X, y)
         values = numeric_outcome(y, target)
         sign = 1.0 if self.worse == "higher" else -1.0
         worse_values = sign * values
