@@ -223,7 +223,10 @@ def validate(frame: pd.DataFrame, schema: TableSchema, source: str = "<data>") -
         elif col.kind == "text":
             out[col.name] = raw.where(raw.isna(), raw.astype(str).str.strip())
         if col.required:
-            empty = (out[col.name].isna() | (out[col.name].astype("string") == "")) & ~bad
+            empty = out[col.name].isna()
+            if col.kind == "text":
+                empty |= out[col.name].astype("string") == ""
+            empty &= ~bad
             if empty.any():
                 records.append(quarantine_rows(source, schema.name, out.index[empty], "missing_value", col.name,
                                                raw[empty]))
