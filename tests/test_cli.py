@@ -332,7 +332,7 @@ def test_mine_register_stores_the_pack_in_mlflow(
 
 
 # -- help, version, import cost -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("command", ["mine", "show", "apply", "run", "demo"])
+@pytest.mark.parametrize("command", ["mine", "show", "apply", "run", "demo", "fuse"])
 def test_each_command_help_teaches_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output

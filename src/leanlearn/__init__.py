@@ -27,6 +27,14 @@ _EXPORTS = {
     "load_ai4i": "leanlearn.data.datasets",
     "load_production_4tu": "leanlearn.data.datasets",
     "read_table": "leanlearn.data.sources",
+    "read_sql": "leanlearn.data.sources",
+    "fuse": "leanlearn.data.fusion",
+    "load_fusion": "leanlearn.data.fusion",
+    "FusionResult": "leanlearn.data.fusion",
+    "levelling": "leanlearn.data.fusion",
+    "inventory": "leanlearn.data.fusion",
+    "make_line": "leanlearn.data.synthetic",
+    "ShiftMiner": "leanlearn.mining.shift",
     "write_table": "leanlearn.data.sources",
     "load_pipeline": "leanlearn.pipeline",
     "run_pipeline": "leanlearn.pipeline",
@@ -37,6 +45,7 @@ _EXPORTS = {
     "ExpressionError": "leanlearn.errors",
     "PackError": "leanlearn.errors",
     "RegistryError": "leanlearn.errors",
+    "MappingError": "leanlearn.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -33,3 +33,7 @@ class RegistryError(LeanlearnError):
 
 class PipelineError(LeanlearnError):
     """A pipeline YAML file is malformed."""
+
+
+class MappingError(LeanlearnError):
+    """A fusion pipeline (mapping of sources onto the canonical tables) is malformed."""

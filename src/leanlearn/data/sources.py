@@ -7,6 +7,7 @@ Supported files, chosen by extension:
   with a decimal comma (``1,5``) are read as numbers.
 - Parquet (``.parquet``, ``.pq``).
 - JSON Lines (``.jsonl``, ``.ndjson``, optionally ``.gz``): one JSON object per line.
+- SQL: a table or a query through a SQLAlchemy URL, with :func:`read_sql` (SQLite, PostgreSQL, ...).
 
 Text is read as UTF-8 unless an ``encoding`` is declared. Every user mistake — a missing file, a directory, an
 unknown extension, an empty or header-only file, bytes that are not UTF-8, a line with too many fields — raises
@@ -36,6 +37,7 @@ import json
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -83,7 +85,13 @@ def table_format(path: str | Path) -> tuple[str, bool]:
     )
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    na_values: list[str] | tuple[str, ...] | None = None,
+) -> pd.DataFrame:
     """Read a CSV, Parquet or JSON Lines file into a DataFrame.
 
     Parameters
@@ -93,6 +101,12 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     encoding : str, optional
         Text encoding of a CSV or JSONL file (e.g. ``"cp1252"``, ``"latin-1"``). Default: UTF-8, with or without a
         byte-order mark.
+    delimiter : str, optional
+        Field delimiter of a CSV file. Default: sniffed among ``, ; tab |``. A declared delimiter that splits the
+        header into one column while another one splits it into several is refused with the likely one named.
+    na_values : list of str, optional
+        Extra cell texts that mean "no value" in a CSV file (e.g. ``["-", "k.A."]``), besides pandas' defaults
+        (empty, ``NA``, ``n/a``, ``null``, ...).
 
     Returns
     -------
@@ -116,7 +130,7 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
         text = _decode(path, _read_bytes(path, gzipped), encoding)
         if not text.strip():
             raise DataError(f"{path}: the file is empty; export the table again (with a header row and data rows)")
-        frame = _read_csv(path, text) if kind == "csv" else _read_jsonl(path, text)
+        frame = _read_csv(path, text, delimiter, na_values) if kind == "csv" else _read_jsonl(path, text)
     if frame.shape[1] == 0:
         raise DataError(f"{path}: the file holds no columns; export the table again with a header row")
     if len(frame) == 0:
@@ -212,10 +226,26 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-def _read_csv(path: Path, text: str) -> pd.DataFrame:
+def _read_csv(
+    path: Path, text: str, declared: str | None = None, na_values: list[str] | tuple[str, ...] | None = None
+) -> pd.DataFrame:
     sample = text[:_SNIFF_BYTES]
-    delimiter = sniff_delimiter(sample)
-    header = next(csv.reader([sample.lstrip("\r\n").splitlines()[0]], delimiter=delimiter), [])
+    sniffed = sniff_delimiter(sample)
+    first_line = sample.lstrip("\r\n").splitlines()[0]
+    delimiter = sniffed
+    if declared is not None:
+        if len(declared) != 1:
+            raise DataError(f"{path}: delimiter {declared!r} must be one character, e.g. ';' or a tab")
+        delimiter = declared
+        fields = next(csv.reader([first_line], delimiter=declared), [])
+        others = next(csv.reader([first_line], delimiter=sniffed), [])
+        if len(fields) == 1 and len(others) > 1:
+            shown = _DELIMITER_NAMES.get(declared, repr(declared))
+            raise DataError(
+                f"{path}: the declared delimiter {shown} finds one column in the header ({first_line[:60]!r}), "
+                f"but the file looks separated by {_DELIMITER_NAMES[sniffed]}; declare delimiter: {sniffed!r}"
+            )
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
     seen: set[str] = set()
     for name in header:
         if name in seen and name:
@@ -224,13 +254,15 @@ def _read_csv(path: Path, text: str) -> pd.DataFrame:
             )
         seen.add(name)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True)
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True,
+                            na_values=list(na_values) if na_values else None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; export the table again with a header row and data rows") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DataError(
-            f"{path}: cannot be read as CSV separated by {_DELIMITER_NAMES[delimiter]} ({detail}); "
+            f"{path}: cannot be read as CSV separated by {_DELIMITER_NAMES.get(delimiter, repr(delimiter))} "
+            f"({detail}); "
             "fix that line, or quote fields that contain the delimiter"
         ) from None
     if delimiter != ",":
@@ -282,3 +314,155 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: not a readable Parquet file ({detail}); export it again as Parquet") from None
+
+
+# -- SQL ------------------------------------------------------------------------------------------------------------
+_PASSWORD_IN_URL = re.compile(r"(//[^/:@]+):[^/@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``user:secret@host`` → ``user:***@host``), safe to print.
+
+    >>> redact_url("postgresql+psycopg2://etl:s3cret@db.plant:5432/mes")
+    'postgresql+psycopg2://etl:***@db.plant:5432/mes'
+    """
+    return _PASSWORD_IN_URL.sub(r"\1:***@", str(url))
+
+
+def read_sql(url: str, *, table: str | None = None, query: str | None = None, timeout: float = 5.0) -> pd.DataFrame:
+    """Read a database table, or the result of a query, through a SQLAlchemy URL.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy database URL: ``sqlite:///path/to/file.db``, ``postgresql+psycopg2://user@host:5432/db``, ...
+        The password, if any, never appears in an error message.
+    table : str, optional
+        A table or view to read whole; ``schema.table`` for a table outside the default schema.
+    query : str, optional
+        A ``SELECT`` to run instead (exactly one of ``table`` and ``query``).
+    timeout : float, default=5
+        Seconds to wait for a database server to answer the connection (PostgreSQL, MySQL), so an unreachable
+        server is reported quickly instead of hanging.
+
+    Returns
+    -------
+    DataFrame
+        At least one row; column names as in the database. ``timestamp with time zone`` columns come back
+        tz-aware, ``timestamp`` columns naive.
+
+    Raises
+    ------
+    DataError
+        For a malformed URL, a missing driver, a server that cannot be reached, a missing SQLite file, an unknown
+        table (naming the tables there are), a failing query (with the database's reason), or no rows.
+
+    Examples
+    --------
+    >>> import sqlite3
+    >>> db = getfixture("tmp_path") / "mes.db"
+    >>> with sqlite3.connect(db) as con:
+    ...     _ = con.execute("create table runs (press text, humidity real)")
+    ...     _ = con.execute("insert into runs values ('P1', 61.5), ('P3', 72.0)")
+    >>> read_sql(f"sqlite:///{db}", table="runs")
+      press  humidity
+    0    P1      61.5
+    1    P3      72.0
+    >>> read_sql(f"sqlite:///{db}", query="select press from runs where humidity > 70")
+      press
+    0    P3
+    >>> read_sql(f"sqlite:///{db}", table="run")
+    Traceback (most recent call last):
+    ...
+    leanlearn.errors.DataError: sqlite:///.../mes.db: no table 'run'; did you mean 'runs'? tables there: runs
+    """
+    shown = redact_url(url)
+    if (table is None) == (query is None):
+        raise DataError(f"{shown}: name exactly one of a table (table: runs) or a query (query: select ...)")
+    if not isinstance(url, str) or not url.strip():
+        raise DataError(f"{url!r}: not a database URL; write e.g. postgresql+psycopg2://user@host:5432/db")
+    try:
+        import sqlalchemy as sa
+        from sqlalchemy import exc as sa_exc
+    except ImportError:  # pragma: no cover - SQLAlchemy is installed with leanlearn's MLflow dependency
+        raise DataError("SQL sources need SQLAlchemy: pip install 'sqlalchemy>=2'") from None
+
+    example = "e.g. postgresql+psycopg2://user@host:5432/db or sqlite:///data/mes.db"
+    try:
+        parsed = sa.engine.make_url(url.strip())
+    except sa_exc.ArgumentError:
+        raise DataError(f"{shown}: not a database URL; {example}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and not parsed.database.startswith(
+        "file:"
+    ):
+        db_file = Path(parsed.database)
+        if not db_file.is_file():
+            raise DataError(f"{shown}: no such SQLite database file {db_file}; check the path in the URL")
+    connect_args: dict[str, object] = {}
+    if backend in ("postgresql", "mysql", "mariadb"):
+        connect_args["connect_timeout"] = max(1, round(timeout))
+    try:
+        engine = sa.create_engine(parsed, connect_args=connect_args, poolclass=sa.pool.NullPool)
+    except sa_exc.NoSuchModuleError:
+        raise DataError(f"{shown}: unknown database kind {parsed.drivername!r}; {example}") from None
+    except ModuleNotFoundError as exc:
+        raise DataError(
+            f"{shown}: the database driver {exc.name!r} is not installed; install it (pip install {exc.name}) "
+            "or name an installed driver in the URL, e.g. postgresql+psycopg2://"
+        ) from None
+    except (sa_exc.ArgumentError, TypeError, ValueError) as exc:
+        raise DataError(f"{shown}: cannot use this URL ({_first_line(exc)}); {example}") from None
+    try:
+        try:
+            connection = engine.connect()
+        except sa_exc.DBAPIError as exc:
+            raise DataError(
+                f"{shown}: cannot connect to the database ({_first_line(exc.orig or exc)}); check that the server "
+                "runs and that host, port, user and database in the URL are right"
+            ) from None
+        with connection:
+            what = f"table {table!r}" if table is not None else "the query"
+            try:
+                if table is not None:
+                    frame = _read_sql_table(sa, connection, shown, table)
+                else:
+                    frame = pd.read_sql_query(sa.text(query), connection)  # type: ignore[arg-type]
+            except (sa_exc.DBAPIError, pd.errors.DatabaseError) as exc:
+                cause = exc.__cause__ if isinstance(exc.__cause__, sa_exc.DBAPIError) else exc
+                reason = _first_line(cause.orig or cause) if isinstance(cause, sa_exc.DBAPIError) else _first_line(exc)
+                shown_query = " ".join(str(query).split())[:120] if query is not None else f"select * from {table}"
+                raise DataError(f"{shown}: the database refused {what} ({reason}); SQL: {shown_query}") from None
+            except sa_exc.SQLAlchemyError as exc:
+                raise DataError(f"{shown}: cannot read {what} ({_first_line(exc)})") from None
+    finally:
+        engine.dispose()
+    if frame.shape[1] == 0:
+        raise DataError(f"{shown}: {what} returned no columns; select the columns to read")
+    if len(frame) == 0:
+        columns = ", ".join(map(str, frame.columns[:8])) + (", …" if frame.shape[1] > 8 else "")
+        raise DataError(f"{shown}: {what} returned columns ({columns}) but no rows; check the table or WHERE clause")
+    return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return redact_url(text.splitlines()[0]) if text else type(exc).__name__
+
+
+def _read_sql_table(sa: Any, connection: Any, shown: str, table: str) -> pd.DataFrame:
+    schema, _, name = table.rpartition(".")
+    inspector = sa.inspect(connection)
+    names = [*inspector.get_table_names(schema=schema or None), *inspector.get_view_names(schema=schema or None)]
+    if name not in names:
+        import difflib
+
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        listed = ", ".join(sorted(names)[:20]) + (", …" if len(names) > 20 else "")
+        where = f" in schema {schema!r}" if schema else ""
+        there = f"tables there: {listed}" if names else f"the database has no tables{where}"
+        raise DataError(f"{shown}: no table {table!r}{where}; {hint}{there}")
+    reflected = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=connection)
+    return pd.read_sql_query(sa.select(reflected), connection)
