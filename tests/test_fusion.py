@@ -26,6 +26,7 @@ from leanlearn.data.fusion import (
     transport,
 )
 from leanlearn.data.schema import REASONS
+from leanlearn.errors import DataError, MappingError
 from leanlearn.pipeline import shipped_pipeline
 
 runner = CliRunner()
@@ -390,6 +391,107 @@ def test_sql_timestamps_without_zone_are_local_times(tmp_path: Path) -> None:
                              zone="Europe/Berlin")
     assert times.iloc[0] == ts("2024-01-15 07:00")
     assert problems["reason"].tolist() == ["nonexistent_time"]
+
+
+# -- split, window ends, base folder, 0/1 flags ---------------------------------------------------------------------
+TAGS = """tag,ts,value
+L1.P1.RH,2024-03-01T08:00:00Z,60
+L1.P1.TEMP,2024-03-01T08:00:00Z,21.5
+L1.P1.RH,2024-03-01T08:10:00Z,70
+L1.P2,2024-03-01T08:10:00Z,1
+L1.P1.RH,2024-03-01T08:20:00Z,80
+"""
+
+
+def tag_pipeline(**name_spec: Any) -> dict[str, Any]:
+    name = {"column": "tag", "split": {"sep": ".", "part": -1}, "codes": {"RH": "humidity", "TEMP": "temperature"},
+            **name_spec}
+    return {"name": "tags", "line": "plant", "sources": [{"name": "plc", "path": "plc.csv", "feeds": [{
+        "table": "signals", "columns": {"line": {"column": "tag", "split": {"sep": ".", "part": 0}},
+                                        "station": {"column": "tag", "split": {"sep": ".", "part": 1}},
+                                        "name": name, "ts": "ts", "value": "value"}}]}]}
+
+
+def test_split_takes_line_station_and_signal_from_a_tag(tmp_path: Path) -> None:
+    (tmp_path / "plc.csv").write_text(TAGS, encoding="utf-8")
+    result = fuse(load_fusion(tag_pipeline(), base=tmp_path))
+    assert_reconciled(result)
+    signals = result.tables["signals"]
+    assert signals[["line", "station", "name", "value"]].values.tolist() == [
+        ["L1", "P1", "humidity", 60.0], ["L1", "P1", "temperature", 21.5], ["L1", "P1", "humidity", 70.0],
+        ["L1", "P1", "humidity", 80.0]]
+    # L1.P2 has no third part: -1 is then its second part, P2, which the codes do not know
+    assert result.quarantine[["row", "reason", "column", "value"]].values.tolist() == [
+        [3, "unknown_code", "tag", "L1.P2"]]
+
+
+def test_split_quarantines_a_value_without_the_part_and_refuses_a_split_no_value_fits(tmp_path: Path) -> None:
+    (tmp_path / "plc.csv").write_text(TAGS, encoding="utf-8")
+    result = fuse(load_fusion(tag_pipeline(split={"sep": ".", "part": 2}), base=tmp_path))
+    assert_reconciled(result)
+    q = result.quarantine
+    assert q[["row", "reason", "column", "value"]].values.tolist() == [[3, "missing_value", "tag", "L1.P2"]]
+    assert "no part 2" in q["message"].iloc[0]
+    with pytest.raises(DataError, match=r"plc.csv: column 'tag': no value has a part 3 when split at '\.'.*L1.P1.RH"):
+        fuse(load_fusion(tag_pipeline(split={"sep": ".", "part": 3}), base=tmp_path))
+
+
+@pytest.mark.parametrize(("split", "message"), [
+    ({"sep": "."}, "split.part': is missing"),
+    ({"sep": ".", "part": "last"}, "must be a whole number"),
+    ({"sep": "", "part": 1}, "split.sep': must be non-empty text"),
+    ({"sep": ".", "parts": 1}, "did you mean 'part'"),
+])
+def test_a_malformed_split_is_a_mapping_error(split: dict[str, Any], message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        load_fusion(tag_pipeline(split=split))
+
+
+def test_closed_left_counts_a_reading_at_a_handover_for_the_next_operation_only(line_dir: Path) -> None:
+    t = ts("2024-03-01 08:00")
+    ops = pd.DataFrame({"line": "L", "station": "S", "start": [t, t + pd.Timedelta("10min")],
+                        "end": [t + pd.Timedelta("10min"), t + pd.Timedelta("20min")]})
+    sig = pd.DataFrame({"line": "L", "station": "S", "name": "v", "value": [1.0, 3.0, 5.0],
+                        "ts": [t, t + pd.Timedelta("10min"), t + pd.Timedelta("20min")]})
+    means = {closed: attach_signals(ops, sig, {"v": "mean"}, closed=closed)[0]["v_mean"].tolist()
+             for closed in ("both", "left", "right", "neither")}
+    assert means["both"] == [2.0, 4.0] and means["left"] == [1.0, 3.0] and means["right"] == [3.0, 5.0]
+    assert np.isnan(means["neither"]).all()  # (08:00, 08:10) and (08:10, 08:20) hold no reading
+    in_window = attach_signals(ops, sig, {"v": "mean"}, closed="left")[1]
+    assert in_window.tolist() == [True, True, False]  # 08:20 ends the last window, which excludes its end
+    result = fuse(load_fusion(line_pipeline(closed="left"), base=line_dir))
+    assert_reconciled(result)
+    run = result.tables["operations"].set_index("order_id").loc["A1"].iloc[1]
+    assert run["humidity_mean"] == pytest.approx(67.0)  # 64 at 07:30 (its start) and 70 at 08:00 (inside)
+    setup = result.tables["operations"].set_index("order_id").loc["A1"].iloc[0]
+    assert setup["humidity_mean"] == pytest.approx(61.0)  # 64 at 07:30 is the end of the setup: not counted
+    with pytest.raises(MappingError, match="aggregate.closed.*did you mean 'left'"):
+        load_fusion(line_pipeline(closed="lft"), base=line_dir)
+
+
+def test_base_overrides_the_folder_of_a_pipeline_file(line_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "line.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(line_pipeline()), encoding="utf-8")
+    with pytest.raises(MappingError, match="codes.csv"):  # the code map is not next to the file ...
+        load_fusion(path)
+    result = fuse(load_fusion(path, base=line_dir))  # ... but in the folder given as base
+    assert result.reconciliation["read"].tolist() == [6, 2, 3, 6]
+    assert load_fusion(path, base=line_dir).origin == path
+
+
+def test_numeric_zero_one_flags_with_empty_cells_are_booleans(tmp_path: Path) -> None:
+    (tmp_path / "mes.csv").write_text("m,s,e,defect\nP1,2024-03-01T08:00Z,2024-03-01T09:00Z,1\n"
+                                      "P1,2024-03-01T09:00Z,2024-03-01T10:00Z,0\n"
+                                      "P1,2024-03-01T10:00Z,2024-03-01T11:00Z,\n"
+                                      "P1,2024-03-01T11:00Z,2024-03-01T12:00Z,2\n", encoding="utf-8")
+    doc = {"name": "x", "line": "L", "sources": [{"path": "mes.csv", "feeds": [{"table": "operations", "columns": {
+        "station": "m", "start": "s", "end": "e", "defect": {"column": "defect", "type": "bool"}}}]}]}
+    result = fuse(load_fusion(doc, base=tmp_path))  # the column reads as 1.0, 0.0, NaN, 2.0
+    assert_reconciled(result)
+    assert result.tables["operations"]["defect"].tolist() == [True, False, False]
+    assert result.quarantine[["row", "reason", "column", "value"]].values.tolist() == [[3, "bad_bool", "defect",
+                                                                                        "2.0"]]
 
 
 # -- the CLI --------------------------------------------------------------------------------------------------------

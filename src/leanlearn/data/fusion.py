@@ -32,13 +32,26 @@ The YAML format (``pipelines/production_4tu.yaml`` is a commented real example):
               scrap_qty: {column: Scrap, type: number, default: 0}
               shift: {value: early}                                # a constant
             duplicates: [station, start]  # same values again → quarantine `duplicate`, first one kept
+      - name: plc
+        path: exports/plc.parquet      # tag like L1.S2.RH, one reading per row
+        feeds:
+          - table: signals
+            columns:
+              line: {column: tag, split: {sep: ".", part: 0}}    # L1.S2.RH → L1
+              station: {column: tag, split: {sep: ".", part: 1}} # → S2
+              name: {column: tag, split: {sep: ".", part: -1}, codes: {RH: humidity, TEMP: temperature}}
+              ts: ts
+              value: value
     aggregate:                         # PLC signals onto each operation's time window [start, end]
       signals: {humidity: [mean, max], temperature: last}        # → columns humidity_mean, humidity_max, ...
       outside: quarantine              # readings in no window: quarantine (out_of_window) or keep
       by: [line, station]              # which operations a reading can belong to
+      closed: both                     # window ends a reading counts at: both [start, end], left [start, end), ...
 
 Column specs: a text value is a source column; a number or true/false is a constant; a mapping has exactly one of
-``column`` / ``value`` and optionally ``codes`` (a named map or an inline one), ``keep_unknown``, ``convert`` (an
+``column`` / ``value`` and optionally ``split`` (``{sep: ".", part: 1}``: the source text cut at ``sep``, part
+``part`` counted from 0, negative from the end; a value without that part quarantines its row as
+``missing_value``), ``codes`` (a named map or an inline one; applied after ``split``), ``keep_unknown``, ``convert`` (an
 expression in ``x``, parsed by :class:`~leanlearn.mining.expressions.Expression`, never ``eval``'d) or ``unit``
 (``{from: degF, to: degC}``, see :data:`UNITS`), ``type`` (text, number, bool, time), ``time`` (overrides the
 source's time spec) and ``default`` (fills empty cells). A feed may also carry ``convert: {temp_F: {to: temp_C,
@@ -135,13 +148,14 @@ TOP_KEYS = ("name", "line", "description", "sources", "codes", "aggregate")
 SOURCE_KEYS = ("name", "path", "dataset", "url", "table", "query", "encoding", "delimiter", "na_values", "time",
                "feeds")
 FEED_KEYS = ("table", "where", "columns", "convert", "duplicates", "time")
-COLUMN_KEYS = ("column", "value", "codes", "keep_unknown", "convert", "unit", "type", "time", "default")
+COLUMN_KEYS = ("column", "value", "split", "codes", "keep_unknown", "convert", "unit", "type", "time", "default")
 TIME_KEYS = ("format", "unit", "zone", "nonexistent", "ambiguous", "years")
 CODE_FILE_KEYS = ("path", "from", "to", "encoding")
 CONVERT_KEYS = ("to", "convert", "unit")
-AGGREGATE_KEYS = ("signals", "outside", "by")
+AGGREGATE_KEYS = ("signals", "outside", "by", "closed")
 DATASETS = {"production_4tu": "production_4tu.csv.gz", "ai4i2020": "ai4i2020.csv.gz"}
 AGGREGATIONS = ("mean", "max", "min", "last", "first", "sum", "count", "median", "std")
+CLOSED = ("both", "left", "right", "neither")
 NONEXISTENT = ("quarantine", "shift_forward", "shift_backward")
 AMBIGUOUS = ("quarantine", "infer", "earliest", "latest")
 EPOCH_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -220,6 +234,7 @@ class ColumnSpec:
     name: str
     column: str | None = None
     value: Any = None
+    split: tuple[str, int] | None = None
     codes: Mapping[str, str] | None = None
     codes_name: str | None = None
     keep_unknown: bool = False
@@ -290,6 +305,7 @@ class AggregateSpec:
     signals: Mapping[str, tuple[str, ...]]
     outside: str = "quarantine"
     by: tuple[str, ...] = ("line", "station")
+    closed: str = "both"
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,9 +437,11 @@ def load_fusion(pipeline: str | Path | Mapping[str, Any], *, base: str | Path | 
     Parameters
     ----------
     pipeline : str, Path or mapping
-        The YAML file, or its parsed content (relative paths then start in ``base``, default the working folder).
+        The YAML file, or its parsed content.
     base : str or Path, optional
-        Folder relative source and code-map paths start in, for a mapping. A file's own folder otherwise.
+        Folder relative source and code-map paths start in. Default: the YAML file's own folder; for a mapping, the
+        working folder. Giving it runs one pipeline file on exports kept elsewhere (e.g. a shipped pipeline on a
+        folder of generated files).
 
     Raises
     ------
@@ -462,7 +480,7 @@ def load_fusion(pipeline: str | Path | Mapping[str, Any], *, base: str | Path | 
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise MappingError(f"{path}: not valid YAML{where} ({problem}); check indentation and quoting") from None
-    return _parse(doc, _Doc(str(path), path.parent), path)
+    return _parse(doc, _Doc(str(path), Path(base) if base is not None else path.parent), path)
 
 
 def _parse(doc: Any, ctx: _Doc, origin: Path | None) -> FusionPipeline:
@@ -729,6 +747,8 @@ def _parse_column(name: Any, value: Any, key: str, ctx: _Doc, codes: dict[str, d
                                     f"{key}.column", "column: Machine")
     else:
         fields["value"] = spec["value"]
+    if "split" in spec:
+        fields["split"] = _parse_split(spec["split"], f"{key}.split", ctx)
     declared = ctx.choice(spec["type"], f"{key}.type", TYPES) if "type" in spec else None
     kind = canonical.kind if canonical is not None else declared
     if canonical is not None and declared is not None and declared != canonical.kind:
@@ -788,6 +808,20 @@ def _parse_column(name: Any, value: Any, key: str, ctx: _Doc, codes: dict[str, d
     return ColumnSpec(**fields)
 
 
+def _parse_split(value: Any, key: str, ctx: _Doc) -> tuple[str, int]:
+    spec = ctx.keys(value, ("sep", "part"), key, "{sep: '.', part: 1}")
+    for needed in ("sep", "part"):
+        if needed not in spec:
+            raise ctx.fail(f"{key}.{needed}", "is missing; e.g. split: {sep: '.', part: 1} takes S2 from L1.S2.RH")
+    sep = spec["sep"]
+    if not isinstance(sep, str) or not sep:
+        raise ctx.fail(f"{key}.sep", f"must be non-empty text, got {_type_name(sep)}; e.g. sep: '.'")
+    part = spec["part"]
+    if not isinstance(part, int) or isinstance(part, bool):
+        raise ctx.fail(f"{key}.part", f"must be a whole number (0 the first part, -1 the last), got {part!r}")
+    return sep, part
+
+
 def _parse_unit(value: Any, key: str, ctx: _Doc) -> tuple[str, str]:
     spec = ctx.keys(value, ("from", "to"), key, "{from: degF, to: degC}")
     units = []
@@ -819,7 +853,8 @@ def _parse_aggregate(value: Any, ctx: _Doc) -> AggregateSpec:
     by = spec.get("by", ["line", "station"])
     if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
         raise ctx.fail("aggregate.by", f"must be a list of columns both tables have, got {by!r}; e.g. [line, station]")
-    return AggregateSpec(signals=signals, outside=outside, by=tuple(by))
+    closed = ctx.choice(spec.get("closed", "both"), "aggregate.closed", CLOSED)
+    return AggregateSpec(signals=signals, outside=outside, by=tuple(by), closed=closed)
 
 
 def _did_you_mean(name: str, options: Any) -> str:
@@ -845,7 +880,19 @@ def _code_key(value: Any) -> Any:
     return str(value).strip()
 
 
+def _code_keys(values: pd.Series) -> pd.Series:
+    """:func:`_code_key` of every value, computed once per distinct value (a column of readings has few)."""
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists from JSON): one by one
+        return values.map(_code_key).astype(object)
+    table = np.array([*(_code_key(u) for u in uniques), np.nan], dtype=object)  # code -1 (empty) → NaN
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
 def _nonempty(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.notna()  # no text to be blank (and formatting millions of timestamps as text is slow)
     text = values.astype("string").str.strip()
     return values.notna() & text.ne("").fillna(False)
 
@@ -853,6 +900,25 @@ def _nonempty(values: pd.Series) -> pd.Series:
 def _example(values: pd.Series) -> str:
     first = values.iloc[0] if len(values) else ""
     return repr(first.item() if hasattr(first, "item") else first)
+
+
+def _split_part(values: pd.Series, sep: str, part: int) -> tuple[pd.Series, pd.Series]:
+    """``(parts, lacking)``: part ``part`` of each text cut at ``sep``; lacking where a value has no such part.
+
+    Each distinct value is cut once, so a tag column of millions of readings of a few tags is cheap.
+
+    >>> _split_part(pd.Series(["L1.S2.RH", "L2.S4.TEMP", "L1", None]), ".", 1)[0].tolist()
+    ['S2', 'S4', None, None]
+    """
+    codes, uniques = pd.factorize(_code_keys(values), use_na_sentinel=True)
+    parts = []
+    for unique in uniques:
+        pieces = str(unique).split(sep)
+        parts.append(pieces[part] if -len(pieces) <= part < len(pieces) else None)
+    table = np.array([*parts, None], dtype=object)  # code -1 (an empty cell) → the trailing None
+    out = pd.Series(table[codes], index=values.index, dtype=object)
+    lacking = pd.Series((codes >= 0) & pd.isna(table[codes]), index=values.index)
+    return out, lacking
 
 
 def _to_number(values: pd.Series, where: str, column: str) -> tuple[pd.Series, pd.Series]:
@@ -1196,7 +1262,7 @@ def _fuse_source(pipe: FusionPipeline, source: SourceSpec, frame: pd.DataFrame
     for feed in source.feeds:
         mask = pd.Series(True, index=frame.index)
         for column, wanted in feed.where:
-            mask &= frame[column].map(_code_key).isin(wanted)
+            mask &= _code_keys(frame[column]).isin(wanted)
         routed |= mask
         good, quarantine = _apply_feed(pipe, source, feed, frame[mask])
         fed.append((feed.table, good))
@@ -1251,8 +1317,15 @@ def _apply_feed(pipe: FusionPipeline, source: SourceSpec, feed: FeedSpec, rows: 
         values = raw
         if spec.default is not None:
             values = values.where(_nonempty(values), spec.default).infer_objects()
+        if spec.split is not None:
+            sep, part = spec.split
+            values, lacking = _split_part(values, sep, part)
+            if lacking.any() and not (_nonempty(raw) & ~lacking).any():
+                raise DataError(f"{source.label}: column {spec.column!r}: no value has a part {part} when split at "
+                                f"{sep!r} (e.g. {_example(raw[lacking])}); check split: sep and part")
+            reject(lacking, "missing_value", spec.column, raw, f"split at {sep!r}, this value has no part {part}")
         if spec.codes is not None:
-            keys = values.map(_code_key)
+            keys = _code_keys(values)
             mapped = keys.map(dict(spec.codes))
             unknown = keys.notna() & mapped.isna()
             if spec.keep_unknown:
@@ -1289,6 +1362,13 @@ def _apply_feed(pipe: FusionPipeline, source: SourceSpec, feed: FeedSpec, rows: 
                 mask = pd.Series(rows.index.isin(group.index), index=rows.index)
                 reject(mask, str(reason), spec.column, raw, group["message"].reindex(rows.index))
             values = times
+        elif spec.type == "bool" and pd.api.types.is_numeric_dtype(values.dtype) \
+                and not pd.api.types.is_bool_dtype(values.dtype):
+            # 0/1 flags: a CSV column with empty cells reads as floats 0.0 / 1.0, which are no yes/no text
+            numbers = values.astype(float)
+            reject(numbers.notna() & ~numbers.isin((0.0, 1.0)), "bad_bool", spec.column, raw,
+                   "not a yes/no value: a number here must be 0 or 1")
+            values = numbers.map({0.0: False, 1.0: True}).astype(object)
         out[spec.name] = values
     if schema.column("line") is not None and "line" not in out.columns:
         out.insert(0, "line", pipe.line)
@@ -1347,6 +1427,7 @@ def attach_signals(
     aggregations: Mapping[str, str | Sequence[str]],
     *,
     by: Sequence[str] = ("line", "station"),
+    closed: str = "both",
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Aggregate signal readings onto each operation's time window ``[start, end]``.
 
@@ -1360,6 +1441,10 @@ def attach_signals(
         Signal name → aggregation(s) among ``mean max min last first sum count median std``.
     by : sequence of str, default=("line", "station")
         A reading belongs to operations with the same values in these columns.
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which window ends a reading counts at: ``both`` ``[start, end]``, ``left`` ``[start, end)`` (a reading at
+        the instant one operation hands over to the next belongs to the next one only), ``right`` ``(start, end]``,
+        ``neither`` ``(start, end)``.
 
     Returns
     -------
@@ -1379,7 +1464,19 @@ def attach_signals(
     >>> joined, in_window = attach_signals(ops, sig, {"humidity": ["mean", "last"]})
     >>> joined[["humidity_mean", "humidity_last"]].to_dict("list"), in_window.tolist()
     ({'humidity_mean': [62.0, nan], 'humidity_last': [64.0, nan]}, [True, True, False])
+
+    Back-to-back operations share an instant: ``closed="left"`` gives a reading at it to the later one only.
+
+    >>> back = pd.DataFrame({"line": "L1", "station": "P1", "start": [t, t + pd.Timedelta("10min")],
+    ...                      "end": [t + pd.Timedelta("10min"), t + pd.Timedelta("20min")]})
+    >>> at = pd.DataFrame({"line": "L1", "station": "P1", "name": "humidity", "value": [60.0, 70.0],
+    ...                    "ts": [t + pd.Timedelta("5min"), t + pd.Timedelta("10min")]})
+    >>> [attach_signals(back, at, {"humidity": "mean"}, closed=c)[0]["humidity_mean"].tolist()
+    ...  for c in ("both", "left")]
+    [[65.0, 70.0], [60.0, 70.0]]
     """
+    if closed not in CLOSED:
+        raise DataError(f"closed={closed!r}: choose one of {', '.join(CLOSED)}")
     wanted = {name: (aggs,) if isinstance(aggs, str) else tuple(aggs) for name, aggs in aggregations.items()}
     for name, aggs in wanted.items():
         for agg in aggs:
@@ -1410,8 +1507,8 @@ def attach_signals(
             continue
         s_pos = s_pos[np.argsort(stamps[s_pos], kind="stable")]
         ts = stamps[s_pos]
-        lo = np.searchsorted(ts, starts[o_pos], side="left")
-        hi = np.searchsorted(ts, ends[o_pos], side="right")
+        lo = np.searchsorted(ts, starts[o_pos], side="left" if closed in ("both", "left") else "right")
+        hi = np.searchsorted(ts, ends[o_pos], side="right" if closed in ("both", "right") else "left")
         counts = np.clip(hi - lo, 0, None)
         cover = np.zeros(len(ts) + 1, dtype="int64")
         has = counts > 0
@@ -1443,7 +1540,8 @@ def attach_signals(
 def _aggregate(pipe: FusionPipeline, tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     spec = pipe.aggregate
     assert spec is not None
-    operations, in_window = attach_signals(tables["operations"], tables["signals"], spec.signals, by=spec.by)
+    operations, in_window = attach_signals(tables["operations"], tables["signals"], spec.signals, by=spec.by,
+                                           closed=spec.closed)
     tables = {**tables, "operations": operations}
     outside = ~in_window
     if spec.outside == "keep" or not outside.any():
