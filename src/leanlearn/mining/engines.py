@@ -85,7 +85,9 @@ class BitsetEngine(ItemsetEngine):
         frequent = np.flatnonzero(counts >= min_count)
         out: Itemsets = [((int(i),), int(counts[i])) for i in frequent]
         # stack of (prefix items, prefix bitset, candidate extensions with larger index)
-        stack = [((int(i),), bits[i], frequent[frequent > i]) for i in frequent[::-1]]
+        stack: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = [
+            ((int(i),), bits[i], frequent[frequent > i]) for i in frequent[::-1]
+        ]
         while stack:
             prefix, prefix_bits, extensions = stack.pop()
             if len(prefix) >= max_len or extensions.size == 0:

@@ -62,7 +62,7 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
     if pd.api.types.is_numeric_dtype(s.dtype) and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}:
         return s.to_numpy(dtype=float) == 1.0
     example = next((v for v in values if v not in (0, 1, True, False)), values[0] if len(values) else None)
-    example = example.item() if hasattr(example, "item") else example
+    example = example.item() if example is not None and hasattr(example, "item") else example
     raise SchemaError(
         f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values "
         f"(e.g. {example!r}); a binary target must be 0/1 or true/false — for a numeric outcome say which "
@@ -280,8 +280,8 @@ class RuleMiner:
                 candidates.setdefault(_canonical(refined), None)
 
         scored = []
-        for conds in candidates:
-            evaluated = self._evaluate(conds, X, outcome, positives)
+        for canonical in candidates:
+            evaluated = self._evaluate(canonical, X, outcome, positives)
             if evaluated is None:
                 continue
             rule, logp_rule, mask = evaluated

@@ -439,7 +439,7 @@ class RuleSet(Sequence[Rule]):
         """One row per rule with its text and evidence — handy in a notebook."""
         rows = []
         for r in self.rules:
-            row = {"id": r.id, "target": r.target, "rule": r.text, "waste": r.waste}
+            row: dict[str, Any] = {"id": r.id, "target": r.target, "rule": r.text, "waste": r.waste}
             row.update({k: getattr(r, k) for k in EVIDENCE_FIELDS if k != "ci"})
             row["ci_low"], row["ci_high"] = r.ci
             row["holdout_confidence"], row["holdout_n"] = r.holdout_confidence, r.holdout_n

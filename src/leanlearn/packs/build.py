@@ -23,7 +23,7 @@ import pandas as pd
 from leanlearn.errors import DataError
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMiner
-from leanlearn.mining.rules import RuleSet
+from leanlearn.mining.rules import Rule, RuleSet
 from leanlearn.mining.shift import ShiftMiner
 from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
 
@@ -125,7 +125,7 @@ def mine_pack(
             raise DataError(f"--worse {target}={direction}: write higher or lower (which direction is waste)")
     units = dict(units or {})
     wastes = {t: check_waste(waste if isinstance(waste, str) else waste.get(t, "defects")) for t in targets}
-    rules = []
+    rules: list[Rule] = []
     discretization: dict[str, dict[str, list[float]]] = {}
     n_tests: dict[str, int] = {}
     seconds: dict[str, float] = {}
