@@ -715,6 +715,166 @@ def fuse(
         _say(console, f"wrote {written}, quarantine ({doc['quarantined']:,} rows) and reconciliation.json to {target}")
 
 
+def _vsm_tables(
+    source: Path | None, downtime: Path | None, demand: Path | None
+) -> tuple[str, dict[str, Any]]:
+    """The canonical tables for ``vsm``: the demo log, a fused folder, a fusion pipeline, or an operations file."""
+    from leanlearn.data.sources import read_table
+
+    tables: dict[str, Any] = {}
+    if source is None:
+        from leanlearn.data.datasets import load_production_4tu
+        from leanlearn.lean.valuestream import events_to_canonical
+
+        tables["operations"], tables["downtime"] = events_to_canonical(load_production_4tu(events=True), line="4tu")
+        label = "the shipped 4TU machine-shop log (2012)"
+    elif source.is_dir():
+        for name in ("operations", "downtime", "demand"):
+            if (source / f"{name}.parquet").is_file():
+                tables[name] = read_table(source / f"{name}.parquet")
+        if "operations" not in tables:
+            raise DataError(f"{source}: holds no operations.parquet; name a folder written by `leanlearn fuse` or an "
+                            "operations table file")
+        label = str(source)
+    elif source.suffix.lower() in (".yaml", ".yml"):
+        from leanlearn.data.fusion import fuse as fuse_pipeline
+
+        tables = dict(fuse_pipeline(source).tables)
+        if "operations" not in tables:
+            raise DataError(f"{source}: the pipeline feeds no operations table; map a source onto 'operations'")
+        label = str(source)
+    else:
+        tables["operations"] = read_table(source)
+        label = str(source)
+    if downtime is not None:
+        tables["downtime"] = read_table(downtime)
+    if demand is not None:
+        tables["demand"] = read_table(demand)
+    return label, tables
+
+
+def _vsm_report(console: Console, vs: Any, label: str) -> None:
+    """The per-station table and the highlights of a value stream, for people."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from leanlearn.lean.plots import duration_text
+
+    def share(value: float) -> str:
+        return "–" if value != value else f"{value:.0%}"
+
+    unit = "per unit" if vs.qty else "per operation"
+    table = Table(title=f"value stream of {label}: one row per station, in flow order (cycle times {unit})",
+                  title_justify="left", show_edge=False, header_style="bold")
+    for name in ("station", "ops", "cycle p50", "cycle p90", "CV", "wait p50", "setup p50", "setups", "down h",
+                 "util.", "uptime", "bottleneck"):
+        table.add_column(name, justify="left" if name == "station" else "right", no_wrap=name != "station")
+    neck = vs.bottleneck_station
+    for row in vs.nodes.to_dict("records"):
+        cv = "–" if row["cycle_cv"] != row["cycle_cv"] else f"{row['cycle_cv']:.2f}"
+        table.add_row(
+            Text(row["station"], style="bold red" if row["station"] == neck else ""), f"{row['operations']:,}",
+            duration_text(row["cycle_p50_min"]), duration_text(row["cycle_p90_min"]), cv,
+            duration_text(row["wait_p50_min"]), duration_text(row["setup_p50_min"]), f"{row['setup_n']:,}",
+            f"{row['downtime_h']:.1f}", share(row["utilization"]), share(row["uptime"]),
+            share(row["bottleneck_share"]),
+        )
+    console.print(table)
+    console.print()
+    if neck is not None:
+        top = vs.bottleneck.set_index("station").loc[neck]
+        _say(console, f"bottleneck: {neck} — the longest active period {top['bottleneck_share']:.0%} of the time "
+                      f"(sole {top['sole_share']:.0%}, shifting {top['shifting_share']:.0%})", "bold")
+    if len(vs.changeover_matrix):
+        first = vs.changeover_matrix.iloc[0]
+        _say(console, f"costliest changeover: {first['from_material']} → {first['to_material']}, "
+                      f"{first['count']}× with median {duration_text(first['median_min'])}, "
+                      f"{first['total_h']:.0f} h of setup in all")
+    if len(vs.flow):
+        _say(console, f"per {'order' if vs.key == 'order_id' else 'unit'} (median): lead time "
+                      f"{duration_text(vs.flow['lead_min'].median())}, flow efficiency "
+                      f"{vs.flow['flow_efficiency'].median():.0%}")
+    if vs.takt_min is not None:
+        _say(console, f"takt: {duration_text(vs.takt_min)}")
+
+
+@_command
+def vsm(
+    source: Annotated[
+        Path | None,
+        typer.Argument(metavar="PIPELINE_OR_TABLE",
+                       help="Operations table (CSV, Parquet, JSONL), a folder written by `leanlearn fuse`, or a "
+                            "fusion pipeline YAML. Omit it (or give --demo) for the shipped 4TU log."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder for the charts (PNG, SVG) and tables (CSV).")
+    ] = Path("vsm"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the per-station table as JSON.")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Run on the shipped 4TU machine-shop log (2012).")] = False,
+    downtime: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Downtime table (station, start, end, reason, planned).")
+    ] = None,
+    demand: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Demand table (material, period_start, period_end, qty): takt.")
+    ] = None,
+    qty: Annotated[
+        str | None, typer.Option(metavar="COL", help="Quantity column: cycle times per unit (demo: good_qty).")
+    ] = None,
+    max_stations: Annotated[int, typer.Option(min=1, metavar="N", help="Stations in the chart (the busiest).")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Measure the value stream of a line: per station cycle, waiting, setup, downtime, utilization, bottleneck.
+
+    Everything comes from the timestamps of the canonical operations table (station, start, end; kind, order_id or
+    unit_id, material when present) and, if given, the downtime and demand tables: per station the distribution
+    (p50, p90, CV) of cycle times, of the waiting before it and of its changeovers, its utilization and uptime, and
+    how often it is the bottleneck (active-period method); per order the lead time and flow efficiency; the
+    changeover matrix (from material → to material). Prints the per-station table and writes into DIR the
+    value-stream map, the changeover matrix, the cycle-time and WIP charts (PNG and SVG) and every table as CSV.
+    With --json only the per-station table is printed, as JSON.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn vsm --demo
+      leanlearn vsm operations.parquet --downtime downtime.csv --out reports/vsm
+      leanlearn fuse pipelines/production_4tu.yaml && leanlearn vsm fused/production-4tu --qty good_qty
+      leanlearn vsm pipelines/production_4tu.yaml --qty good_qty --json | jq '.[0]'
+    """
+    with _user_errors():
+        from contextlib import nullcontext
+
+        from leanlearn.lean.plots import plot_changeover_matrix, plot_cycle_distribution, plot_value_stream, plot_wip
+        from leanlearn.lean.valuestream import value_stream
+
+        if demo and source is not None:
+            raise DataError(f"give PIPELINE_OR_TABLE ({source}) or --demo, not both")
+        if out.exists() and not out.is_dir():
+            raise DataError(f"{out}: is a file; name a folder for the charts and tables with --out DIR")
+        label, tables = _vsm_tables(source, downtime, demand)
+        if source is None and qty is None:
+            qty = "good_qty"
+        spinner = _progress_enabled(quiet) and not json_out
+        with _console(stderr=True).status("measuring the value stream") if spinner else nullcontext() as status:
+            with _about(source or Path("4TU demo")):
+                vs = value_stream(tables["operations"], tables.get("downtime"), tables.get("demand"), qty=qty)
+            if status is not None:
+                status.update("drawing the charts")
+            out.mkdir(parents=True, exist_ok=True)
+            plot_value_stream(vs, out / "value_stream.png", max_stations=max_stations)
+            plot_changeover_matrix(vs, out / "changeovers.png")
+            plot_cycle_distribution(vs, out / "cycle_times.png")
+            plot_wip(vs, out / "wip.png")
+            written = vs.save_tables(out)
+        if json_out:
+            typer.echo(vs.nodes.to_json(orient="records", double_precision=6))
+            return
+        console = _console()
+        _vsm_report(console, vs, label)
+        console.print()
+        _say(console, f"wrote the charts value_stream, changeovers, cycle_times and wip (PNG and SVG) and "
+                      f"{len(written)} tables (CSV: {', '.join(p.stem for p in written)}) to {out}")
+
+
 def main() -> None:
     """Console-script entry point (``leanlearn``)."""
     app(prog_name="leanlearn")

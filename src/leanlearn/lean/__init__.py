@@ -1,1 +1,2 @@
-"""Lean analytics on canonical event tables: analysis tables for the miner (value stream: a later issue)."""
+"""Lean analytics on canonical tables: value stream (valuestream.py, plots.py), waste detection (waste.py) and
+analysis tables for the miner (tables.py)."""
