@@ -160,5 +160,5 @@ notebook = new_notebook(cells=cells, metadata={
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 })
-nbformat.write(notebook, "/work/main/notebooks/02_value_stream.ipynb")
+nbformat.write(notebook, "notebooks/02_value_stream.ipynb")
 print("written")
