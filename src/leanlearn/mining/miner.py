@@ -444,12 +444,26 @@ class RuleMiner:
         return worst
 
 
+def _shape(rule: Rule) -> tuple:
+    """A rule's conditions without their numeric thresholds: rules of one shape differ only in where they cut."""
+    return tuple(sorted((c.feature, c.op, None if c.op in ("<", "<=", ">", ">=") else str(c.value))
+                        for c in rule.conditions))
+
+
 def _select(
     significant: list[tuple[Rule, float, np.ndarray, float]], outcome: np.ndarray, min_new_hits: int
 ) -> list[tuple[Rule, float, np.ndarray, float]]:
-    """Drop rules that say nothing new: most significant first, a rule is kept unless the kept rules at least as
-    confident already cover all but fewer than ``min_new_hits`` of its hits. Among rules covering the same rows,
-    the one with fewest conditions is kept."""
+    """Drop rules that say nothing new, most significant first.
+
+    - Among rules covering the same rows, the one with fewest conditions is kept.
+    - A rule is dropped when kept rules at least as confident already cover all but fewer than ``min_new_hits``
+      of its hits.
+    - A rule of the same shape as a kept one (same conditions, other thresholds) is kept only if it is
+      significantly surer: its confidence interval lies above the kept rule's confidence. No wall of shifted
+      thresholds; at most the strongest-evidence cut and a clearly surer one.
+    - Last, a broad rule is dropped when clearly more confident kept rules (confidence above its interval)
+      explain all but fewer than ``min_new_hits`` of its hits: their sharper statements say more.
+    """
     ranked = sorted(significant, key=lambda t: (t[1], len(t[0].conditions), -t[0].hits))
     kept: list[tuple[Rule, float, np.ndarray, float]] = []
     seen_rows: set[bytes] = set()
@@ -457,6 +471,8 @@ def _select(
         rule, _, mask, _ = item
         key = np.packbits(mask).tobytes()
         if key in seen_rows:
+            continue
+        if any(_shape(k) == _shape(rule) and rule.ci[0] <= k.confidence for k, *_ in kept):
             continue
         covered = np.zeros_like(mask)
         for other, _, other_mask, _ in kept:
@@ -466,7 +482,17 @@ def _select(
             continue
         seen_rows.add(key)
         kept.append(item)
-    return kept
+    final = []
+    for item in kept:
+        rule, _, mask, _ = item
+        sharper = np.zeros_like(mask)
+        for other, _, other_mask, _ in kept:
+            if other is not rule and other.confidence > rule.ci[1]:
+                sharper |= other_mask
+        if sharper.any() and int((mask & outcome & ~sharper).sum()) < min_new_hits:
+            continue
+        final.append(item)
+    return final
 
 
 def _coarse_productive(
