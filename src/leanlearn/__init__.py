@@ -37,6 +37,8 @@ _EXPORTS = {
     "ShiftMiner": "leanlearn.mining.shift",
     "value_stream": "leanlearn.lean.valuestream",
     "detect_shifts": "leanlearn.lean.waste",
+    "Monitor": "leanlearn.online.monitor",
+    "revise_pack": "leanlearn.online.revision",
     "waste_mutual_information": "leanlearn.lean.waste",
     "write_table": "leanlearn.data.sources",
     "load_pipeline": "leanlearn.pipeline",

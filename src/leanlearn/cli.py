@@ -875,6 +875,158 @@ def vsm(
                       f"{len(written)} tables (CSV: {', '.join(p.stem for p in written)}) to {out}")
 
 
+@_command
+def monitor(
+    pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
+    stream: Annotated[
+        str,
+        typer.Argument(metavar="STREAM",
+                       help="A table file to replay, a folder of JSONL/CSV files to tail, or - (JSON Lines on stdin)."),
+    ],
+    window: Annotated[
+        str, typer.Option("--window", "-w", metavar="N|DURATION",
+                          help="Events per window (e.g. 2000), or a duration with --time (e.g. 10min).")
+    ] = "1000",
+    time_column: Annotated[
+        str | None, typer.Option("--time", metavar="COL", help="Column with each event's time (ISO 8601 or epoch s).")
+    ] = None,
+    alerts: Annotated[
+        Path | None, typer.Option("--alerts", metavar="FILE.jsonl", help="Append the alerts to this JSON Lines file.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", metavar="DIR", help="Save the state here; a restart with it resumes exactly."),
+    ] = None,
+    every: Annotated[int, typer.Option("--every", min=1, metavar="N", help="Events between checkpoints.")] = 10_000,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=0.001, metavar="R", help="Replay a file at R events per second.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help="Keep tailing a folder for new lines, or stop at its end.")
+    ] = True,
+    revise: Annotated[
+        Path | None,
+        typer.Option("--revise", metavar="DIR",
+                     help="On drift, re-mine the recent events; write the candidate pack and its diff here."),
+    ] = None,
+    register: Annotated[
+        bool, typer.Option("--register", help="With --revise: register each candidate in MLflow (alias candidate).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only a JSON summary at the end (scripts).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line and no alert lines.")] = False,
+) -> None:
+    """Track a rule pack on live events: sliding windows, drift alerts, revisions, exact resume.
+
+    Every active rule of the pack (not rejected in review) is tracked over a sliding window: its confidence is
+    compared with the interval its evidence predicts for that many firings, and River's ADWIN (Page-Hinkley for
+    numeric outcomes) watches its hits. A rule goes ok → warning when its windowed confidence leaves the interval,
+    and → drift when a detector fired and it stays out; it comes back to ok after enough checks inside. Each change
+    is an alert: printed, and appended to --alerts as JSON Lines. With --revise, some events after a drift the
+    recent events are re-mined with the pack's settings into a candidate pack (parent: this pack) and a diff.
+
+    Ctrl-C stops cleanly: alerts flushed, checkpoint written, summary printed (exit 0). With --checkpoint, a restart
+    — even after kill -9 — resumes at the last checkpoint with no event lost or counted twice (for stdin, send the
+    same stream again from its start: the events already counted are skipped).
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn monitor models/ai4i-failures.json today.csv --window 2000 --alerts alerts.jsonl
+      leanlearn monitor models/ai4i-failures.json today.csv --rate 500 --checkpoint state/
+      cat events.jsonl | leanlearn monitor models/press.json - --checkpoint state/ --alerts alerts.jsonl
+      leanlearn monitor models/press.json spool/ --time ts --window 10min --revise candidates/
+    """
+    with _user_errors():
+        import json
+
+        from leanlearn.online.run import run_monitor
+        from leanlearn.online.streams import open_stream
+        from leanlearn.packs.pack import RulePack
+
+        if register and revise is None:
+            raise DataError("--register registers the candidate packs of --revise; give --revise DIR as well")
+        pack = RulePack.load(pack_file)
+        text = window.strip().replace("_", "").replace(",", "")
+        params: dict[str, Any] = {"window": int(text) if text.isdigit() else window.strip()}
+        if time_column:
+            params["time_column"] = time_column
+        source = open_stream(stream, rate=rate, follow=follow)
+        console = _console()
+        talk = not quiet and not json_out
+        reviser = None
+        if revise is not None:
+            from leanlearn.online.revision import Reviser
+
+            reviser = Reviser(pack, revise, register=register)
+
+        def on_alerts(found: list[Any]) -> None:
+            if talk:
+                for alert in found:
+                    _say(console, alert.message, {"drift": "bold red", "warning": "yellow"}.get(alert.state, "green"))
+
+        def on_revision(revision: Any) -> None:
+            if talk:
+                _say(console, revision.describe(), "bold")
+
+        status: Any = None
+
+        def on_progress(p: Any) -> None:
+            if status is not None:
+                states = " · ".join(f"{n} {s}" for s, n in p.states.items())
+                status.update(f"monitor: {p.total_events:,} events · {p.rate:,.0f} events/s · {states} · "
+                              f"{p.alerts} alert{'s' if p.alerts != 1 else ''}")
+
+        kwargs: dict[str, Any] = {"alerts": alerts, "checkpoint": checkpoint, "checkpoint_every": every,
+                                  "monitor_params": params, "on_alerts": on_alerts, "reviser": reviser,
+                                  "on_revision": on_revision}
+        if talk and _console(stderr=True).is_terminal:
+            with _console(stderr=True).status("monitor: starting") as status:
+                summary = run_monitor(pack, source, on_progress=on_progress, **kwargs)
+        else:
+            summary = run_monitor(pack, source, **kwargs)
+        assert summary.monitor is not None
+        written = [str(p) for p in (reviser.written if reviser is not None else [])]
+        if json_out:
+            typer.echo(json.dumps({
+                "events": summary.events, "total_events": summary.total_events, "seconds": round(summary.seconds, 3),
+                "rate": round(summary.rate, 1), "alerts": summary.alerts, "states": summary.states,
+                "rules": summary.monitor.states, "resumed_from": summary.resumed_from, "stopped": summary.stopped,
+                "bad_lines": summary.bad_lines, "checkpoint": None if summary.checkpoint is None else
+                str(summary.checkpoint), "candidates": written,
+            }))
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        status_frame = summary.monitor.status()
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        for name, justify in (("id", "left"), ("rule", "left"), ("state", "left"), ("window confidence", "right"),
+                              ("expected", "right"), ("pack", "right")):
+            table.add_column(name, justify=justify, no_wrap=name != "rule")  # type: ignore[arg-type]
+        styles = {"drift": "bold red", "warning": "yellow", "ok": "green"}
+        for row in status_frame.itertuples(index=False):
+            seen = f"{row.confidence:.0%} of {row.fired:,}" if row.fired else "not fired"
+            expected = f"{row.expected_low:.0%}–{row.expected_high:.0%}" if row.fired else "—"
+            table.add_row(Text(row.id), Text(row.rule), Text(row.state, style=styles[row.state]), seen, expected,
+                          f"{row.evidence:.0%}")
+        console.print()
+        console.print(table)
+        how = "stopped on request" if summary.stopped else "stream ended"
+        line = (f"{how}: {summary.events:,} events in {summary.seconds:.1f} s ({summary.rate:,.0f} events/s), "
+                f"{summary.alerts} alert{'s' if summary.alerts != 1 else ''}")
+        if summary.resumed_from is not None:
+            line += f"; resumed at event {summary.resumed_from:,}, now at {summary.total_events:,}"
+        _say(console, line)
+        if alerts is not None:
+            _say(console, f"alerts appended to {alerts}")
+        if summary.checkpoint is not None:
+            _say(console, f"checkpoint saved in {summary.checkpoint.parent} (run again with it to resume)")
+        if summary.bad_lines:
+            _say(console, f"{summary.bad_lines:,} line(s) were not JSON objects and were skipped, e.g. "
+                          f"{summary.problems[0] if summary.problems else ''}", "yellow")
+        for path in written:
+            _say(console, f"wrote {path}")
+
+
 def main() -> None:
     """Console-script entry point (``leanlearn``)."""
     app(prog_name="leanlearn")

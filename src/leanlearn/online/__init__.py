@@ -1,0 +1,69 @@
+"""Live rule tracking with River: sliding windows, drift alerts, revised packs, exact resume.
+
+The wing's modules, one job each:
+
+==================  ==================================================================================================
+``evaluate``        which rules fire on an event / a micro-batch (derived features, conditions, outcomes)
+``buffers``         the sliding windows' storage (numpy columns, JSON without pickle)
+``detectors``       River's ADWIN and Page-Hinkley: built lazily, fed in bulk, saved as data
+``trackers``        one rule: windowed confidence vs its expected interval, detectors, ok / warning / drift
+``monitor``         all active rules of a pack: ``update_one`` / ``update_many`` → alerts; the whole state as JSON
+``alerts``          the :class:`Alert` record and the JSONL alert log
+``streams``         file replay (optionally rate-limited), JSON Lines on stdin, a tailed folder of files
+``checkpoint``      atomic checkpoints: monitor state + stream position + alert-file size
+``run``             the long-running loop behind ``leanlearn monitor`` (checkpoints, progress, clean stop)
+``revision``        re-mining after drift into a candidate pack with a diff; an online rule learner beside it
+``scenarios``       streams with a known truth (AI4I with a changed mechanism; planted synthetic rules)
+==================  ==================================================================================================
+
+River is imported only when a monitor (or a learner) is built, so ``import leanlearn.online`` stays light.
+
+>>> import leanlearn.online as online
+>>> sorted(online.__all__)[:3]
+['Alert', 'AlertLog', 'CheckpointStore']
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Alert": "leanlearn.online.alerts",
+    "AlertLog": "leanlearn.online.alerts",
+    "read_alerts": "leanlearn.online.alerts",
+    "CompiledPack": "leanlearn.online.evaluate",
+    "RuleTracker": "leanlearn.online.trackers",
+    "Monitor": "leanlearn.online.monitor",
+    "MonitorError": "leanlearn.online.monitor",
+    "FileReplay": "leanlearn.online.streams",
+    "JsonLinesStream": "leanlearn.online.streams",
+    "DirectoryStream": "leanlearn.online.streams",
+    "open_stream": "leanlearn.online.streams",
+    "CheckpointStore": "leanlearn.online.checkpoint",
+    "run_monitor": "leanlearn.online.run",
+    "RunSummary": "leanlearn.online.run",
+    "revise_pack": "leanlearn.online.revision",
+    "diff_packs": "leanlearn.online.revision",
+    "Revision": "leanlearn.online.revision",
+    "Reviser": "leanlearn.online.revision",
+    "RecentRows": "leanlearn.online.revision",
+    "OnlineRuleLearner": "leanlearn.online.revision",
+    "ai4i_drift_stream": "leanlearn.online.scenarios",
+    "planted_stream": "leanlearn.online.scenarios",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leanlearn.online' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

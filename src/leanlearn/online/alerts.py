@@ -1,0 +1,178 @@
+"""Alerts: a rule's state changed. Frozen records, written one JSON object per line.
+
+An :class:`Alert` carries what a person needs to act: which rule, from which state to which, at which event (and
+time, when the stream has one), the window's statistics (firings, hits, confidence, support, coverage, base rate,
+lift; for numeric outcomes the mean under the rule and overall), the expected interval the confidence left or came
+back to, and the event of the detector alarm behind a drift.
+
+:class:`AlertLog` appends alerts to a JSONL file. It knows its size in bytes, so a checkpoint can record how much
+of the file belongs to the state it saved, and a resumed run can cut off alerts written after that checkpoint —
+the events behind them are replayed and raise them again (exactly once in the file).
+
+Examples
+--------
+>>> alert = Alert(rule="R1", text="x > 1 → y", target="y", previous="warning", state="drift", event=10_400,
+...               time=None, window="1,000 events", events=1000, fired=120, hits=60, confidence=0.5,
+...               expected=(0.78, 0.97), evidence=0.9, support=0.06, coverage=0.12, base_rate=0.2, lift=2.5,
+...               detected_at=10_380)
+>>> print(alert.message)
+R1 warning → drift at event 10,400: confidence 50% (60 of 120 firings in the last 1,000 events),
+expected 78%–97% (pack: 90%); change detected at event 10,380 — x > 1 → y
+>>> Alert.from_json(alert.to_json()) == alert
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ALERT_SCHEMA = "leanlearn.alert/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A rule changed state (``ok`` / ``warning`` / ``drift``).
+
+    Attributes
+    ----------
+    rule, text, target : str
+        The rule's id, its text and its outcome column.
+    previous, state : str
+        The state before and after.
+    event : int
+        Index of the event (0-based, in stream order) at which the change happened.
+    time : str or None
+        That event's timestamp (ISO 8601, UTC) when the monitor has a time column.
+    window : str
+        The window, e.g. ``"1,000 events"`` or ``"0 days 00:10:00"``.
+    events, fired, hits : int
+        Events in the window (with a known outcome), firings of the rule among them, and hits among those.
+    confidence : float
+        hits / fired.
+    expected : (float, float)
+        The interval the windowed confidence was expected in, for this many firings.
+    evidence : float
+        The rule's confidence in the pack.
+    support, coverage : float
+        hits / events and fired / events.
+    base_rate, lift : float or None
+        Share of window events with the outcome, and confidence / base_rate.
+    mean, mean_overall : float or None
+        Numeric outcomes: the window mean under the rule and over all window events.
+    detected_at : int or None
+        Event of the detector alarm (ADWIN, or Page-Hinkley) behind the change, if any.
+    """
+
+    rule: str
+    text: str
+    target: str
+    previous: str
+    state: str
+    event: int
+    time: str | None
+    window: str
+    events: int
+    fired: int
+    hits: int
+    confidence: float
+    expected: tuple[float, float]
+    evidence: float
+    support: float
+    coverage: float
+    base_rate: float | None
+    lift: float | None
+    mean: float | None = None
+    mean_overall: float | None = None
+    detected_at: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The alert in one line of plain words."""
+        lo, hi = self.expected
+        text = (
+            f"{self.rule} {self.previous} → {self.state} at event {self.event:,}"
+            + (f" ({self.time})" if self.time else "")
+            + f": confidence {self.confidence:.0%} ({self.hits:,} of {self.fired:,} firings in the last {self.window})"
+            + f", expected {lo:.0%}–{hi:.0%} (pack: {self.evidence:.0%})"
+        )
+        if self.mean is not None and self.mean_overall is not None:
+            text += f"; {self.target} mean {self.mean:.4g} under the rule vs {self.mean_overall:.4g} overall"
+        if self.detected_at is not None:
+            text += f"; change detected at event {self.detected_at:,}"
+        return f"{text} — {self.text}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready document (``"schema": "leanlearn.alert/1"``)."""
+        doc = {"schema": ALERT_SCHEMA, **asdict(self)}
+        doc["expected"] = list(self.expected)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Alert:
+        fields = {k: v for k, v in doc.items() if k != "schema"}
+        fields["expected"] = tuple(fields["expected"])
+        return cls(**fields)
+
+
+def read_alerts(path: str | Path) -> list[Alert]:
+    """The alerts in a JSONL file written by :class:`AlertLog`."""
+    with open(path, encoding="utf-8") as fh:
+        return [Alert.from_json(json.loads(line)) for line in fh if line.strip()]
+
+
+class AlertLog:
+    """Append alerts to a JSONL file (created with its folder if missing).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. Existing content is kept (a resumed run continues it).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "ab")
+        self.written = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file (after the buffered writes)."""
+        self._fh.flush()
+        return self._fh.tell()
+
+    def write(self, alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            self._fh.write((json.dumps(alert.to_json(), ensure_ascii=False, allow_nan=False) + "\n").encode())
+            self.written += 1
+
+    def sync(self) -> int:
+        """Flush to the disk (fsync); return the file size in bytes."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        return self._fh.tell()
+
+    def truncate(self, size: int) -> None:
+        """Cut the file to ``size`` bytes (alerts written after a checkpoint, replayed on resume)."""
+        self._fh.flush()
+        current = self._fh.tell()
+        if size > current:
+            raise ValueError(f"{self.path} holds {current} bytes, fewer than the {size} the checkpoint recorded")
+        self._fh.truncate(size)
+        self._fh.seek(size)
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            self._fh.close()
+
+    def __enter__(self) -> AlertLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

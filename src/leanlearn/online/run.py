@@ -1,0 +1,268 @@
+"""The long-running monitor loop: stream → monitor → alerts, with checkpoints, progress and a clean stop.
+
+:func:`run_monitor` is what ``leanlearn monitor`` runs. It
+
+1. builds the :class:`~leanlearn.online.monitor.Monitor`, or — when the checkpoint folder holds a checkpoint —
+   restores it, moves the stream to the recorded position and cuts the alert file back to the recorded size;
+2. writes a first checkpoint at once (so even a run killed before its first regular checkpoint resumes cleanly);
+3. reads micro-batches, feeds them to the monitor, appends the alerts to the JSONL file, hands them to
+   ``on_alerts``, and every ``checkpoint_every`` events flushes the alert file to disk and saves a checkpoint
+   (see :mod:`leanlearn.online.checkpoint` for why no event is then lost or counted twice after ``kill -9``);
+4. stops at the end of the stream, after about ``max_events``, or when asked: SIGINT (Ctrl-C) or SIGTERM set a flag that
+   the loop checks between batches — the batch in hand is finished, alerts are flushed, a checkpoint is written and
+   a :class:`RunSummary` returned (a second Ctrl-C stops at once, without the checkpoint).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from leanlearn.mining.rules import Condition, Rule, RuleSet
+>>> from leanlearn.packs.pack import RulePack, Target
+>>> from leanlearn.online.streams import FileReplay
+>>> rule = Rule((Condition("torque", ">=", 60.0),), Condition("scrap", "==", 1), support=0.05, coverage=0.1,
+...             confidence=0.5, lift=5.0, leverage=0.04, conviction=1.8, n=1000, hits=500, p_value=1e-20,
+...             p_value_raw=1e-22, ci=(0.47, 0.53), base_rate=0.1, id="R1")
+>>> pack = RulePack(name="press", line="L1", targets=(Target("scrap"),), rules=RuleSet((rule,)))
+>>> frame = pd.DataFrame({"torque": [50.0, 65.0, 65.0, 50.0] * 250, "scrap": [0, 1, 0, 0] * 250})
+>>> folder = getfixture("tmp_path")
+>>> summary = run_monitor(pack, FileReplay("events", frame=frame), alerts=folder / "alerts.jsonl",
+...                       checkpoint=folder / "ckpt", checkpoint_every=300, handle_signals=False)
+>>> summary.events, summary.total_events, summary.states
+(1000, 1000, {'ok': 1, 'warning': 0, 'drift': 0})
+>>> again = run_monitor(pack, FileReplay("events", frame=frame), checkpoint=folder / "ckpt",
+...                     handle_signals=False)  # resumes at event 1,000: nothing left to read
+>>> again.resumed_from, again.events
+(1000, 0)
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leanlearn.online.alerts import Alert, AlertLog
+from leanlearn.online.checkpoint import CheckpointStore
+from leanlearn.online.monitor import Monitor, MonitorError
+from leanlearn.online.streams import Stream
+from leanlearn.packs.pack import RulePack
+
+if TYPE_CHECKING:
+    from leanlearn.online.revision import Reviser, Revision
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a status line shows: events consumed (all, and in this run), rate, states, alerts."""
+
+    total_events: int
+    events: int
+    seconds: float
+    rate: float
+    states: dict[str, int]
+    alerts: int
+    bad_lines: int
+
+
+@dataclass
+class RunSummary:
+    """How a run ended.
+
+    Attributes
+    ----------
+    events : int
+        Events consumed by this run; ``total_events`` with the ones before the checkpoint it resumed from
+        (``resumed_from``, ``None`` for a fresh start).
+    stopped : bool
+        True when stopped by a signal (Ctrl-C / SIGTERM) rather than the end of the stream.
+    """
+
+    events: int
+    total_events: int
+    seconds: float
+    alerts: int
+    states: dict[str, int]
+    resumed_from: int | None
+    stopped: bool
+    bad_lines: int
+    problems: list[str] = field(default_factory=list)
+    checkpoint: Path | None = None
+    monitor: Monitor | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Stop:
+    """SIGINT / SIGTERM → a flag (the second SIGINT interrupts at once)."""
+
+    def __init__(self, install: bool) -> None:
+        self.event = threading.Event()
+        self._saved: dict[int, Any] = {}
+        self.install = install and threading.current_thread() is threading.main_thread()
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self) -> _Stop:
+        if self.install:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def run_monitor(
+    pack: RulePack,
+    stream: Stream,
+    *,
+    alerts: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10_000,
+    batch: int = 10_000,
+    monitor_params: dict[str, Any] | None = None,
+    on_alerts: Callable[[list[Alert]], None] | None = None,
+    reviser: Reviser | None = None,
+    on_revision: Callable[[Revision], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every: float = 0.25,
+    max_events: int | None = None,
+    stop: threading.Event | None = None,
+    handle_signals: bool = True,
+) -> RunSummary:
+    """Monitor ``pack`` on ``stream`` until the stream ends or a stop is requested.
+
+    Parameters
+    ----------
+    pack : RulePack
+        The pack to track.
+    stream : Stream
+        Where events come from (see :mod:`leanlearn.online.streams`).
+    alerts : path, optional
+        JSONL file the alerts are appended to.
+    checkpoint : path, optional
+        Checkpoint folder: resumed from if it holds a checkpoint, written every ``checkpoint_every`` events and at
+        the end.
+    batch : int
+        Largest micro-batch (also capped by ``checkpoint_every``).
+    monitor_params : dict, optional
+        Keyword arguments of :class:`Monitor` (``window``, ``alpha``, ...). When resuming they must match the
+        checkpoint's (only the ones given are compared).
+    on_alerts, on_progress : callable, optional
+        Called with each batch's alerts, and with a :class:`Progress` at most every ``progress_every`` seconds.
+    reviser : Reviser, optional
+        Gets every batch and its alerts; proposes revised packs after drift (handed to ``on_revision``). Its
+        buffer of recent events is not part of the checkpoint: after a restart it fills again.
+    max_events : int, optional
+        Stop at the first batch boundary at or after this many events in this run.
+    stop : threading.Event, optional
+        Set it (from another thread) to stop cleanly.
+    handle_signals : bool
+        Turn SIGINT / SIGTERM into a clean stop while running (main thread only).
+    """
+    params = dict(monitor_params or {})
+    store = CheckpointStore(checkpoint) if checkpoint is not None else None
+    if store is not None:
+        store.lock()
+    log: AlertLog | None = None
+    resumed_from: int | None = None
+    try:
+        saved = store.load() if store is not None else None
+        log = AlertLog(alerts) if alerts is not None else None
+        if saved is not None:
+            monitor = Monitor.from_state(pack, saved["monitor"], **params)
+            stream.seek(saved["stream"])
+            resumed_from = monitor.n_events
+            if log is not None:
+                if saved.get("alerts_bytes") is None:
+                    raise MonitorError(f"{store.path if store else ''}: the checkpoint was written without an alert "
+                                       "file; resume without --alerts, or use a new checkpoint folder")
+                log.truncate(int(saved["alerts_bytes"]))
+        else:
+            monitor = Monitor(pack, **params)
+
+        def save() -> None:
+            if store is None:
+                return
+            size = log.sync() if log is not None else None
+            store.save(monitor.state_dict(), stream=stream.position(), alerts_bytes=size,
+                       alerts_path=None if log is None else str(log.path))
+
+        save()
+        every = max(int(checkpoint_every), 1)
+        size = max(1, min(int(batch), every))
+        if max_events is not None:
+            size = max(1, min(size, int(max_events)))
+        start_events = monitor.n_events
+        last_saved = monitor.n_events
+        raised = 0
+        started = time.perf_counter()
+        last_progress = 0.0
+        stopped = False
+
+        def progress(now: float) -> None:
+            if on_progress is None:
+                return
+            seconds = now - started
+            done = monitor.n_events - start_events
+            on_progress(Progress(monitor.n_events, done, seconds, done / seconds if seconds > 0 else 0.0,
+                                 monitor.counts(), raised, getattr(stream, "bad_lines", 0)))
+
+        with _Stop(handle_signals) as signals:
+            flags = [signals.event] + ([stop] if stop is not None else [])
+            for frame in stream.batches(size):
+                if len(frame):
+                    first = monitor.n_events
+                    found = monitor.update_many(frame)
+                    if reviser is not None:
+                        reviser.observe(frame, first, found)
+                        for revision in reviser.due(monitor.n_events):
+                            if on_revision is not None:
+                                on_revision(revision)
+                    if found:
+                        raised += len(found)
+                        if log is not None:
+                            log.write(found)
+                        if on_alerts is not None:
+                            on_alerts(found)
+                    if monitor.n_events - last_saved >= every:
+                        save()
+                        last_saved = monitor.n_events
+                now = time.perf_counter()
+                if now - last_progress >= progress_every:
+                    progress(now)
+                    last_progress = now
+                if any(f.is_set() for f in flags):
+                    stopped = True
+                    break
+                if max_events is not None and monitor.n_events - start_events >= max_events:
+                    break
+            seconds = time.perf_counter() - started
+            save()
+            if reviser is not None and not stopped:
+                for revision in reviser.due(monitor.n_events, final=True):
+                    if on_revision is not None:
+                        on_revision(revision)
+            progress(time.perf_counter())
+        return RunSummary(
+            events=monitor.n_events - start_events, total_events=monitor.n_events, seconds=seconds, alerts=raised,
+            states=monitor.counts(), resumed_from=resumed_from, stopped=stopped,
+            bad_lines=getattr(stream, "bad_lines", 0), problems=list(getattr(stream, "problems", [])),
+            checkpoint=None if store is None else store.path, monitor=monitor,
+        )
+    finally:
+        if log is not None:
+            log.close()
+        if store is not None:
+            store.unlock()
+        stream.close()

@@ -1,0 +1,565 @@
+"""One rule, tracked over a sliding window: windowed confidence against the pack's evidence, drift detectors, and
+the ``ok / warning / drift`` state with hysteresis.
+
+What a :class:`RuleTracker` does each time its rule fires (a *check*)
+---------------------------------------------------------------------
+1. The firing enters the window (the last ``window`` events of the stream, or the last ``window`` nanoseconds for a
+   time-based window); firings that left the window are dropped. ``fired`` = firings in the window, ``hits`` =
+   those after which the outcome held; windowed confidence = hits / fired.
+2. River's ADWIN gets the hit (1/0); for a numeric outcome, a two-sided Page-Hinkley also gets the outcome value
+   (standardised by the rule's evidence: centred on the mean under the rule, in units of the rule's mean shift).
+   A detector alarm *counts* while it lies inside the window, and beyond that until the rule is back to ``ok``.
+3. If ``fired >= min_fired``, the check counts: the hit count is *outside* when it lies outside the expected range
+   (level ``alpha``), *inside* when it lies in the narrower central range of level ``alpha_ok`` — in between it is
+   neither, and breaks both streaks. Two thresholds, as in a Schmitt trigger: a window too small to tell (its range
+   wide enough to hold almost anything) does not bring a drifted rule back.
+4. The state moves (hysteresis)::
+
+       ok       → warning   the check is outside
+       ok       → drift     the check is outside, it is the drift_after-th outside check in a row, and a detector
+                            alarm counts (possible when drift_after = 1)
+       warning  → drift     drift_after outside checks in a row AND a detector alarm counts
+       warning  → ok        ok_after inside checks in a row
+       drift    → ok        ok_after inside checks in a row
+
+The expected range (our choice, documented)
+-------------------------------------------
+The pack gives the rule's confidence with a 95 % interval ``ci = (a, b)`` from ``n`` rows. A window with ``m``
+firings sees ``H ~ Binomial(m, p)`` hits for the true confidence ``p``; we accept every hit count that is central
+(two-sided level ``1 - alpha``) for *some* ``p`` in ``[a, b]``. Binomial quantiles grow with ``p``, so the range is
+``[binom.ppf(alpha/2, m, a), binom.ppf(1 - alpha/2, m, b)]``: the pack's interval widened by the exact sampling
+noise of ``m`` firings — wide for a small window, close to ``ci`` for a large one. Reported as confidences, the
+range divided by ``m``. For numeric rules ``confidence`` is the share of firings worse than the overall median
+(the rule's binary evidence), and the window mean of the outcome is reported beside it.
+
+Why integer counts and not River's ``utils.Rolling(stats.Mean)``: counts are exact, so a window's statistics do not
+depend on how the stream was cut into batches (River's rolling mean adds and subtracts floats, and the per-event and
+batched paths would disagree in the last bits). River does what it is best at here: the drift detectors.
+
+The batched path (:meth:`RuleTracker.update_many`) gets only the firings (numpy arrays), computes every window count
+with cumulative sums and binary search, feeds the detectors the firings in order, and walks the state machine from
+one transition to the next with ``searchsorted`` over precomputed streaks — no per-event Python. It gives the same
+states and transitions as calling :meth:`RuleTracker.update` event by event (property-tested).
+
+Examples
+--------
+>>> from leanlearn.mining.rules import Condition, Rule
+>>> rule = Rule((Condition("x", ">", 1.0),), Condition("y", "==", 1), support=0.1, coverage=0.1, confidence=0.9,
+...             lift=4.5, leverage=0.08, conviction=8.0, n=500, hits=450, p_value=1e-9, p_value_raw=1e-10,
+...             ci=(0.87, 0.92), base_rate=0.2, id="R1")
+>>> import random
+>>> rng = random.Random(0)
+>>> tracker = RuleTracker(rule, window=500)
+>>> for i in range(20_000):  # the rule fires on 10 % of events; from event 10,000 on the outcome follows half the time
+...     fires = rng.random() < 0.1
+...     _ = tracker.update(fires, rng.random() < (0.9 if i < 10_000 else 0.5))
+>>> tracker.state
+'drift'
+>>> [(t.event, t.previous, t.state, f"{t.confidence:.0%}") for t in tracker.pop_transitions()]
+[(10271, 'ok', 'warning', '72%'), (10331, 'warning', 'drift', '67%')]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from leanlearn.mining.rules import Rule
+from leanlearn.online import detectors
+from leanlearn.online.buffers import EventBuffer
+
+State = Literal["ok", "warning", "drift"]
+OK: State = "ok"
+WARNING: State = "warning"
+DRIFT: State = "drift"
+STATES: tuple[State, ...] = (OK, WARNING, DRIFT)
+NO_POSITION = -(2**62)  # "never": far below any position, yet safe to subtract a window from
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A change of a rule's state, with the window as it was at that check.
+
+    ``low`` and ``high`` bound the expected hit count for ``fired`` firings; ``mean`` is the window mean of a
+    numeric outcome under the rule (``None`` for binary rules); ``detected_at`` is the event of the detector alarm
+    that counts (``None`` if there is none).
+    """
+
+    event: int
+    position: int
+    previous: State
+    state: State
+    fired: int
+    hits: int
+    low: int
+    high: int
+    mean: float | None
+    detected_at: int | None
+
+    @property
+    def confidence(self) -> float:
+        return self.hits / self.fired
+
+    @property
+    def expected(self) -> tuple[float, float]:
+        return self.low / self.fired, self.high / self.fired
+
+
+def binomial_quantiles(size: int, p: float, q: float) -> np.ndarray:
+    """For m = 0 … size-1: the smallest k with P(Binomial(m, p) <= k) >= q (as ``scipy.stats.binom.ppf``).
+
+    Plain numpy (scipy.stats takes most of a second to import, at the start of every monitor process): the pmf from
+    log-factorials on a band of ±(10 sd + 30) around the mean (the mass outside is below 1e-20), summed.
+
+    >>> binomial_quantiles(6, 0.5, 0.025).tolist(), binomial_quantiles(6, 0.5, 0.975).tolist()
+    ([0, 0, 0, 0, 0, 0], [0, 1, 2, 3, 4, 5])
+    """
+    m = np.arange(size)
+    if p <= 0.0:
+        return np.zeros(size, np.int64)
+    if p >= 1.0:
+        return m.astype(np.int64)
+    logfact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, size + 1, dtype=float)))))
+    sd = np.sqrt(m * p * (1 - p))
+    start = np.maximum(np.floor(m * p - 10 * sd - 30), 0).astype(np.int64)
+    band = int(np.ceil(20 * sd.max() + 62)) if size else 1
+    out = np.empty(size, np.int64)
+    log_p, log_q = np.log(p), np.log1p(-p)
+    step = max(1, 2_000_000 // band)
+    for first in range(0, size, step):  # chunks keep the (m, k) grid small
+        mm = m[first:first + step, None]
+        k = start[first:first + step, None] + np.arange(band)[None, :]
+        valid = k <= mm
+        kk = np.minimum(k, mm)
+        logpmf = logfact[mm] - logfact[kk] - logfact[mm - kk] + kk * log_p + (mm - kk) * log_q
+        cdf = np.cumsum(np.where(valid, np.exp(logpmf), 0.0), axis=1)
+        reached = cdf >= q * (1 - 1e-12)
+        idx = np.where(reached.any(axis=1), reached.argmax(axis=1), band - 1)
+        out[first:first + step] = np.minimum(start[first:first + step] + idx, m[first:first + step])
+    return out
+
+
+def _streaks(outside: np.ndarray, inside: np.ndarray, carry_out: int, carry_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per check: outside checks in a row ending there, and inside checks in a row ending there (with carry-in)."""
+    n = len(outside)
+    idx = np.arange(n)
+    not_out = np.maximum.accumulate(np.where(~outside, idx, -1))  # last check that was not outside
+    not_in = np.maximum.accumulate(np.where(~inside, idx, -1))
+    out_streak = np.where(outside, idx - not_out + np.where(not_out < 0, carry_out, 0), 0)
+    in_streak = np.where(inside, idx - not_in + np.where(not_in < 0, carry_in, 0), 0)
+    return out_streak, in_streak
+
+
+class RuleTracker:
+    """Tracks one rule's windowed confidence, drift detectors and state (River-style online object).
+
+    Parameters
+    ----------
+    rule : Rule
+        The rule, with its evidence (``ci`` gives the expected interval; ``shift`` marks a numeric outcome).
+    window : int, default=1000
+        Window span in positions: events (count-based), or nanoseconds when the caller passes timestamps as
+        positions (time-based).
+    alpha : float, default=0.01
+        Two-sided level of the expected hit-count range (see the module notes).
+    min_fired : int, default=10
+        Checks count only when the window holds at least this many firings.
+    drift_after : int, default=5
+        Outside checks in a row that, with a detector alarm in the window, make ``drift``.
+    ok_after : int, default=10
+        Inside checks in a row that bring a ``warning`` or ``drift`` back to ``ok``.
+    alpha_ok : float, default=0.2
+        Two-sided level of the narrower range a check must fall in to count as inside (at least ``alpha``).
+    adwin_delta : float, default=0.002
+        ADWIN's confidence parameter.
+    adwin_clock : int, default=1
+        ADWIN checks for a change every ``adwin_clock`` firings (River's default 32 suits dense streams; a rule
+        fires on a small share of events, so every firing counts).
+    ph_threshold, ph_delta : float, default=25.0, 0.25
+        Page-Hinkley threshold and tolerance for numeric outcomes, in units of the rule's mean shift
+        ``|mean under the rule - overall mean|`` from the pack.
+
+    Attributes
+    ----------
+    state : {"ok", "warning", "drift"}
+    n_events, n_fired, n_hits, n_detections : int
+        Events seen (when the caller does not number them), firings, hits and detector alarms so far.
+    """
+
+    def __init__(
+        self,
+        rule: Rule,
+        window: int = 1000,
+        *,
+        alpha: float = 0.01,
+        min_fired: int = 10,
+        drift_after: int = 5,
+        ok_after: int = 10,
+        alpha_ok: float = 0.2,
+        adwin_delta: float = 0.002,
+        adwin_clock: int = 1,
+        ph_threshold: float = 25.0,
+        ph_delta: float = 0.25,
+    ) -> None:
+        self.rule = rule
+        self.window = int(window)
+        self.alpha = float(alpha)
+        self.min_fired = max(int(min_fired), 1)
+        self.drift_after = max(int(drift_after), 1)
+        self.ok_after = max(int(ok_after), 1)
+        self.alpha_ok = max(float(alpha_ok), self.alpha)
+        self.adwin_delta = float(adwin_delta)
+        self.adwin_clock = int(adwin_clock)
+        self.ph_threshold = float(ph_threshold)
+        self.ph_delta = float(ph_delta)
+        if self.window < 1:
+            raise ValueError(f"window must be at least 1, got {window!r}")
+        self.numeric = rule.shift is not None
+        if self.numeric:
+            assert rule.shift is not None
+            self._center = float(rule.shift.mean)
+            scale = abs(rule.shift.mean - rule.shift.mean_overall)
+            self._scale = float(scale) if scale > 0 and math.isfinite(scale) else 1.0
+        self._low = np.zeros(0, np.int64)
+        self._high = np.zeros(0, np.int64)
+        self._low_ok = np.zeros(0, np.int64)
+        self._high_ok = np.zeros(0, np.int64)
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------------------
+    def reset(self) -> RuleTracker:
+        """Forget everything seen (the state is ``ok`` again)."""
+        self.state: State = OK
+        self.n_events = 0
+        self.n_fired = 0
+        self.n_hits = 0
+        self.n_detections = 0
+        self.since: int | None = None  # event of the last transition
+        self._tail = EventBuffer()
+        self._h = 0
+        self._out = 0
+        self._in = 0
+        self._floor = -1
+        self._det_event = -1
+        self._det_position = NO_POSITION
+        self._adwin = detectors.make_adwin(self.adwin_delta, self.adwin_clock)
+        self._ph = (detectors.make_page_hinkley(self.ph_delta, self.ph_threshold) if self.numeric else None)
+        self._pending: list[Transition] = []
+        return self
+
+    def pop_transitions(self) -> list[Transition]:
+        """The transitions since the last call, oldest first."""
+        out, self._pending = self._pending, []
+        return out
+
+    def _bounds(self, m: int) -> None:
+        """Make the expected-range tables cover ``m`` firings."""
+        if m < len(self._low):
+            return
+        size = max(2 * len(self._low), m + 1, 64)
+        a, b = self.rule.ci
+        a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
+        self._low = binomial_quantiles(size, a, self.alpha / 2)
+        self._high = np.maximum(binomial_quantiles(size, b, 1 - self.alpha / 2), self._low)
+        self._low_ok = np.clip(binomial_quantiles(size, a, self.alpha_ok / 2), self._low, self._high)
+        self._high_ok = np.clip(binomial_quantiles(size, b, 1 - self.alpha_ok / 2), self._low_ok, self._high)
+
+    def expected_range(self, fired: int) -> tuple[int, int]:
+        """The hit counts judged inside for a window with ``fired`` firings."""
+        self._bounds(fired)
+        return int(self._low[fired]), int(self._high[fired])
+
+    def window_counts(self, position: int | None = None) -> tuple[int, int]:
+        """``(fired, hits)`` in the window ending at ``position`` (default: the last firing)."""
+        tail = self._tail
+        if position is None or not len(tail):
+            return len(tail), self._h
+        k = int(np.searchsorted(tail.position, position - self.window, side="right"))
+        return len(tail) - k, int(tail.hit[k:].sum(dtype=np.int64))
+
+    def window_mean(self, position: int | None = None) -> float | None:
+        """Mean of the numeric outcome over the firings in the window (``None`` for binary rules or none)."""
+        if not self.numeric:
+            return None
+        tail = self._tail
+        k = 0 if position is None else int(np.searchsorted(tail.position, position - self.window, side="right"))
+        values = tail.value[k:]
+        return math.fsum(values.tolist()) / len(values) if len(values) else None
+
+    def _step(self, outside: bool, latched: bool) -> State:
+        state = self.state
+        if state == OK:
+            if outside:
+                return DRIFT if (latched and self._out >= self.drift_after) else WARNING
+        elif state == WARNING:
+            if latched and self._out >= self.drift_after:
+                return DRIFT
+            if self._in >= self.ok_after:
+                return OK
+        elif self._in >= self.ok_after:
+            return OK
+        return state
+
+    # -- one event ------------------------------------------------------------------------------------------
+    def update(self, fired: bool, outcome: bool, value: float | None = None, *, event: int | None = None,
+               position: int | None = None) -> RuleTracker:
+        """Learn one event: whether the rule fired and whether its outcome held (``value``: the numeric outcome).
+
+        ``event`` numbers the event in the stream (default: events counted by this tracker); ``position`` places
+        it on the window's axis (default: ``event``; a timestamp in ns for time-based windows).
+        """
+        e = self.n_events if event is None else int(event)
+        self.n_events = e + 1
+        if not fired:
+            return self
+        p = e if position is None else int(position)
+        hit = 1 if outcome else 0
+        x = float("nan") if value is None else float(value)
+        tail = self._tail
+        tail.append(e, p, hit, x)
+        self._h += hit
+        self.n_fired += 1
+        self.n_hits += hit
+        cut = p - self.window
+        positions = tail._position
+        while positions[tail._start] <= cut:
+            self._h -= int(tail._hit[tail._start])
+            tail.drop_first(1)
+            positions = tail._position
+        detected = False
+        self._adwin.update(float(hit))
+        if self._adwin._drift_detected:
+            detected = True
+        if self._ph is not None:
+            self._ph.update((x - self._center) / self._scale)
+            if self._ph._drift_detected:
+                detected = True
+        if detected:
+            self.n_detections += 1
+            self._det_event, self._det_position = e, p
+        m = len(tail)
+        if m < self.min_fired:
+            return self
+        self._bounds(m)
+        low, high = int(self._low[m]), int(self._high[m])
+        h = self._h
+        outside = h < low or h > high
+        inside = self._low_ok[m] <= h <= self._high_ok[m]
+        self._out = self._out + 1 if outside else 0
+        self._in = self._in + 1 if inside else 0
+        latched = self._det_position > cut or self._det_event > self._floor
+        new = self._step(outside, latched)
+        if new != self.state:
+            mean = math.fsum(tail.value.tolist()) / m if self.numeric else None
+            self._pending.append(Transition(e, p, self.state, new, m, h, low, high, mean,
+                                            self._det_event if latched else None))
+            if new == OK:
+                self._floor = e
+            self.state = new
+            self.since = e
+        return self
+
+    # -- many events ----------------------------------------------------------------------------------------
+    def update_many(self, fired: np.ndarray, outcome: np.ndarray, value: np.ndarray | None = None, *,
+                    events: np.ndarray | None = None, positions: np.ndarray | None = None) -> RuleTracker:
+        """Learn a micro-batch: the same result as :meth:`update` on each event in turn.
+
+        Parameters
+        ----------
+        fired, outcome : array of bool
+            Per event: the rule fires; its outcome holds.
+        value : array of float, optional
+            The numeric outcome (numeric rules).
+        events, positions : array of int, optional
+            Event numbers and window positions (defaults as in :meth:`update`).
+        """
+        fired = np.asarray(fired, dtype=bool)
+        n = len(fired)
+        ev = np.arange(self.n_events, self.n_events + n, dtype=np.int64) if events is None else np.asarray(events,
+                                                                                                           np.int64)
+        if n:
+            self.n_events = int(ev[-1]) + 1
+        idx = np.flatnonzero(fired)
+        pos = ev[idx] if positions is None else np.asarray(positions, np.int64)[idx]
+        hit = np.asarray(outcome, dtype=bool)[idx].astype(np.int8)
+        val = np.full(len(idx), np.nan) if value is None else np.asarray(value, dtype=float)[idx]
+        self.consume(ev[idx], pos, hit, val)
+        return self
+
+    def consume(self, ev: np.ndarray, pos: np.ndarray, hit: np.ndarray, val: np.ndarray) -> None:
+        """Learn the firings of a micro-batch only: their events, positions, hits (0/1) and values, in order."""
+        M = len(ev)
+        if M == 0:
+            return
+        self.n_events = max(self.n_events, int(ev[-1]) + 1)
+        W = self.window
+        tail = self._tail
+        T = len(tail)
+        all_pos = np.concatenate((tail.position, pos))
+        cum = np.zeros(T + M + 1, np.int64)
+        np.cumsum(np.concatenate((tail.hit, hit)), out=cum[1:])
+        lo = np.searchsorted(all_pos, pos - W, side="right")
+        end = np.arange(T + 1, T + M + 1)
+        fired_w = end - lo
+        hits_w = cum[end] - cum[lo]
+
+        alarms = detectors.feed(self._adwin, hit.astype(np.float64).tolist())
+        if self._ph is not None:
+            alarms = sorted(set(alarms) | set(detectors.feed(self._ph, ((val - self._center) / self._scale).tolist())))
+        self.n_detections += len(alarms)
+        if alarms:  # event and position of the latest alarm at each firing
+            det = np.zeros(M, dtype=bool)
+            det[alarms] = True
+            last_e = np.maximum(np.maximum.accumulate(np.where(det, ev, -1)), self._det_event)
+            last_p = np.maximum(np.maximum.accumulate(np.where(det, pos, NO_POSITION)), self._det_position)
+        else:
+            last_e = np.full(M, self._det_event, dtype=np.int64)
+            last_p = np.full(M, self._det_position, dtype=np.int64)
+
+        checks = fired_w >= self.min_fired
+        V = np.arange(M) if checks.all() else np.flatnonzero(checks)
+        if len(V):
+            mv = fired_w[V]
+            self._bounds(int(mv.max()))
+            low, high = self._low[mv], self._high[mv]
+            hv = hits_w[V]
+            outside = (hv < low) | (hv > high)
+            inside = (hv >= self._low_ok[mv]) & (hv <= self._high_ok[mv])
+            if not outside.any() and inside.all():  # the usual case: every check inside
+                self._out = 0
+                self._in += len(V)
+                if self.state != OK and self._in >= self.ok_after:
+                    in_streak = self._in - len(V) + 1 + np.arange(len(V))
+                    self._walk(V, outside, np.zeros(len(V), np.int64), in_streak, ev, pos, last_e, last_p, fired_w,
+                               hits_w, low, high, lo, end, val if self.numeric else None)
+            else:
+                out_streak, in_streak = _streaks(outside, inside, self._out, self._in)
+                self._walk(V, outside, out_streak, in_streak, ev, pos, last_e, last_p, fired_w, hits_w, low, high,
+                           lo, end, val if self.numeric else None)
+                self._out, self._in = int(out_streak[-1]), int(in_streak[-1])
+
+        self._det_event, self._det_position = int(last_e[-1]), int(last_p[-1])
+        self.n_fired += M
+        self.n_hits += int(hit.sum(dtype=np.int64))
+        tail.extend(ev, pos, hit, val)
+        tail.drop_first(int(lo[-1]))
+        self._h = int(cum[end[-1]] - cum[lo[-1]])
+
+    def _walk(self, V: np.ndarray, outside: np.ndarray, out_streak: np.ndarray, in_streak: np.ndarray,
+              ev: np.ndarray, pos: np.ndarray, last_e: np.ndarray, last_p: np.ndarray, fired_w: np.ndarray,
+              hits_w: np.ndarray, low: np.ndarray, high: np.ndarray, lo: np.ndarray, end: np.ndarray,
+              val: np.ndarray | None) -> None:
+        """Run the state machine over the checks ``V``, jumping from one transition to the next."""
+        n = len(V)
+        W = self.window
+        outs = np.flatnonzero(outside)
+        ready = np.flatnonzero(in_streak >= self.ok_after)
+        candidates = np.flatnonzero(out_streak >= self.drift_after)
+        ve, vp, vle, vlp = ev[V], pos[V], last_e[V], last_p[V]
+        state, floor, i = self.state, self._floor, 0
+        tail_values = self._tail.value if val is not None else None
+
+        def latched(j: int) -> bool:
+            return bool(vlp[j] > vp[j] - W or vle[j] > floor)
+
+        while i < n:
+            if state == OK:
+                k = int(np.searchsorted(outs, i))
+                if k == len(outs):
+                    break
+                j = int(outs[k])
+                new: State = DRIFT if (out_streak[j] >= self.drift_after and latched(j)) else WARNING
+            elif state == WARNING:
+                k1 = int(np.searchsorted(ready, i))
+                j1 = int(ready[k1]) if k1 < len(ready) else n
+                k2, stop = int(np.searchsorted(candidates, i)), int(np.searchsorted(candidates, j1))
+                j2 = n
+                if stop > k2:
+                    cs = candidates[k2:stop]
+                    ok = (vlp[cs] > vp[cs] - W) | (vle[cs] > floor)
+                    if ok.any():
+                        j2 = int(cs[int(np.argmax(ok))])
+                if j1 == n and j2 == n:
+                    break
+                j, new = (j2, DRIFT) if j2 < j1 else (j1, OK)
+            else:
+                k = int(np.searchsorted(ready, i))
+                if k == len(ready):
+                    break
+                j, new = int(ready[k]), OK
+            f = int(V[j])
+            mean = None
+            if val is not None:
+                window_values = np.concatenate((tail_values, val))[lo[f]:end[f]]
+                mean = math.fsum(window_values.tolist()) / int(fired_w[f])
+            detected = int(vle[j]) if latched(j) else None
+            self._pending.append(Transition(int(ve[j]), int(vp[j]), state, new, int(fired_w[f]), int(hits_w[f]),
+                                            int(low[j]), int(high[j]), mean, detected))
+            if new == OK:
+                floor = int(ve[j])
+            state = new
+            self.since = int(ve[j])
+            i = j + 1
+        self.state, self._floor = state, floor
+
+    # -- saving ---------------------------------------------------------------------------------------------
+    def trim(self, position: int) -> None:
+        """Drop the firings that left the window ending at ``position`` (what the next check would drop anyway)."""
+        n = self._tail.drop_through(position - self.window)
+        if n:
+            self._h = int(self._tail.hit.sum(dtype=np.int64))
+
+    def params(self) -> dict[str, Any]:
+        """The hyper-parameters (as given to ``__init__``, rule excepted)."""
+        return {"window": self.window, "alpha": self.alpha, "min_fired": self.min_fired,
+                "drift_after": self.drift_after, "ok_after": self.ok_after, "alpha_ok": self.alpha_ok,
+                "adwin_delta": self.adwin_delta,
+                "adwin_clock": self.adwin_clock, "ph_threshold": self.ph_threshold, "ph_delta": self.ph_delta}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything learned, as a JSON-ready document (no pickle; see :mod:`leanlearn.online.detectors`)."""
+        return {
+            "rule": self.rule.id,
+            "state": self.state,
+            "since": self.since,
+            "n_events": self.n_events,
+            "n_fired": self.n_fired,
+            "n_hits": self.n_hits,
+            "n_detections": self.n_detections,
+            "out_streak": self._out,
+            "in_streak": self._in,
+            "floor": self._floor,
+            "detected_event": self._det_event,
+            "detected_position": self._det_position,
+            "window": self._tail.to_json(),
+            "adwin": detectors.dump(self._adwin),
+            "page_hinkley": None if self._ph is None else detectors.dump(self._ph),
+        }
+
+    def load_state_dict(self, doc: dict[str, Any]) -> RuleTracker:
+        """Restore what :meth:`state_dict` saved (the tracker must have been built with the same rule and
+        parameters)."""
+        self.state = doc["state"]
+        self.since = doc["since"]
+        self.n_events = int(doc["n_events"])
+        self.n_fired = int(doc["n_fired"])
+        self.n_hits = int(doc["n_hits"])
+        self.n_detections = int(doc["n_detections"])
+        self._out = int(doc["out_streak"])
+        self._in = int(doc["in_streak"])
+        self._floor = int(doc["floor"])
+        self._det_event = int(doc["detected_event"])
+        self._det_position = int(doc["detected_position"])
+        self._tail = EventBuffer.from_json(doc["window"])
+        self._h = int(self._tail.hit.sum(dtype=np.int64))
+        self._adwin = detectors.load(doc["adwin"])
+        self._ph = None if doc.get("page_hinkley") is None else detectors.load(doc["page_hinkley"])
+        self._pending = []
+        return self
+
+    def __repr__(self) -> str:
+        fired, hits = self.window_counts()
+        return f"RuleTracker({self.rule.id or self.rule.text!r}, state={self.state!r}, window {hits}/{fired})"
