@@ -67,3 +67,28 @@ def test_the_monitor_loop_proposes_the_revision_by_itself(pack, tmp_path):
     assert len(names) == 2 and names[0].endswith(".diff.csv") and names[1].endswith(".json")
     diff = pd.read_csv(tmp_path / "candidates" / names[0])
     assert diff.loc[diff["change"] == "threshold changed", "new_rule"].tolist() == [HDF_NEW]
+
+
+def test_alerts_are_logged_as_mlflow_metrics(pack, tmp_path, monkeypatch):
+    import mlflow
+    from typer.testing import CliRunner
+
+    from leanlearn.cli import app
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("LEANLEARN_HOME", str(tmp_path / "home"))
+    pack_path = pack.save(tmp_path / "pack.json")
+    stream_path = tmp_path / "stream.csv"
+    ai4i_drift_stream(seed=0).to_csv(stream_path, index=False)
+    result = CliRunner().invoke(app, ["monitor", str(pack_path), str(stream_path), "--window", str(WINDOW),
+                                      "--mlflow", "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("leanlearn-monitor")
+    (run,) = client.search_runs([experiment.experiment_id])
+    hdf = next(r for r in pack.rules if r.text == HDF_OLD)
+    history = client.get_metric_history(run.info.run_id, f"state.{hdf.id}")
+    assert max(m.value for m in history) == 2.0  # reached drift
+    assert all(AI4I_CHANGE_AT <= m.step for m in history)
+    assert run.info.status == "FINISHED"

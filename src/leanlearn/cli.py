@@ -914,6 +914,12 @@ def monitor(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only a JSON summary at the end (scripts).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line and no alert lines.")] = False,
+    mlflow_metrics: Annotated[
+        bool,
+        typer.Option("--mlflow", help="Also log every alert as MLflow metrics (state.<rule>, confidence.<rule>) in "
+                                      "one run of experiment 'leanlearn-monitor' ($MLFLOW_TRACKING_URI or the "
+                                      "local store)."),
+    ] = False,
 ) -> None:
     """Track a rule pack on live events: sliding windows, drift alerts, revisions, exact resume.
 
@@ -958,7 +964,15 @@ def monitor(
 
             reviser = Reviser(pack, revise, register=register)
 
+        metrics = None
+        if mlflow_metrics:
+            from leanlearn.packs.registry import AlertMetrics
+
+            metrics = AlertMetrics(pack)
+
         def on_alerts(found: list[Any]) -> None:
+            if metrics is not None:
+                metrics(found)
             if talk:
                 for alert in found:
                     _say(console, alert.message, {"drift": "bold red", "warning": "yellow"}.get(alert.state, "green"))
@@ -978,11 +992,15 @@ def monitor(
         kwargs: dict[str, Any] = {"alerts": alerts, "checkpoint": checkpoint, "checkpoint_every": every,
                                   "monitor_params": params, "on_alerts": on_alerts, "reviser": reviser,
                                   "on_revision": on_revision}
-        if talk and _console(stderr=True).is_terminal:
-            with _console(stderr=True).status("monitor: starting") as status:
-                summary = run_monitor(pack, source, on_progress=on_progress, **kwargs)
-        else:
-            summary = run_monitor(pack, source, **kwargs)
+        try:
+            if talk and _console(stderr=True).is_terminal:
+                with _console(stderr=True).status("monitor: starting") as status:
+                    summary = run_monitor(pack, source, on_progress=on_progress, **kwargs)
+            else:
+                summary = run_monitor(pack, source, **kwargs)
+        finally:
+            if metrics is not None:
+                metrics.close()
         assert summary.monitor is not None
         written = [str(p) for p in (reviser.written if reviser is not None else [])]
         if json_out:

@@ -56,6 +56,7 @@ import os
 import re
 import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -665,3 +666,59 @@ def load_model(uri: str, tracking_uri: str | None = None) -> PyFuncModel:
     _check_reachable(store)
     with _quiet(), _using(store) as mlflow, _registry_errors(f"load the model {uri!r}", store):
         return mlflow.pyfunc.load_model(uri)
+
+
+# -- monitor alerts as MLflow metrics -------------------------------------------------------------------------------
+STATE_CODES = {"ok": 0, "warning": 1, "drift": 2}
+
+
+class AlertMetrics:
+    """Log a live monitor's alerts as MLflow metrics: one run per monitor session.
+
+    For every alert, at step = the event index: ``state.<rule>`` (0 ok, 1 warning, 2 drift) and
+    ``confidence.<rule>`` (the windowed confidence that raised it). Call it with each batch of alerts (it is a
+    ``run_monitor(on_alerts=...)`` callback); :meth:`close` ends the run.
+
+    Parameters
+    ----------
+    pack : RulePack
+        The pack being monitored (its name, line and content hash become run tags).
+    tracking_uri : str, optional
+        Defaults to :func:`default_tracking_uri`.
+    experiment : str, default="leanlearn-monitor"
+    """
+
+    def __init__(self, pack: RulePack, *, tracking_uri: str | None = None,
+                 experiment: str = "leanlearn-monitor") -> None:
+        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self.logged = 0
+        _check_reachable(self.tracking_uri)
+        mlflow = _mlflow()
+        with _quiet(), _registry_errors("start a monitor run", self.tracking_uri):
+            self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            experiment_id = _ensure_experiment(self._client, experiment, self.tracking_uri)
+            run = self._client.create_run(experiment_id, run_name=f"monitor {pack.name}", tags={
+                f"{TAG_PREFIX}pack": pack.name, f"{TAG_PREFIX}line": pack.line,
+                f"{TAG_PREFIX}content_hash": pack.content_hash,
+            })
+        self.run_id: str = run.info.run_id
+
+    def __call__(self, alerts: list[Any]) -> None:
+        from mlflow.entities import Metric
+
+        if not alerts:
+            return
+        now = int(time.time() * 1000)
+        metrics = []
+        for alert in alerts:
+            rule = _metric_name(str(alert.rule))
+            metrics.append(Metric(f"state.{rule}", float(STATE_CODES.get(alert.state, -1)), now, int(alert.event)))
+            metrics.append(Metric(f"confidence.{rule}", float(alert.confidence), now, int(alert.event)))
+        with _quiet(), _registry_errors("log monitor metrics", self.tracking_uri):
+            for start in range(0, len(metrics), 900):  # MLflow accepts up to 1000 metrics per batch
+                self._client.log_batch(self.run_id, metrics=metrics[start : start + 900])
+        self.logged += len(alerts)
+
+    def close(self, status: str = "FINISHED") -> None:
+        with _quiet(), _registry_errors("end the monitor run", self.tracking_uri):
+            self._client.set_terminated(self.run_id, status=status)
