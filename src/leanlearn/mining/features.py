@@ -65,6 +65,7 @@ def best_threshold(
     objective: str,
     positives: int,
     min_hits: int = 1,
+    round_tolerance: float = 0.0,
 ) -> Threshold:
     """Best one-sided cut of ``values`` for a binary ``outcome``, among the rows in ``within``.
 
@@ -72,7 +73,9 @@ def best_threshold(
     one-sided Fisher p-value against all rows (the strongest evidence); ``"precision"`` maximises the lower 95 %
     Wilson bound of the confidence (the surest rule); ``score`` is the minimised quantity. Cuts with fewer than
     ``min_hits`` hits are not considered; among equal scores the widest cover wins. The cut is a
-    :func:`nice_cut` between two neighbouring observed values.
+    :func:`nice_cut` between two neighbouring observed values. With ``round_tolerance > 0``, among the cuts whose
+    score is within that tolerance of the best (relative for ``"fisher"``, absolute on the lower bound for
+    ``"precision"``) the roundest is taken.
     """
     from leanlearn.mining.stats import fisher_greater_log, wilson_interval
 
@@ -103,7 +106,20 @@ def best_threshold(
         return Threshold(None, 0.0, int(cov.size))
     ties = np.flatnonzero(score == score.min())
     best = int(ties[-1] if op == "<" else ties[0])
+    if round_tolerance > 0:
+        # Among cuts whose score is within the tolerance of the best, prefer the one written with the fewest
+        # significant digits (a shorter description, and how specification limits are set): 12000, not 11870.
+        floor = score[best] * (1 - round_tolerance) if objective == "fisher" else score[best] + round_tolerance
+        near = np.flatnonzero(score <= floor)
+        if near.size > 1:
+            digits = [(_significant_digits(nice_cut(uniq[j], uniq[j + 1])), score[j], j) for j in near]
+            best = int(min(digits)[2])
     return Threshold(nice_cut(uniq[best], uniq[best + 1]), float(score[best]), int(cov.size))
+
+
+def _significant_digits(value: float) -> int:
+    text = np.format_float_positional(abs(float(value)), trim="-").replace(".", "").lstrip("0").rstrip("0")
+    return max(len(text), 1)
 
 
 def _entropy(pos: np.ndarray, total: np.ndarray) -> np.ndarray:
