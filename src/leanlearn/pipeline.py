@@ -38,9 +38,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from leanlearn.errors import ExpressionError, PipelineError
+from leanlearn.yamlfile import read_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,21 +147,7 @@ def load_pipeline(path: str | Path) -> MiningPipeline:
         the message names the file and the key.
     """
     path = Path(path)
-    if not path.exists():
-        raise PipelineError(f"{path}: no such pipeline file; check the path (relative paths start in {Path.cwd()})")
-    if path.is_dir():
-        raise PipelineError(f"{path}: is a directory; name a pipeline .yaml file inside it")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a UTF-8 text file; a pipeline is YAML text") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PipelineError(f"{path}: not valid YAML{where} ({problem}); check indentation and quoting") from None
+    doc = read_yaml(path, PipelineError, "pipeline")
     return _parse(doc, path)
 
 

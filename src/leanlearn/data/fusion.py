@@ -125,6 +125,7 @@ from leanlearn.data.schema import (
     validate,
 )
 from leanlearn.errors import DataError, ExpressionError, MappingError
+from leanlearn.yamlfile import read_yaml
 
 __all__ = [
     "UNITS",
@@ -463,23 +464,7 @@ def load_fusion(pipeline: str | Path | Mapping[str, Any], *, base: str | Path | 
     if isinstance(pipeline, Mapping):
         return _parse(dict(pipeline), _Doc("<pipeline>", Path(base) if base is not None else Path.cwd()), None)
     path = Path(pipeline)
-    if not path.exists():
-        raise MappingError(f"{path}: no such pipeline file; check the path (relative paths start in {Path.cwd()})")
-    if path.is_dir():
-        raise MappingError(f"{path}: is a directory; name a fusion pipeline .yaml file inside it")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise MappingError(f"{path}: not a UTF-8 text file; a pipeline is YAML text") from None
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise MappingError(f"{path}: not valid YAML{where} ({problem}); check indentation and quoting") from None
+    doc = read_yaml(path, MappingError, "pipeline")
     return _parse(doc, _Doc(str(path), Path(base) if base is not None else path.parent), path)
 
 
