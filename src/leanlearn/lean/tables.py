@@ -79,15 +79,48 @@ def setup_table(events: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def queue_length(events: pd.DataFrame) -> pd.Series:
+    """Orders waiting at the station when each event starts.
+
+    An order *arrives* at a station when its previous event (at any other station) ends, and leaves the queue when
+    its first event at this station starts; the queue length at a start is arrivals so far minus starts so far.
+
+    >>> import pandas as pd
+    >>> t = lambda h: pd.Timestamp("2024-01-01") + pd.Timedelta(hours=h)
+    >>> ev = pd.DataFrame({"order_id": ["a", "b", "a", "b"], "station": ["S1", "S1", "S2", "S2"],
+    ...                    "start": [t(0), t(1), t(3), t(4)], "end": [t(1), t(2), t(4), t(5)]})
+    >>> queue_length(ev).tolist()  # when a starts at S2, b (arrived at 2 h) waits behind it
+    [0, 0, 1, 0]
+    """
+    ordered = events.sort_values(["order_id", "start", "end"], kind="stable")
+    previous_station = ordered.groupby("order_id")["station"].shift()
+    previous_end = ordered.groupby("order_id")["end"].shift()
+    arrivals = ordered.loc[previous_station.notna() & (previous_station != ordered["station"])]
+    arrival_end = previous_end.loc[arrivals.index]
+    first_start = ordered.loc[previous_station != ordered["station"]]  # first event of a visit to a station
+    out = pd.Series(0, index=events.index, dtype="int64")
+    for station, group in events.groupby("station", sort=False):
+        arrive = np.sort(arrival_end[arrivals["station"] == station].to_numpy())
+        visits = np.sort(first_start.loc[first_start["station"] == station, "start"].to_numpy())
+        starts = group["start"].to_numpy()
+        arrived = np.searchsorted(arrive, starts, side="right")
+        begun = np.searchsorted(visits, starts, side="right")  # its own visit has begun: not waiting any more
+        out.loc[group.index] = np.maximum(arrived - begun, 0)
+    return out
+
+
 def production_table(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per production report: context, minutes since the station's last setup, and the waste outcomes
-    ``qty_rejected``, ``rejected`` (any unit scrapped) and ``reject_rate``."""
+    """One row per production report: context (shift, worker, minutes since the station's last setup, orders queued
+    at the station when it started) and the waste outcomes ``qty_rejected``, ``rejected`` (any unit scrapped) and
+    ``reject_rate``."""
     _check(events)
     ctx = _context(events)
     last_setup_end = ctx["end"].where(ctx["kind"] == "setup").groupby(ctx["station"]).ffill()
     ctx["min_since_setup"] = (ctx["start"] - last_setup_end).dt.total_seconds() / 60.0
+    ctx["queue"] = queue_length(ctx)
     production = ctx[ctx["kind"] == "production"].copy()
-    columns = ["order_id", "station", "material", "worker", "shift", "weekday", "minutes", "min_since_setup"]
+    columns = ["order_id", "station", "material", "worker", "shift", "weekday", "minutes", "min_since_setup",
+               "queue"]
     columns += [c for c in ("order_qty", "qty_completed") if c in production.columns]
     out = production[columns].copy()
     rejected = production.get("qty_rejected", pd.Series(0, index=production.index)).fillna(0)
