@@ -131,11 +131,20 @@ def read_table(
         if not text.strip():
             raise DataError(f"{path}: the file is empty; export the table again (with a header row and data rows)")
         frame = _read_csv(path, text, delimiter, na_values) if kind == "csv" else _read_jsonl(path, text)
+    return _require_rows(
+        frame,
+        no_columns=f"{path}: the file holds no columns; export the table again with a header row",
+        no_rows=f"{path}: has a header ({{columns}}) but no data rows; export the rows too",
+    )
+
+
+def _require_rows(frame: pd.DataFrame, *, no_columns: str, no_rows: str) -> pd.DataFrame:
+    """``frame`` if it has columns and rows; else a :class:`DataError` (``{columns}`` in ``no_rows`` is filled)."""
     if frame.shape[1] == 0:
-        raise DataError(f"{path}: the file holds no columns; export the table again with a header row")
+        raise DataError(no_columns)
     if len(frame) == 0:
         columns = ", ".join(map(str, frame.columns[:8])) + (", …" if frame.shape[1] > 8 else "")
-        raise DataError(f"{path}: has a header ({columns}) but no data rows; export the rows too")
+        raise DataError(no_rows.replace("{columns}", columns))
     return frame
 
 
@@ -438,12 +447,11 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None, ti
                 raise DataError(f"{shown}: cannot read {what} ({_first_line(exc)})") from None
     finally:
         engine.dispose()
-    if frame.shape[1] == 0:
-        raise DataError(f"{shown}: {what} returned no columns; select the columns to read")
-    if len(frame) == 0:
-        columns = ", ".join(map(str, frame.columns[:8])) + (", …" if frame.shape[1] > 8 else "")
-        raise DataError(f"{shown}: {what} returned columns ({columns}) but no rows; check the table or WHERE clause")
-    return frame
+    return _require_rows(
+        frame,
+        no_columns=f"{shown}: {what} returned no columns; select the columns to read",
+        no_rows=f"{shown}: {what} returned columns ({{columns}}) but no rows; check the table or WHERE clause",
+    )
 
 
 def _first_line(exc: BaseException) -> str:
