@@ -150,6 +150,11 @@ def _minutes(times: pd.Series) -> np.ndarray:
     return ((times - _EPOCH) / _MINUTE).to_numpy(dtype=float)
 
 
+def _elapsed_min(start: pd.Series[pd.Timestamp], end: pd.Series[pd.Timestamp]) -> pd.Series[float]:
+    """Minutes from ``start`` to ``end``, row by row (negative where ``end`` comes first)."""
+    return (end - start) / _MINUTE
+
+
 def _merge(groups: np.ndarray, start: np.ndarray, end: np.ndarray, tolerance: float = 0.0) -> pd.DataFrame:
     """Union of intervals per group: merged blocks ``group, start, end`` (gaps up to ``tolerance`` closed)."""
     frame = pd.DataFrame({"group": groups, "start": start, "end": end}).sort_values(["group", "start"], kind="stable")
@@ -185,7 +190,7 @@ def describe(frame: pd.DataFrame, value: str, by: str = "station") -> pd.DataFra
     std = grouped.std(ddof=1)
     out["cv"] = (std / out["mean"]).where(out["mean"] > 0)
     if len(data):
-        quantiles = grouped.quantile(list(QUANTILES)).unstack()
+        quantiles = grouped.quantile(np.array(QUANTILES)).unstack()
         quantiles.columns = [f"p{round(q * 100)}" for q in QUANTILES]
         out = out.join(quantiles)
     else:
@@ -217,7 +222,7 @@ def cycle_times(operations: pd.DataFrame, qty: str | None = None) -> pd.DataFram
     """
     ops = _operations(operations)
     out = ops[ops["kind"] == "production"].copy()
-    out["minutes"] = (out["end"] - out["start"]) / _MINUTE
+    out["minutes"] = _elapsed_min(out["start"], out["end"])
     if qty is None:
         out["cycle_min"] = out["minutes"]
     else:
@@ -271,7 +276,7 @@ def waiting_times(operations: pd.DataFrame, key: str | None = None) -> pd.DataFr
     })
     out["from_end"] = pd.to_datetime(out["from_end"], utc=True)
     out["to_start"] = pd.to_datetime(out["to_start"], utc=True)
-    gap = (out["to_start"] - out["from_end"]) / _MINUTE
+    gap = _elapsed_min(out["from_end"], out["to_start"])
     out["gap_min"] = gap
     out["waiting_min"] = gap.where(gap >= 0)
     out["overlap_min"] = (-gap).where(gap < 0)
@@ -313,7 +318,7 @@ def changeovers(operations: pd.DataFrame) -> pd.DataFrame:
     new_run = (ordered["station"] != ordered["station"].shift()) | (owner != owner.shift())
     ordered["run"] = new_run.cumsum().to_numpy()
     ordered["owner"] = ordered[order] if order is not None else np.nan
-    ordered["setup_minutes"] = ((ordered["end"] - ordered["start"]) / _MINUTE).where(ordered["kind"] == "setup")
+    ordered["setup_minutes"] = _elapsed_min(ordered["start"], ordered["end"]).where(ordered["kind"] == "setup")
     runs = ordered.groupby("run", sort=True).agg(
         station=("station", "first"), order_id=("owner", "first"), to_material=("material", "first"),
         start=("start", "min"), setup_min=("setup_minutes", "sum"), reports=("setup_minutes", "count"))
@@ -373,7 +378,7 @@ def changeover_matrix(operations: pd.DataFrame | None = None, by_station: bool =
 def downtime_events(downtime: pd.DataFrame) -> pd.DataFrame:
     """The downtime table with ``minutes`` from its timestamps (``reason`` and ``planned`` filled in if absent)."""
     out = _downtime(downtime)
-    out["minutes"] = (out["end"] - out["start"]) / _MINUTE
+    out["minutes"] = _elapsed_min(out["start"], out["end"])
     return out
 
 
@@ -501,13 +506,14 @@ def _bottleneck_segments(ops: pd.DataFrame, down: pd.DataFrame, names: list[str]
     is_active = length[rows, choice] > 0
     current = np.where(is_active, block_id[rows, choice], -1)
     shifting = np.zeros_like(length, dtype=bool)
+    block_start, block_end = blocks["start"].to_numpy(dtype=float), blocks["end"].to_numpy(dtype=float)
     run_starts = np.flatnonzero(np.concatenate([[True], current[1:] != current[:-1]]))
     for before, after in pairwise(run_starts):
         first, second = current[before], current[after]
         if first < 0 or second < 0:
             continue
-        lo = max(blocks.at[first, "start"], blocks.at[second, "start"])
-        hi = min(blocks.at[first, "end"], blocks.at[second, "end"])
+        lo = max(block_start[first], block_start[second])
+        hi = min(block_end[first], block_end[second])
         if hi <= lo:
             continue
         span = slice(np.searchsorted(middle, lo), np.searchsorted(middle, hi))
@@ -589,8 +595,7 @@ def momentary_bottleneck(operations: pd.DataFrame, downtime: pd.DataFrame | None
     segments, _ = _bottleneck_segments(ops, down, names, tolerance)
     if segments.empty:
         return pd.DataFrame(columns=["start", "end", "station", "shifting"])
-    flags = segments[[f"shifting:{n}" for n in names]].to_numpy(dtype=bool)
-    segments["shifting"] = flags.any(axis=1)
+    segments["shifting"] = segments[[f"shifting:{n}" for n in names]].any(axis=1)
     segments = segments.dropna(subset=["bottleneck"])
     change = (segments["bottleneck"] != segments["bottleneck"].shift()) | (
         segments["shifting"] != segments["shifting"].shift()) | (segments["start"] != segments["end"].shift())
@@ -627,7 +632,7 @@ def flow_efficiency(operations: pd.DataFrame, key: str | None = None) -> pd.Data
     if "material" in ops.columns:
         out["material"] = grouped["material"].first()
     out["stations"] = grouped["station"].nunique()
-    out["lead_min"] = (out["end"] - out["start"]) / _MINUTE
+    out["lead_min"] = _elapsed_min(out["start"], out["end"])
     production = (ops["kind"] == "production").to_numpy()
     value = _union_minutes(keys[production], start[production], end[production])
     out["value_added_min"] = value.reindex(out.index, fill_value=0.0)
