@@ -68,7 +68,7 @@ import pandas as pd
 from scipy import stats
 
 from leanlearn.errors import SchemaError
-from leanlearn.lean.valuestream import _MINUTE, _key, _operations, cycle_times, waiting_times
+from leanlearn.lean.valuestream import _MINUTE, _elapsed_min, _key, _operations, cycle_times, waiting_times
 
 IDENTIFIERS = ("line", "station", "unit_id", "order_id", "kind", "start", "end", "minutes", "cycle_min")
 OUTCOMES = ("defect", "defects", "scrap", "scrap_qty", "rework", "qty_rejected", "qty_mrb", "mrb_qty", "rejected",
@@ -132,7 +132,7 @@ def attribute_shift(before: pd.DataFrame, after: pd.DataFrame, parameters: Seque
         else:
             p = x.astype(str).value_counts(normalize=True)
             q = y.astype(str).value_counts(normalize=True)
-            score = float(0.5 * p.subtract(q, fill_value=0).abs().sum())
+            score = float(0.5 * p.sub(q, fill_value=0).abs().sum())
             smd = np.nan
             shown_before, shown_after = str(p.idxmax()), str(q.idxmax())
         rows.append({"parameter": name, "score": score, "smd": smd, "before": shown_before, "after": shown_after})
@@ -321,10 +321,10 @@ def waste_indicators(operations: pd.DataFrame, downtime: pd.DataFrame | None = N
     out = pd.DataFrame({"start": grouped["start"].min(), "end": grouped["end"].max()})
     if "material" in ops.columns:
         out["material"] = grouped["material"].first()
-    out["lead_min"] = (out["end"] - out["start"]) / _MINUTE
+    out["lead_min"] = _elapsed_min(out["start"], out["end"])
     waits = waiting_times(ops, key)
     out["waiting_min"] = waits.groupby("key")["waiting_min"].sum().reindex(out.index, fill_value=0.0)
-    minutes = (ops["end"] - ops["start"]) / _MINUTE
+    minutes = _elapsed_min(ops["start"], ops["end"])
     out["setup_min"] = minutes.where(ops["kind"] == "setup", 0.0).groupby(ops[key]).sum().reindex(out.index)
     if downtime is not None and key in downtime.columns:
         down = downtime.dropna(subset=[key])
