@@ -118,6 +118,7 @@ def plot_value_stream(vs: ValueStream, path: str | Path | None = None, *, statio
     """
     names = _shown(vs, stations, max_stations)
     nodes = vs.nodes.set_index("station").loc[names]
+    row_of = dict(nodes.iterrows())  # station → its row of numbers
     k = len(names)
     pitch, box_w = 3.5, 2.3
     gap = pitch - box_w
@@ -129,7 +130,7 @@ def plot_value_stream(vs: ValueStream, path: str | Path | None = None, *, statio
     ax.axis("off")
 
     neck = vs.bottleneck_station
-    lines = vs.cycles["line"].dropna().unique() if "line" in vs.cycles.columns else []
+    lines = list(vs.cycles["line"].dropna().unique()) if "line" in vs.cycles.columns else []
     heading = title or "Value stream" + (f" — line {lines[0]}" if len(lines) == 1 else "")
     figure.text(0.012, 0.975, heading, fontsize=15, weight="bold", color=INK, va="top")
     span = ""
@@ -150,7 +151,7 @@ def plot_value_stream(vs: ValueStream, path: str | Path | None = None, *, statio
 
     x_of = {name: 1.5 + i * pitch for i, name in enumerate(names)}
     for name in names:
-        row = nodes.loc[name]
+        row = row_of[name]
         x = x_of[name]
         is_neck = name == neck
         edge, lw = (ALERT, 2.2) if is_neck else (INK, 1.0)
@@ -182,7 +183,7 @@ def plot_value_stream(vs: ValueStream, path: str | Path | None = None, *, statio
     # waiting triangles and flow arrows
     for i, name in enumerate(names):
         x = x_of[name]
-        row = nodes.loc[name]
+        row = row_of[name]
         cx = x - gap / 2
         if i > 0:
             ax.annotate("", xy=(x, 7.95), xytext=(x - gap, 7.95),
@@ -204,7 +205,7 @@ def plot_value_stream(vs: ValueStream, path: str | Path | None = None, *, statio
     wait_total = value_total = 0.0
     left = 0.3
     for name in names:
-        row = nodes.loc[name]
+        row = row_of[name]
         x = x_of[name]
         wait, value = row["wait_p50_min"], row["cycle_p50_min"]
         known = np.isfinite(wait)
@@ -314,8 +315,9 @@ def plot_changeover_matrix(vs: ValueStream | pd.DataFrame, path: str | Path | No
     n = max(len(materials), 1)
     figure = _figure(max(6.0, 0.62 * n + 3.2), max(4.5, 0.5 * n + 2.2))
     ax = figure.add_subplot(1, 1, 1)
-    values = np.ma.masked_invalid(grid.to_numpy(dtype=float) / 60.0)
-    weak = counts.to_numpy(dtype=float) < 3
+    minutes, seen = grid.to_numpy(dtype=float), counts.to_numpy(dtype=float)
+    values = np.ma.masked_invalid(minutes / 60.0)
+    weak = seen < 3
     image = ax.imshow(values, cmap="YlOrRd", aspect="auto", alpha=np.where(weak, 0.45, 1.0))
     colorbar = figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     colorbar.set_label("median setup (hours)", color=INK)
@@ -324,7 +326,7 @@ def plot_changeover_matrix(vs: ValueStream | pd.DataFrame, path: str | Path | No
         for j in range(len(materials)):
             if np.ma.is_masked(values[i, j]):
                 continue
-            ax.text(j, i, f"{duration_text(grid.iat[i, j])}\n{int(counts.iat[i, j])}×", ha="center", va="center",
+            ax.text(j, i, f"{duration_text(minutes[i, j])}\n{int(seen[i, j])}×", ha="center", va="center",
                     fontsize=7, color="white" if values[i, j] > 0.6 * high and not weak[i, j] else INK,
                     style="italic" if weak[i, j] else "normal")
     ax.set_xticks(range(len(materials)), [textwrap.shorten(m, 18) for m in materials], rotation=40, ha="right",
