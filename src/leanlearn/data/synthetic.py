@@ -335,6 +335,14 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
 
+def _utc_offset_s(moment: pd.Timestamp) -> float:
+    """Seconds by which the local time of a zone-aware ``moment`` is ahead of UTC."""
+    offset = moment.utcoffset()
+    if offset is None:  # only a naive timestamp has none, and every moment here carries its zone
+        raise ValueError(f"{moment} has no time zone")
+    return offset.total_seconds()
+
+
 def _ou(rng: np.random.Generator, n: int, series: int, sigma: float, tau: float) -> np.ndarray:
     """``series`` Ornstein–Uhlenbeck paths of ``n`` steps (stationary sigma ``sigma``, memory ``tau`` steps)."""
     phi = math.exp(-1.0 / tau)
@@ -567,10 +575,12 @@ class _Plant:
             else:
                 order_ids = np.array([f"{order_prefix[line]}{o + 1:04d}" for o in range(len(flow["order_qty"]))])
                 unit_ids = np.array([f"SN2{u + 1:06d}" for u in range(len(flow["release"]))])
+            unit_of_row = unit_ids[np.maximum(unit, 0)].astype(object)
+            unit_of_row[setup] = None  # setup reports belong to no unit
             frame = pd.DataFrame({
                 "line": line,
                 "station": np.asarray(cfg.stations)[st],
-                "unit_id": pd.array(np.where(setup, None, unit_ids[np.maximum(unit, 0)]), dtype="str"),
+                "unit_id": pd.array(unit_of_row, dtype="str"),
                 "order_id": order_ids[order],
                 "material": np.asarray(cfg.materials)[mats],
                 "kind": np.where(setup, "setup", "production"),
@@ -656,7 +666,7 @@ class _Plant:
         })
         tags = [f"{line}.{station}.{PLC_TAGS[name]}" for line, station, name in blocks]
         plc = pd.DataFrame({
-            "tag": pd.Categorical.from_codes(block, categories=tags),
+            "tag": pd.Categorical.from_codes(block, categories=pd.Index(tags)),
             "ts": ts.as_unit("ms"),
             "value": values,
             "quality": np.full(values.size, 192, dtype=np.int16),
@@ -701,14 +711,14 @@ class _Plant:
                 "line": o2["line"], "station": o2["station"], "serial": o2["unit_id"], "work_order": o2["order_id"],
                 "item": o2["material"].map(codes["mes_l2"]), "event": o2["kind"].map(L2_KINDS), "_t": o2["start"],
                 "start_ms": ms(o2["start"]), "end_ms": ms(o2["end"]), "speed_mpm": o2["speed"],
-                "defect": pd.array(o2["defect"].astype(int), dtype="Int8"), "scrap_kg": o2["scrap_qty"],
+                "defect": pd.array(o2["defect"].to_numpy(dtype=int), dtype="Int8"), "scrap_kg": o2["scrap_qty"],
                 "reason_code": None, "planned": pd.array([pd.NA] * len(o2), dtype="Int8"),
             }),
             pd.DataFrame({
                 "line": d2["line"], "station": d2["station"], "serial": None, "work_order": None, "item": None,
                 "event": "DOWN", "_t": d2["start"], "start_ms": ms(d2["start"]), "end_ms": ms(d2["end"]),
                 "speed_mpm": np.nan, "defect": pd.array([pd.NA] * len(d2), dtype="Int8"), "scrap_kg": np.nan,
-                "reason_code": d2["reason"], "planned": pd.array(d2["planned"].astype(int), dtype="Int8"),
+                "reason_code": d2["reason"], "planned": pd.array(d2["planned"].to_numpy(dtype=int), dtype="Int8"),
             }),
         ])
         raw["mes_l2"] = self._export_order(mes2, "station")
@@ -755,11 +765,11 @@ class _Plant:
                     extra = cfg.costly_extra_min if (a, b) == cfg.costly_changeover else 0.0
                     pairs[f"{a}{ARROW}{b}"] = round(cfg.setup_min * (1 + 0.1 * abs(i - j)) + extra, 3)
         hours = pd.date_range(self.t0, self.t_end, freq="h")
-        offsets = np.array([h.tz_convert(self.tz).utcoffset().total_seconds() for h in hours])
+        offsets = np.array([_utc_offset_s(h.tz_convert(self.tz)) for h in hours])
         changes = [
             {"at": hours[i + 1], "kind": "spring_forward" if offsets[i + 1] > offsets[i] else "fall_back",
              "offset_before_h": float(offsets[i] / 3600), "offset_after_h": float(offsets[i + 1] / 3600)}
-            for i in np.flatnonzero(np.diff(offsets) != 0)
+            for i in map(int, np.flatnonzero(np.diff(offsets) != 0))
         ]
         costly_from, costly_to = cfg.costly_changeover
         return {
