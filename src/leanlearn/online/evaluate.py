@@ -31,7 +31,6 @@ Examples
 
 from __future__ import annotations
 
-import ast
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -43,15 +42,14 @@ import pandas as pd
 
 from leanlearn.errors import ExpressionError, PackError
 from leanlearn.mining import expressions as _expr
-from leanlearn.mining.expressions import Expression
+from leanlearn.mining.expressions import Expression, Step, compare_values
 from leanlearn.mining.rules import Condition, Rule
 from leanlearn.packs.pack import RulePack
 
 _NUMERIC_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
-_PY_CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Eq: operator.eq,
-           ast.NotEq: operator.ne}
+_PY_CMP = _expr.PY_CMPOPS
 # basic arithmetic is correctly rounded everywhere: numpy float64 scalars give the array result bit for bit
-_EXACT_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+_EXACT_BINOPS = frozenset({"+", "-", "*", "/"})
 
 
 def is_missing(value: Any) -> bool:
@@ -116,113 +114,151 @@ def _number(value: Any, name: str, source: str) -> Any:
     if is_missing(value):
         return np.float64(np.nan)
     if isinstance(value, (int, float, np.number)):
-        return np.float64(value)
+        try:
+            return np.float64(value)
+        except OverflowError:  # an integer beyond the float range: the overflow becomes a missing result
+            return np.float64(math.inf if value > 0 else -math.inf)
     raise ExpressionError(
-        f"expression {source!r}: column {name!r} is not numeric (example value {value!r}); compare it to a string "
+        f"expression {source!r}: column {name!r} is not numeric (example value {value!r:.60}); compare it to a string "
         f"instead, e.g. `{name}` == 'A'"
     )
+
+
+_Stack = list[tuple[Any, bool]]  # (value, constant?) per entry of the evaluation stack
 
 
 def compile_scalar(expression: Expression) -> Callable[[Mapping[str, Any]], float]:
     """``expression`` as a function of one event (a mapping of column → value) giving a float.
 
-    Mirrors :meth:`Expression.evaluate` call for call, so an event gets the very bits its row would get in a whole
-    column: constants stay Python numbers (numpy special-cases some scalar operands, e.g. ``x ** 0.5``), values that
-    depend on columns are one-element float64 arrays for every library function (vectorised kernels then run the
-    same code path as on a column), and plain float64 scalars only for ``+ - * /`` (correctly rounded everywhere).
+    Runs the expression's postfix program (:attr:`Expression.program`) step for step as
+    :meth:`Expression.evaluate` does on whole columns — a loop, no recursion, so every legal expression up to the
+    length limit evaluates — and gives an event the very bits its row would get in a column: constants stay Python
+    numbers (numpy special-cases some scalar operands, e.g. ``x ** 0.5``), values that depend on columns are
+    one-element float64 arrays for every library function (vectorised kernels then run the same code path as on a
+    column), and plain float64 scalars only for ``+ - * /`` (correctly rounded everywhere). A non-finite result is
+    NaN (missing), text compared with a number raises :class:`ExpressionError`, as on columns.
 
     >>> f = compile_scalar(Expression.parse("`Process temperature [K]` - `Air temperature [K]`"))
     >>> f({"Process temperature [K]": 308.6, "Air temperature [K]": 298.1})
     10.5
+    >>> compile_scalar(Expression.parse("x * 10**308"))({"x": 10.0})
+    nan
     """
-    names = dict(expression.names)
     source = expression.source
-    Node = tuple[Callable[[Mapping[str, Any]], Any], bool]  # (function, constant?)
-
-    def as_arg(value: Any, constant: bool) -> Any:
-        return value if constant else np.asarray([value], dtype=float)
-
-    def first(value: Any) -> Any:
-        return value[0] if isinstance(value, np.ndarray) and value.ndim else value
-
-    def build(node: ast.AST) -> Node:
-        if isinstance(node, ast.Constant):
-            constant = node.value
-            return (lambda env: constant), True
-        if isinstance(node, ast.Name):
-            column = names.get(node.id, node.id)
-            in_names = node.id in names
-            constant_value = _expr._CONSTANTS.get(node.id)
-            if constant_value is not None and not in_names:
-                def name_or_constant(env: Mapping[str, Any]) -> Any:
-                    return _number(env[column], column, source) if column in env else constant_value
-
-                return name_or_constant, False  # a column named like a constant wins, as in evaluate()
-            return (lambda env: _number(env.get(column), column, source)), False
-        if isinstance(node, ast.BinOp):
-            (left, lc), (right, rc) = build(node.left), build(node.right)
-            func = _expr._BINOPS[type(node.op)]
-            if lc and rc:
-                return (lambda env: func(left(env), right(env))), True
-            if isinstance(node.op, _EXACT_BINOPS):
-                return (lambda env: func(np.float64(left(env)), np.float64(right(env)))), False
-            return (lambda env: first(func(as_arg(left(env), lc), as_arg(right(env), rc)))), False
-        if isinstance(node, ast.UnaryOp):
-            operand, oc = build(node.operand)
-            if isinstance(node.op, ast.USub):
-                return (lambda env: np.negative(operand(env))), oc
-            if isinstance(node.op, ast.Not):
-                return (lambda env: np.float64(not bool(operand(env)))), oc
-            return operand, oc
-        if isinstance(node, ast.BoolOp):
-            parts = [build(v)[0] for v in node.values]
-            if isinstance(node.op, ast.And):
-                return (lambda env: np.float64(all([bool(p(env)) for p in parts]))), False
-            return (lambda env: np.float64(any([bool(p(env)) for p in parts]))), False
-        if isinstance(node, ast.Compare):
-            operands = [operand_of(node.left), *(operand_of(c) for c in node.comparators)]
-            ops = [_PY_CMP[type(op)] for op in node.ops]
-
-            def compare(env: Mapping[str, Any]) -> Any:
-                values = [o(env) for o in operands]
-                result = True
-                for op, a, b in zip(ops, values[:-1], values[1:]):
-                    if isinstance(a, str) or isinstance(b, str):
-                        result = result and bool(op(a, b))
-                    else:
-                        result = result and bool(op(np.float64(a), np.float64(b)))
-                return np.float64(result)
-
-            return compare, False
-        if isinstance(node, ast.Call):
-            assert isinstance(node.func, ast.Name)
-            func = _expr._FUNCTIONS[node.func.id][0]
-            args = [build(a) for a in node.args]
-            if all(c for _, c in args):
-                return (lambda env: func(*(a(env) for a, _ in args))), True
-            return (lambda env: first(func(*(as_arg(a(env), c) for a, c in args)))), False
-        raise ExpressionError(f"expression {source!r}: {type(node).__name__} is not allowed")  # checked by parse
-
-    def operand_of(node: ast.AST) -> Callable[[Mapping[str, Any]], Any]:
-        """A comparison operand: a text value stays text (``Type == 'L'``), anything else is arithmetic."""
-        numeric = build(node)[0]
-        if isinstance(node, ast.Name):
-            column = names.get(node.id, node.id)
-
-            def raw(env: Mapping[str, Any]) -> Any:
-                value = env.get(column)
-                return value if isinstance(value, str) else numeric(env)
-
-            return raw
-        return numeric
-
-    body = build(expression.tree.body)[0]
+    steps = [_scalar_step(step, source) for step in expression.program]
 
     def evaluate(env: Mapping[str, Any]) -> float:
+        stack: _Stack = []
         with np.errstate(all="ignore"):
-            return float(first(body(env)))
+            for step in steps:
+                step(stack, env)
+            value = float(_first(stack[-1][0]))
+        return value if math.isfinite(value) else math.nan
 
     return evaluate
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, np.ndarray) and value.ndim else value
+
+
+def _as_arg(value: Any, constant: bool) -> Any:
+    return value if constant else np.asarray([value], dtype=float)
+
+
+def _pop(stack: _Stack, n: int) -> _Stack:
+    taken = stack[len(stack) - n:]
+    del stack[len(stack) - n:]
+    return taken
+
+
+def _scalar_step(step: Step, source: str) -> Callable[[_Stack, Mapping[str, Any]], None]:
+    """One postfix instruction as a function of (stack, event)."""
+    kind, arg, n = step
+    if kind in ("num", "text"):
+        entry = (arg, True)
+        return lambda stack, env: stack.append(entry)
+    if kind == "col":
+        column, may_be_constant, raw = arg
+        constant_value = _expr._CONSTANTS.get(column) if may_be_constant else None
+
+        def col(stack: _Stack, env: Mapping[str, Any]) -> None:
+            if constant_value is not None and column not in env:
+                stack.append((constant_value, True))  # a column named like a constant wins, as on columns
+                return
+            value = env.get(column)
+            if raw and isinstance(value, str):
+                stack.append((value, False))
+            else:
+                stack.append((_number(value, column, source), False))
+
+        return col
+    if kind == "bin":
+        func = _expr.BINOPS[arg]
+        exact = arg in _EXACT_BINOPS
+
+        def binop(stack: _Stack, env: Mapping[str, Any]) -> None:
+            right, rc = stack.pop()
+            left, lc = stack.pop()
+            if lc and rc:
+                stack.append((func(left, right), True))
+            elif exact:
+                stack.append((func(np.float64(left), np.float64(right)), False))
+            else:
+                stack.append((_first(func(_as_arg(left, lc), _as_arg(right, rc))), False))
+
+        return binop
+    if kind == "neg":
+        def neg(stack: _Stack, env: Mapping[str, Any]) -> None:
+            value, c = stack[-1]
+            stack[-1] = (np.negative(value), c)
+
+        return neg
+    if kind == "not":
+        def not_(stack: _Stack, env: Mapping[str, Any]) -> None:
+            value, c = stack[-1]
+            stack[-1] = (np.float64(not bool(value)), c)
+
+        return not_
+    if kind == "pos":
+        return lambda stack, env: None
+    if kind in ("and", "or"):
+        combine = all if kind == "and" else any
+
+        def boolop(stack: _Stack, env: Mapping[str, Any]) -> None:
+            parts = _pop(stack, n)
+            stack.append((np.float64(combine([bool(v) for v, _ in parts])), all(c for _, c in parts)))
+
+        return boolop
+    if kind == "call":
+        func = _expr._FUNCTIONS[arg][0]
+
+        def call(stack: _Stack, env: Mapping[str, Any]) -> None:
+            args = _pop(stack, n)
+            if all(c for _, c in args):
+                stack.append((func(*(v for v, _ in args)), True))
+            else:
+                stack.append((_first(func(*(_as_arg(v, c) for v, c in args))), False))
+
+        return call
+    if kind == "cmp":
+        symbols, labels = arg
+        pairs = [(s, _PY_CMP[s], (labels[i], labels[i + 1])) for i, s in enumerate(symbols)]
+
+        def compare(stack: _Stack, env: Mapping[str, Any]) -> None:
+            operands = _pop(stack, n)
+            result = True
+            for i, (symbol, op, pair) in enumerate(pairs):
+                a, b = operands[i][0], operands[i + 1][0]
+                if isinstance(a, str) or isinstance(b, str):
+                    hit = compare_values(symbol, a, b, pair, source)
+                else:
+                    hit = bool(op(np.float64(a), np.float64(b)))
+                result = result and hit
+            stack.append((np.float64(result), all(c for _, c in operands)))
+
+        return compare
+    raise ExpressionError(f"expression {source!r}: {kind} is not allowed")  # refused by Expression.parse
 
 
 # -- many events --------------------------------------------------------------------------------------------------
