@@ -127,7 +127,7 @@ def test_estimator_contract_params_stored_unchanged_and_learned_state_after_fit(
     assert not hasattr(miner, "rules_")
     X, y = planted_line()
     assert miner.fit(X, y) is miner
-    assert miner.target_ == "scrap" and miner.n_rows_ == len(X) and "h2" in miner.feature_names_in_
+    assert miner.target_ == "scrap" and miner.n_rows_ == len(X) and "h2" in miner.features_
     assert miner.n_tests_ > len(miner.rules_)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -83,9 +82,10 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except LeanlearnError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_printable(str(exc), keep_space=True)) from None
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        raise _fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)) from None
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+        raise _fail(_printable(text, keep_space=True)) from None
 
 
 @contextmanager
@@ -100,7 +100,29 @@ def _about(path: Path, *also: type[LeanlearnError]) -> Iterator[None]:
 
 
 def _emit_json(pack: RulePack) -> None:
+    """The pack JSON, alone, on stdout (registry chatter goes to stderr: see ``leanlearn.packs.registry``)."""
     typer.echo(pack.dumps(), nl=False)
+
+
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+
+
+def _printable(text: Any, keep_space: bool = False) -> str:
+    """``text`` safe for a terminal: every control character (the ESC that starts ANSI/OSC sequences, BEL,
+    backspace, carriage return, C1 codes, bidi overrides, zero-width marks) is shown as an escape such as ``\\x1b``,
+    so text from a pack or a data file cannot move the cursor, recolour, retitle or rewrite the terminal.
+    ``keep_space`` keeps newlines and tabs (error messages fold them into spaces anyway).
+    """
+    import re
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if keep_space and char in "\n\t":
+            return char
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return re.sub(_CONTROL, escape, str(text))
 
 
 class _Progress:
@@ -264,8 +286,10 @@ def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
 
 
 def _redact(uri: str) -> str:
-    """``uri`` without its password, if it has one (``user:secret@host`` → ``user:***@host``)."""
-    return re.sub(r"(//[^/:@]+):[^/@]*@", r"\1:***@", uri)
+    """``uri`` without its password, in any form (``user:pw@host``, ``?password=pw``, ``user:p@ss@host``)."""
+    from leanlearn._util import redact
+
+    return redact(uri)
 
 
 def _line_from(path: Path) -> str:
@@ -360,16 +384,17 @@ def mine(
     with _user_errors():
         from leanlearn.data.sources import read_table
         from leanlearn.mining.expressions import parse_derive_options
+        from leanlearn.mining.settings import MiningSettings
         from leanlearn.packs.build import mine_pack
 
         derived = parse_derive_options(derive)
         directions = _parse_worse(worse)
-        params: dict[str, Any] = {
+        settings = MiningSettings().replace(**{
             k: v
             for k, v in {"min_support": min_support, "min_confidence": min_confidence,
                          "max_conditions": max_conditions}.items()
             if v is not None
-        }
+        })
         progress = _Progress(target, _progress_enabled(quiet))
         started = time.perf_counter()
         with progress.running():
@@ -379,7 +404,7 @@ def mine(
             with _about(data):
                 pack = mine_pack(
                     frame, target, derive=derived, ignore=ignore or [], line=line or _line_from(data), waste=waste,
-                    source=str(data), on_target=progress.on_target, worse=directions, **params,
+                    source=str(data), on_target=progress.on_target, worse=directions, settings=settings,
                 )
         elapsed = time.perf_counter() - started
         if out is not None:
@@ -890,8 +915,18 @@ def monitor(
     time_column: Annotated[
         str | None, typer.Option("--time", metavar="COL", help="Column with each event's time (ISO 8601 or epoch s).")
     ] = None,
+    horizon: Annotated[
+        str, typer.Option("--horizon", metavar="DURATION",
+                          help="With a time window: quarantine events timed more than this after the latest "
+                               "accepted time and the clock.")
+    ] = "1d",
     alerts: Annotated[
         Path | None, typer.Option("--alerts", metavar="FILE.jsonl", help="Append the alerts to this JSON Lines file.")
+    ] = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option("--quarantine", metavar="FILE.jsonl",
+                     help="Write unusable events here (default: beside --alerts, else in --checkpoint)."),
     ] = None,
     checkpoint: Annotated[
         Path | None,
@@ -930,7 +965,11 @@ def monitor(
     is an alert: printed, and appended to --alerts as JSON Lines. With --revise, some events after a drift the
     recent events are re-mined with the pack's settings into a candidate pack (parent: this pack) and a diff.
 
-    Ctrl-C stops cleanly: alerts flushed, checkpoint written, summary printed (exit 0). With --checkpoint, a restart
+    An event with a value that cannot be used (text where a number belongs, a list, no or an unreadable time, a
+    time more than --horizon in the future) is quarantined — written with its reason to the quarantine file and
+    counted — and the run goes on.
+
+    Ctrl-C or SIGTERM stops cleanly, whatever the stream: alerts flushed, checkpoint written, summary printed (exit 0). With --checkpoint, a restart
     — even after kill -9 — resumes at the last checkpoint with no event lost or counted twice (for stdin, send the
     same stream again from its start: the events already counted are skipped).
 
@@ -944,17 +983,20 @@ def monitor(
     with _user_errors():
         import json
 
+        from leanlearn.online.base import MonitorError
         from leanlearn.online.run import run_monitor
+        from leanlearn.online.settings import TrackerSettings, Window
         from leanlearn.online.streams import open_stream
         from leanlearn.packs.pack import RulePack
 
         if register and revise is None:
             raise DataError("--register registers the candidate packs of --revise; give --revise DIR as well")
+        try:
+            windows = Window.parse(window), Window.parse(horizon, what="horizon")
+        except MonitorError as exc:
+            raise MonitorError(f"--{exc}") from None
+        settings = TrackerSettings(windows[0], time_column or None, horizon=windows[1])
         pack = RulePack.load(pack_file)
-        text = window.strip().replace("_", "").replace(",", "")
-        params: dict[str, Any] = {"window": int(text) if text.isdigit() else window.strip()}
-        if time_column:
-            params["time_column"] = time_column
         source = open_stream(stream, rate=rate, follow=follow)
         console = _console()
         talk = not quiet and not json_out
@@ -986,12 +1028,13 @@ def monitor(
         def on_progress(p: Any) -> None:
             if status is not None:
                 states = " · ".join(f"{n} {s}" for s, n in p.states.items())
+                held = f" · {p.quarantined:,} quarantined" if p.quarantined else ""
                 status.update(f"monitor: {p.total_events:,} events · {p.rate:,.0f} events/s · {states} · "
-                              f"{p.alerts} alert{'s' if p.alerts != 1 else ''}")
+                              f"{p.alerts} alert{'s' if p.alerts != 1 else ''}{held}")
 
         kwargs: dict[str, Any] = {"alerts": alerts, "checkpoint": checkpoint, "checkpoint_every": every,
-                                  "monitor_params": params, "on_alerts": on_alerts, "reviser": reviser,
-                                  "on_revision": on_revision}
+                                  "settings": settings, "quarantine": quarantine, "on_alerts": on_alerts,
+                                  "reviser": reviser, "on_revision": on_revision}
         try:
             if talk and _console(stderr=True).is_terminal:
                 with _console(stderr=True).status("monitor: starting") as status:
@@ -1008,8 +1051,10 @@ def monitor(
                 "events": summary.events, "total_events": summary.total_events, "seconds": round(summary.seconds, 3),
                 "rate": round(summary.rate, 1), "alerts": summary.alerts, "states": summary.states,
                 "rules": summary.monitor.states, "resumed_from": summary.resumed_from, "stopped": summary.stopped,
-                "bad_lines": summary.bad_lines, "checkpoint": None if summary.checkpoint is None else
-                str(summary.checkpoint), "candidates": written,
+                "bad_lines": summary.bad_lines, "quarantined": summary.quarantined,
+                "quarantine": None if summary.quarantine is None else str(summary.quarantine),
+                "problems": summary.problems,
+                "checkpoint": None if summary.checkpoint is None else str(summary.checkpoint), "candidates": written,
             }))
             return
         from rich.table import Table
@@ -1034,6 +1079,15 @@ def monitor(
         if summary.resumed_from is not None:
             line += f"; resumed at event {summary.resumed_from:,}, now at {summary.total_events:,}"
         _say(console, line)
+        if summary.quarantined or summary.bad_lines:
+            held = f"{summary.quarantined:,} event{'s' if summary.quarantined != 1 else ''} quarantined"
+            if summary.quarantine is not None and summary.quarantined:
+                held += f" (reasons in {summary.quarantine})"
+            if summary.bad_lines:
+                held += f", {summary.bad_lines:,} line{'s' if summary.bad_lines != 1 else ''} not JSON objects"
+            _say(console, held, "yellow")
+            for problem in summary.problems[:5]:
+                _say(console, f"  {problem}", "yellow")
         if alerts is not None:
             _say(console, f"alerts appended to {alerts}")
         if summary.checkpoint is not None:

@@ -38,8 +38,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from leanlearn.errors import ExpressionError, PipelineError
-from leanlearn.yamlfile import read_yaml
+from leanlearn.errors import ExpressionError, LeanlearnError, PipelineError
+from leanlearn.yamlfile import Checker, read_yaml
+from leanlearn.yamlfile import type_name as _type_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,22 +53,6 @@ KEYS = ("name", "line", "description", "source", "targets", "ignore", "derive", 
         "register")
 REQUIRED = ("name", "line", "source", "targets")
 SOURCE_KEYS = ("dataset", "path", "encoding")
-
-# RuleMiner parameters a pipeline may set, with the type each must have and an optional check.
-_MINING_TYPES: dict[str, tuple[type | tuple[type, ...], Callable[[Any], str | None]]] = {
-    "min_support": ((int, float), lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
-    "min_hits": (int, lambda v: None if v >= 1 else "must be at least 1"),
-    "min_confidence": ((int, float), lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
-    "min_lift": ((int, float), lambda v: None if v >= 0 else "must not be negative"),
-    "max_conditions": (int, lambda v: None if v >= 1 else "must be at least 1"),
-    "alpha": ((int, float), lambda v: None if 0 < v <= 1 else "must be in (0, 1]"),
-    "correction": (str, lambda v: None if v in ("holm", "bh", "none") else "must be one of holm, bh, none"),
-    "engine": (str, lambda v: None if v in ("auto", "bitset", "mlxtend") else "must be one of auto, bitset, mlxtend"),
-    "max_rules": (int, lambda v: None if v >= 1 else "must be at least 1"),
-    "refine": (bool, lambda v: None),
-    "max_refine": (int, lambda v: None if v >= 1 else "must be at least 1"),
-}
-
 
 @dataclass(frozen=True, slots=True)
 class PipelineSource:
@@ -184,38 +169,45 @@ def run_pipeline(
 
 
 # -- validation -----------------------------------------------------------------------------------------------------
-def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number",
-            type(None): "empty"}.get(type(value), type(value).__name__)
+def _check(path: Path) -> Checker:
+    return Checker(str(path), PipelineError)
 
 
-def _unknown(path: Path, key: str, allowed: tuple[str, ...], where: str) -> PipelineError:
+def _unknown(path: Path, key: str, allowed: tuple[str, ...], where: str) -> LeanlearnError:
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return PipelineError(f"{path}: unknown key {where}{key!r}; {hint}allowed keys: {', '.join(allowed)}")
+    return _check(path).fail(f"{where}{key}", f"unknown key; {hint}allowed keys: {', '.join(allowed)}")
 
 
 def _text(path: Path, key: str, value: Any, example: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PipelineError(f"{path}: key {key!r} must be non-empty text, got {_type_name(value)}; e.g. {example}")
-    return value.strip()
+    return _check(path).text(value, key, example)
 
 
 def _text_list(path: Path, key: str, value: Any, example: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise PipelineError(f"{path}: key {key!r} must be a list of column names, got {value!r}; e.g. {example}")
+        raise _check(path).fail(key, f"must be a list of column names, got {value!r}; e.g. {example}")
     return tuple(value)
 
 
 def _text_mapping(path: Path, key: str, value: Any, example: str) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise PipelineError(f"{path}: key {key!r} must be a mapping, got {_type_name(value)}; e.g. {example}")
+        raise _check(path).fail(key, f"must be a mapping, got {_type_name(value)}; e.g. {example}")
     for name, item in value.items():
         if not isinstance(name, str) or not isinstance(item, str) or not item.strip():
-            raise PipelineError(
-                f"{path}: key '{key}.{name}' must map a name to non-empty text, got {item!r}; e.g. {example}"
-            )
+            raise _check(path).fail(f"{key}.{name}", f"must map a name to non-empty text, got {item!r}; e.g. {example}")
     return dict(value)
+
+
+def _out_path(path: Path, value: Any) -> Path:
+    """The pack's ``out:`` path: relative, inside the working folder (a pipeline file writes nowhere else)."""
+    check = _check(path)
+    text = check.text(value, "out", "out: models/press-line.json")
+    out = Path(text)
+    if out.is_absolute() or text.startswith("~") or ".." in out.parts or out.suffix.lower() != ".json":
+        raise check.fail("out", f"is {text!r}; a pipeline writes its pack only inside the working folder: give a "
+                                "relative .json path without '..' (e.g. out: models/press-line.json), or choose any "
+                                "path on the command line with --out")
+    return out
 
 
 def _parse(doc: Any, path: Path) -> MiningPipeline:
@@ -230,7 +222,7 @@ def _parse(doc: Any, path: Path) -> MiningPipeline:
     if missing:
         raise PipelineError(f"{path}: missing key(s) {', '.join(missing)}; every pipeline needs {', '.join(REQUIRED)}")
 
-    name = _text(path, "name", doc["name"], "name: press-scrap")
+    name = _check(path).name(doc["name"], "name", "name: press-scrap")
     line = _text(path, "line", doc["line"], "line: press-line-2")
     description = doc.get("description") or ""
     if not isinstance(description, str):
@@ -252,12 +244,7 @@ def _parse(doc: Any, path: Path) -> MiningPipeline:
     units = _text_mapping(path, "units", doc.get("units") or {}, "units: {torque: Nm}")
     mining = _parse_mining(doc.get("mining") or {}, path)
     out_value = doc.get("out")
-    if out_value is None:
-        out = Path("models") / f"{name}.json"
-    elif isinstance(out_value, str) and out_value.strip():
-        out = Path(out_value.strip())
-    else:
-        raise PipelineError(f"{path}: key 'out' must be a file path, got {_type_name(out_value)}; e.g. out: a.json")
+    out = Path("models") / f"{name}.json" if out_value is None else _out_path(path, out_value)
     register = doc.get("register", False)
     if not isinstance(register, bool):
         raise PipelineError(f"{path}: key 'register' must be true or false, got {register!r}")
@@ -328,21 +315,15 @@ def _parse_waste(value: Any, targets: tuple[str, ...], path: Path) -> str | dict
 
 
 def _parse_mining(value: Any, path: Path) -> dict[str, Any]:
-    from leanlearn.packs.build import MINER_PARAMS
+    """The ``mining:`` mapping, type-checked through :class:`~leanlearn.mining.settings.MiningSettings`."""
+    from leanlearn.mining.settings import MiningSettingError, MiningSettings
 
     if not isinstance(value, dict):
-        raise PipelineError(f"{path}: key 'mining' must be a mapping, got {_type_name(value)}; e.g. {{alpha: 0.01}}")
-    out = {}
-    for key, item in value.items():
-        if key not in MINER_PARAMS:
-            raise _unknown(path, key, tuple(MINER_PARAMS), "mining.")
-        kind, check = _MINING_TYPES.get(key, (object, lambda v: None))
-        wrong_bool = isinstance(item, bool) and kind is not bool
-        if wrong_bool or not isinstance(item, kind):
-            expected = {bool: "true or false", str: "text", int: "a whole number"}.get(kind, "a number")  # type: ignore[call-overload]
-            raise PipelineError(f"{path}: key 'mining.{key}' must be {expected}, got {item!r}")
-        problem = check(item)
-        if problem:
-            raise PipelineError(f"{path}: key 'mining.{key}' {problem}, got {item!r}")
-        out[str(key)] = item
-    return out
+        raise _check(path).fail("mining", f"must be a mapping, got {_type_name(value)}; e.g. {{alpha: 0.01}}")
+    try:
+        settings = MiningSettings.from_json(value)
+    except MiningSettingError as exc:
+        if exc.unknown:
+            raise _unknown(path, exc.setting, MiningSettings.names(), "mining.") from None
+        raise _check(path).fail(f"mining.{exc.setting}", f"must be {exc.allowed}, got {exc.value!r}") from None
+    return {str(key): getattr(settings, str(key)) for key in value}

@@ -8,6 +8,10 @@ itemset's count there is the rule's number of hits.
 - :class:`BitsetEngine` — in-house depth-first search over packed bitsets, vectorised with numpy; returns the
   same itemsets (tested on random tables) and is usually several times faster.
 
+Both take ``max_itemsets``: a search that would return more itemsets stops with :class:`TooManyItemsets` (the
+bitset engine as soon as it passes the bound, so its memory stays bounded; the mlxtend reference only after it
+finished). The miner then narrows its items and searches again.
+
 Examples
 --------
 >>> import numpy as np
@@ -27,14 +31,25 @@ import numpy as np
 Itemsets = list[tuple[tuple[int, ...], int]]
 
 
+class TooManyItemsets(Exception):
+    """A search found more than ``max_itemsets`` itemsets (internal: the miner narrows its items and retries)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"more than {limit:,} itemsets")
+
+
 class ItemsetEngine(ABC):
     """Interface of an itemset engine."""
 
     name: str = "abstract"
 
     @abstractmethod
-    def mine(self, items: np.ndarray, min_count: int, max_len: int) -> Itemsets:
-        """All itemsets (sorted item indices) of length 1..``max_len`` with count ≥ ``min_count``."""
+    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
+        """All itemsets (sorted item indices) of length 1..``max_len`` with count ≥ ``min_count``.
+
+        Raises :class:`TooManyItemsets` when there are more than ``max_itemsets`` of them.
+        """
 
 
 class MlxtendEngine(ItemsetEngine):
@@ -42,7 +57,7 @@ class MlxtendEngine(ItemsetEngine):
 
     name = "mlxtend"
 
-    def mine(self, items: np.ndarray, min_count: int, max_len: int) -> Itemsets:
+    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
         import pandas as pd
         from mlxtend.frequent_patterns import fpgrowth
 
@@ -57,6 +72,8 @@ class MlxtendEngine(ItemsetEngine):
         out: Itemsets = []
         for support, itemset in zip(found["support"].to_numpy(), found["itemsets"]):
             out.append((tuple(sorted(int(i) for i in itemset)), int(round(support * n_rows))))
+        if max_itemsets is not None and len(out) > max_itemsets:
+            raise TooManyItemsets(max_itemsets)
         return out
 
 
@@ -74,19 +91,23 @@ class BitsetEngine(ItemsetEngine):
 
     name = "bitset"
 
-    def mine(self, items: np.ndarray, min_count: int, max_len: int) -> Itemsets:
+    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
         items = np.asarray(items, dtype=bool)
         n_rows, n_items = items.shape
         if n_rows == 0 or n_items == 0 or max_len < 1 or min_count > n_rows:
             return []
+        limit = max_itemsets if max_itemsets is not None else -1
         min_count = max(int(min_count), 1)
         bits = pack_columns(items)
         counts = np.bitwise_count(bits).sum(axis=1)
         frequent = np.flatnonzero(counts >= min_count)
         out: Itemsets = [((int(i),), int(counts[i])) for i in frequent]
-        # stack of (prefix items, prefix bitset, candidate extensions with larger index)
+        if 0 <= limit < len(out):
+            raise TooManyItemsets(limit)
+        # stack of (prefix items, prefix bitset, candidate extensions with larger index); extensions are views
+        # (slices) of one array, so the stack costs O(depth × items), never O(items²)
         stack: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = [
-            ((int(i),), bits[i], frequent[frequent > i]) for i in frequent[::-1]
+            ((int(frequent[p]),), bits[frequent[p]], frequent[p + 1 :]) for p in range(frequent.size - 1, -1, -1)
         ]
         while stack:
             prefix, prefix_bits, extensions = stack.pop()
@@ -98,6 +119,8 @@ class BitsetEngine(ItemsetEngine):
             kept = extensions[keep]
             kept_bits = joined[keep]
             kept_counts = joined_counts[keep]
+            if 0 <= limit < len(out) + kept.size:
+                raise TooManyItemsets(limit)
             for j in range(kept.size - 1, -1, -1):
                 itemset = (*prefix, int(kept[j]))
                 out.append((itemset, int(kept_counts[j])))

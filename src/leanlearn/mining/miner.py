@@ -30,19 +30,28 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
-from leanlearn.mining.engines import get_engine, pack_columns
+from leanlearn.mining.engines import TooManyItemsets, get_engine, pack_columns
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, best_threshold
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
-from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log, wilson_interval
+from leanlearn.mining.settings import MiningSettingError, MiningSettings
+from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from sklearn.utils import Tags
 
 _CHUNK = 8192
 # How much evidence a rounder threshold may cost: 1 % of log p for the strongest-evidence cut, 0.01 of the lower
@@ -111,8 +120,86 @@ def _valid_itemset(itemset: tuple[int, ...], items: list[Condition]) -> bool:
     return True
 
 
-class RuleMiner:
+def leaking_features(
+    frame: pd.DataFrame, derive: Mapping[str, str], targets: Mapping[str, np.ndarray | None]
+) -> None:
+    """Refuse a derived feature that reads a target or equals it on every row.
+
+    A rule on such a feature only restates its target (a "100 %" rule that nobody can act on). ``targets`` maps
+    each target's name to its values (``None``: check only that no expression reads it).
+
+    Raises
+    ------
+    DataError
+        Naming the feature, its expression and the target.
+    """
+    from leanlearn.mining.expressions import Expression
+
+    for name, source in derive.items():
+        read = Expression.parse(source).columns
+        for target in targets:
+            if target in read:
+                raise DataError(
+                    f"derived feature {name!r} = {source!r} reads the target {target!r}: its rules would only "
+                    f"restate the target; derive it from process columns only"
+                )
+    for name in derive:
+        if name not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for target, outcome in targets.items():
+            if outcome is None or len(outcome) != len(values) or not len(values):
+                continue
+            if np.array_equal(values, np.asarray(outcome, dtype=float), equal_nan=True):
+                raise DataError(
+                    f"derived feature {name!r} = {derive[name]!r} equals the target {target!r} on every row: "
+                    f"its rules would only restate the target; remove it"
+                )
+
+
+def _column_space(features: Sequence[str], max_len: int) -> int:
+    """Itemsets of up to ``max_len`` items from distinct columns, given each item's column (exact integer)."""
+    per_column: dict[str, int] = {}
+    for f in features:
+        per_column[f] = per_column.get(f, 0) + 1
+    e = [1] + [0] * max_len  # elementary symmetric sums of the per-column item counts
+    for count in per_column.values():
+        for level in range(max_len, 0, -1):
+            e[level] += e[level - 1] * count
+    return sum(e[1:])
+
+
+def _screen_columns(
+    items: list[Condition], matrix: np.ndarray, outcome: np.ndarray, max_len: int, budget: int
+) -> np.ndarray:
+    """Indices of the items of the columns with the strongest single-condition evidence, as many columns as keep
+    every itemset of up to ``max_len`` of their items (any columns) within ``budget``."""
+    positives, n_rows = int(outcome.sum()), len(outcome)
+    hits = matrix[outcome].sum(axis=0)
+    covered = matrix.sum(axis=0)
+    logp = fisher_greater_log(hits, covered, positives, n_rows)
+    best: dict[str, tuple[float, int]] = {}
+    members: dict[str, list[int]] = {}
+    for j, item in enumerate(items):
+        score, first = best.get(item.feature, (0.0, j))
+        best[item.feature] = (min(score, float(logp[j])), first)
+        members.setdefault(item.feature, []).append(j)
+    kept: list[int] = []
+    for column in sorted(best, key=lambda c: best[c]):
+        trial = len(kept) + len(members[column])
+        if kept and sum(math.comb(trial, k) for k in range(1, max_len + 1)) > budget:
+            break
+        kept.extend(members[column])
+    return np.array(sorted(kept), dtype=np.int64)
+
+
+class RuleMiner(BaseEstimator):
     """Mine rules ``conditions → outcome`` for a binary waste outcome.
+
+    A scikit-learn estimator: every parameter is a keyword of ``__init__`` stored as given, validated in
+    :meth:`fit` through :class:`~leanlearn.mining.settings.MiningSettings` (one clear
+    :class:`~leanlearn.mining.settings.MiningSettingError` per bad value); ``get_params`` / ``set_params`` /
+    ``sklearn.base.clone`` work; :meth:`predict` before :meth:`fit` raises ``NotFittedError``.
 
     Parameters
     ----------
@@ -123,10 +210,8 @@ class RuleMiner:
     min_confidence : float, default=0.0
         Smallest share of covered rows in which the outcome holds. Waste rules matter by how much they raise the
         rate (12 % scrap vs 4 %), so the default relies on ``min_lift`` and significance instead.
-    min_lift : float, default=1.5
-        Smallest ratio of the rule's confidence to the overall rate.
     max_conditions : int, default=3
-        Most conditions in a rule (an interval counts as two).
+        Most conditions in a rule (an interval counts as two), 1 to 8.
     alpha : float, default=0.05
         Significance level for adjusted p-values and for the improvement test of each condition.
     correction : {"holm", "bh", "holdout", "none"}, default="holm"
@@ -139,10 +224,13 @@ class RuleMiner:
         ``holdout_n``. ``"none"`` reports raw p-values (exploration only).
     derive : dict of str to str, optional
         Derived features ``{name: expression}``, computed before mining (see :mod:`leanlearn.mining.expressions`).
+        A feature that reads the target, or equals it, is refused.
     engine : {"auto", "bitset", "mlxtend"}, default="auto"
         Itemset engine; ``"mlxtend"`` is the reference.
     max_rules : int, default=10
         Most rules reported, the most significant first.
+    min_lift : float, default=1.5
+        Smallest ratio of the rule's confidence to the overall rate.
     refine : bool, default=True
         Refine each numeric threshold of a candidate given its other conditions.
     max_refine : int, default=150
@@ -162,6 +250,12 @@ class RuleMiner:
         Seed of the holdout split.
     max_levels : int, default=50
         Categorical columns with more distinct values are skipped (identifiers, free text).
+    max_candidates : int, default=1_000_000
+        Memory guard on wide tables: the most candidate itemsets one search may enumerate. When the items allow
+        more, only the columns with the strongest single-condition evidence are searched (``screened_`` lists
+        the others), and every candidate set aside still counts in the correction (``n_tests_``).
+    max_auto_columns : int, default=25
+        Most numeric columns the automatic feature search pairs: those with the strongest single-cut evidence.
 
     Attributes
     ----------
@@ -176,11 +270,17 @@ class RuleMiner:
         all of them.
     itemizer_ : Itemizer
         Items and the cut points chosen against the outcome (``itemizer_.cuts_``).
-    feature_names_in_ : list of str
-        Columns of ``X`` used as features (derived ones included).
+    n_features_in_ : int
+        Number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Columns of ``X`` (when ``X`` is a DataFrame with text column names).
+    features_ : list of str
+        Columns used as features (derived ones included).
     derived_ : dict of str to str
         Every derived feature the rules may use, ``{name: expression}``: the declared ones and those found
         automatically. Recompute them with :func:`~leanlearn.mining.expressions.evaluate_derived`.
+    screened_ : list of str
+        Columns left out of the search by the ``max_candidates`` guard (empty on most tables).
     """
 
     def __init__(
@@ -204,6 +304,8 @@ class RuleMiner:
         holdout_share: float = 0.3,
         random_state: int = 0,
         max_levels: int = 50,
+        max_candidates: int = 1_000_000,
+        max_auto_columns: int = 25,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -224,115 +326,236 @@ class RuleMiner:
         self.holdout_share = holdout_share
         self.random_state = random_state
         self.max_levels = max_levels
+        self.max_candidates = max_candidates
+        self.max_auto_columns = max_auto_columns
+
+    # -- settings -----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: MiningSettings, **params: Any) -> Self:
+        """A miner with ``settings`` and the per-target ``params`` (``target``, ``waste``, ``derive``, ...)."""
+        return cls(**{**settings.to_json(), **params})
+
+    @property
+    def settings(self) -> MiningSettings:
+        """The miner's hyper-parameters as a validated :class:`MiningSettings` (raises on a bad value)."""
+        return MiningSettings(**{name: getattr(self, name) for name in MiningSettings.names()})
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.target_tags.required = True
+        return tags
 
     # -- public API -----------------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any) -> RuleMiner:
-        """Mine rules for outcome ``y`` from features ``X``."""
-        self._check_params()
-        target = self._target_name(X, y)
+    def fit(self, X: Any, y: Any) -> Self:
+        """Mine rules for the binary outcome ``y`` from features ``X`` (a DataFrame, or a 2-d array).
+
+        The steps: :meth:`_prepare` (derived and automatic features), :meth:`_itemize`, :meth:`_enumerate`,
+        :meth:`_refine_candidates`, :meth:`_select_rules`.
+        """
+        settings = self._validate_params()
+        X = self._check_input(X, y, reset=True)
+        target = self._target_name(y)
         outcome = binary_outcome(y, target)
-        if self.correction == "holdout":
-            return self._fit_holdout(X.reset_index(drop=True), outcome, target)
-        X = evaluate_derived(X.reset_index(drop=True), self.derive)
+        if settings.correction == "holdout":
+            return self._fit_holdout(X, outcome, target)
+        X = self._prepare(X, outcome, target, settings)
+        self.target_ = target
+        self.n_rows_ = len(X)
+        positives = int(outcome.sum())
+        self.base_rate_ = positives / self.n_rows_ if self.n_rows_ else 0.0
+        self.features_ = [str(c) for c in X.columns]
+        self.screened_: list[str] = []
+        self.rules_ = RuleSet()
+        matrix = self._itemize(X, outcome, settings)
+        if self.n_rows_ == 0 or positives == 0 or positives == self.n_rows_ or not self.itemizer_.items_:
+            return self
+        min_count = max(settings.min_hits, math.ceil(settings.min_support * self.n_rows_ - 1e-9))
+        found = self._enumerate(matrix, outcome, min_count, settings)
+        if not found:
+            return self
+        candidates = self._refine_candidates(found, matrix, X, outcome, settings)
+        self.rules_ = self._select_rules(candidates, X, outcome, min_count, settings)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 where at least one rule fires, else 0."""
+        check_is_fitted(self, "rules_")
+        frame = evaluate_derived(self._check_input(X, None, reset=False).reset_index(drop=True), self.derived_)
+        out = np.zeros(len(frame), dtype=bool)
+        for rule in self.rules_:
+            out |= rule.mask(frame)
+        return out.astype(int)
+
+    # -- fit steps ------------------------------------------------------------------------------------------
+    def _validate_params(self) -> MiningSettings:
+        """Every parameter checked once: the settings through :class:`MiningSettings`, the rest here."""
+        settings = self.settings
+        if self.waste not in WASTES:
+            raise MiningSettingError("waste", self.waste, f"one of {', '.join(WASTES)}")
+        for name in ("derive", "units"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise MiningSettingError(name, value, "a mapping of column name to text, or None")
+        if self.target is not None and not isinstance(self.target, str):
+            raise MiningSettingError("target", self.target, "a column name, or None")
+        return settings
+
+    def _check_input(self, X: Any, y: Any, *, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame (a 2-d array gets columns ``x0, x1, ...``), checked against ``y`` / the fit."""
+        if isinstance(X, pd.DataFrame):
+            frame = X
+        else:
+            try:
+                array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"X must be a pandas DataFrame or a 2-d array ({exc})") from None
+            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+            frame = frame.infer_objects()
+        validate_data(self, X=frame, reset=reset, skip_check_array=True)
+        if y is not None and len(frame) != len(y):
+            raise DataError(f"X has {len(frame):,} rows but y has {len(y):,}; they must match row for row")
+        return frame.reset_index(drop=True)
+
+    def _target_name(self, y: Any) -> str:
+        """The outcome's name: ``target``, else ``y.name``, else ``"outcome"``."""
+        return self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
+
+    def _prepare(self, X: pd.DataFrame, outcome: np.ndarray, target: str, settings: MiningSettings) -> pd.DataFrame:
+        """Declared derived features, then automatic ones; the target never stays among the features."""
+        derive = dict(self.derive or {})
+        X = evaluate_derived(X, derive)
+        leaking_features(X, derive, {target: outcome})
         if target in X.columns:
             X = X.drop(columns=[target])
-        n_rows = len(X)
         positives = int(outcome.sum())
-        self.derived_ = dict(self.derive or {})
+        self.derived_ = derive
         self.n_tests_ = 0
-        auto = (not self.derive) if self.auto_features is None else bool(self.auto_features)
-        if auto and 0 < positives < n_rows:
-            proposal = propose_features(X, outcome, units=self.units, alpha=self.alpha, min_hits=self.min_hits)
+        auto = (not derive) if settings.auto_features is None else settings.auto_features
+        if auto and 0 < positives < len(X):
+            proposal = propose_features(X, outcome, units=self.units, alpha=settings.alpha,
+                                        min_hits=settings.min_hits, max_columns=settings.max_auto_columns)
             self.n_tests_ += proposal.evaluated
             X = evaluate_derived(X, proposal.features)
+            leaking_features(X, proposal.features, {target: outcome})
             self.derived_.update(proposal.features)
-        self.target_ = target
-        self.n_rows_ = n_rows
-        self.base_rate_ = positives / n_rows if n_rows else 0.0
-        self.feature_names_in_ = [str(c) for c in X.columns]
-        self.itemizer_ = Itemizer(max_levels=self.max_levels).fit(X, outcome)
-        self.rules_ = RuleSet()
-        if n_rows == 0 or positives == 0 or positives == n_rows or not self.itemizer_.items_:
-            return self
+        return X
 
+    def _itemize(self, X: pd.DataFrame, outcome: np.ndarray, settings: MiningSettings) -> np.ndarray:
+        """Cut points against the outcome, and the boolean item matrix (rows × items)."""
+        self.itemizer_ = Itemizer(max_levels=settings.max_levels).fit(X, outcome)
+        return self.itemizer_.transform(X)
+
+    def _enumerate(
+        self, matrix: np.ndarray, outcome: np.ndarray, min_count: int, settings: MiningSettings
+    ) -> list[tuple[tuple[int, ...], int, int]]:
+        """Every valid itemset with at least ``min_count`` hits: ``(item indices, hits, rows covered)``.
+
+        The search stays within ``max_candidates`` itemsets: when the items allow more, only the columns with the
+        strongest single-condition evidence are searched, and the candidates set aside count as tests.
+        """
         items = self.itemizer_.items_
-        matrix = self.itemizer_.transform(X)
-        min_count = max(int(self.min_hits), math.ceil(self.min_support * n_rows - 1e-9))
-        found = get_engine(self.engine).mine(matrix[outcome], min_count, int(self.max_conditions))
+        engine = get_engine(settings.engine)
+        max_len = settings.max_conditions
+        positive_rows = matrix[outcome]
+        try:
+            found = engine.mine(positive_rows, min_count, max_len, max_itemsets=settings.max_candidates)
+        except TooManyItemsets:
+            keep = _screen_columns(items, matrix, outcome, max_len, settings.max_candidates)
+            kept_columns = {items[j].feature for j in keep}
+            self.screened_ = sorted({c.feature for c in items} - kept_columns)
+            self.n_tests_ += len(items) + _column_space([c.feature for c in items], max_len) - _column_space(
+                [items[j].feature for j in keep], max_len
+            )
+            found = [
+                (tuple(int(keep[i]) for i in s), c)
+                for s, c in engine.mine(positive_rows[:, keep], min_count, max_len,
+                                        max_itemsets=settings.max_candidates)
+            ]
         found = [(s, c) for s, c in found if _valid_itemset(s, items)]
         self.n_tests_ += len(found)
         if not found:
-            return self
-        itemsets = [s for s, _ in found]
-        hits = np.array([c for _, c in found], dtype=np.int64)
-        covered = _coverage(pack_columns(matrix), itemsets)
-        logp = fisher_greater_log(hits, covered, positives, n_rows)
-        logp[~_coarse_productive(itemsets, hits, covered, math.log(self.alpha))] = 0.0
+            return []
+        covered = _coverage(pack_columns(matrix), [s for s, _ in found])
+        return [(s, c, int(n)) for (s, c), n in zip(found, covered)]
 
+    def _refine_candidates(
+        self,
+        found: list[tuple[tuple[int, ...], int, int]],
+        matrix: np.ndarray,
+        X: pd.DataFrame,
+        outcome: np.ndarray,
+        settings: MiningSettings,
+    ) -> list[tuple[Condition, ...]]:
+        """The most significant productive itemsets, each with its thresholds refined (two operating points)."""
+        items = self.itemizer_.items_
+        positives, n_rows = int(outcome.sum()), len(X)
+        itemsets = [s for s, _, _ in found]
+        hits = np.array([c for _, c, _ in found], dtype=np.int64)
+        covered = np.array([n for _, _, n in found], dtype=np.int64)
+        logp = fisher_greater_log(hits, covered, positives, n_rows)
+        logp[~_coarse_productive(itemsets, hits, covered, math.log(settings.alpha))] = 0.0
         order = np.argsort(logp, kind="stable")
         order = order[logp[order] < 0]
         candidates: dict[tuple[Condition, ...], None] = {}
-        for i in order[: self.max_refine]:
+        for i in order[: settings.max_refine]:
             conds = [items[j] for j in itemsets[i]]
-            if not self.refine:
+            if not settings.refine:
                 candidates.setdefault(_canonical(conds), None)
                 continue
             for objective in ("fisher", "precision"):
-                refined, n_thresholds = self._refine(list(conds), X, outcome, positives, objective)
+                refined, n_thresholds = self._refine(list(conds), X, outcome, positives, objective, settings.min_hits)
                 self.n_tests_ += n_thresholds
                 candidates.setdefault(_canonical(refined), None)
+        return list(candidates)
 
+    def _select_rules(
+        self,
+        candidates: list[tuple[Condition, ...]],
+        X: pd.DataFrame,
+        outcome: np.ndarray,
+        min_count: int,
+        settings: MiningSettings,
+    ) -> RuleSet:
+        """Evidence, productivity, the multiple-testing correction and redundancy: the rules worth reporting."""
+        positives = int(outcome.sum())
         scored = []
         for canonical in candidates:
             evaluated = self._evaluate(canonical, X, outcome, positives)
             if evaluated is None:
                 continue
             rule, logp_rule, mask = evaluated
-            if rule.confidence < self.min_confidence or rule.lift < self.min_lift or rule.hits < min_count:
+            if rule.confidence < settings.min_confidence or rule.lift < settings.min_lift or rule.hits < min_count:
                 continue
             p_improve = self._improvement_p(rule, X, outcome)
             if p_improve is None:
                 continue
             scored.append((rule, logp_rule, mask, max(rule.p_value_raw, p_improve)))
         if not scored:
-            return self
-        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, self.correction)
-        significant = [(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted) if pa <= self.alpha]
-        selected = _select(significant, outcome, min_count)[: self.max_rules]
-        self.rules_ = RuleSet(
+            return RuleSet()
+        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, settings.correction)
+        significant = [(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted) if pa <= settings.alpha]
+        selected = _select(significant, outcome, min_count)[: settings.max_rules]
+        return RuleSet(
             tuple(
-                replace(rule, p_value=p_adj, id=f"{target}-{rank:03d}")
+                replace(rule, p_value=p_adj, id=f"{self.target_}-{rank:03d}")
                 for rank, (rule, _, _, p_adj) in enumerate(selected, start=1)
             )
         )
-        return self
 
-    def _target_name(self, X: Any, y: Any) -> str:
-        """Check that ``X`` is a DataFrame matching ``y`` row for row; return the outcome's name."""
-        if not isinstance(X, pd.DataFrame):
-            raise DataError(f"X must be a pandas DataFrame, got {type(X).__name__}")
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X):,} rows but y has {len(y):,}; they must match row for row")
-        return self.target or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "outcome")
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as scikit-learn estimators expose them."""
-        import inspect
-
-        names = [n for n in inspect.signature(RuleMiner.__init__).parameters if n != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def _fit_holdout(self, X: pd.DataFrame, outcome: np.ndarray, target: str) -> RuleMiner:
+    def _fit_holdout(self, X: pd.DataFrame, outcome: np.ndarray, target: str) -> Self:
         """Explore on part of the rows, then test each surviving rule once on the rows held out."""
         rng = np.random.default_rng(self.random_state)
         held = np.zeros(len(X), dtype=bool)
         for cls in (True, False):
             idx = np.flatnonzero(outcome == cls)
             held[rng.choice(idx, size=int(round(self.holdout_share * idx.size)), replace=False)] = True
-        params = {**self.get_params(), "correction": "none", "target": target,
-                  "max_rules": max(5 * int(self.max_rules), 50)}
-        explorer = RuleMiner(**params).fit(X[~held], pd.Series(outcome[~held], name=target))
-        for name in ("target_", "itemizer_", "feature_names_in_", "derived_"):
+        explorer = clone(self).set_params(correction="none", target=target,
+                                          max_rules=max(5 * int(self.max_rules), 50))
+        explorer.fit(X[~held], pd.Series(outcome[~held], name=target))
+        for name in ("target_", "itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))
         self.n_rows_ = len(X)
         self.base_rate_ = float(outcome.mean()) if len(X) else 0.0
@@ -356,31 +579,10 @@ class RuleMiner:
         ))
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where at least one rule fires, else 0."""
-        frame = evaluate_derived(X.reset_index(drop=True), self.derived_)
-        out = np.zeros(len(frame), dtype=bool)
-        for rule in self.rules_:
-            out |= rule.mask(frame)
-        return out.astype(int)
-
     # -- internals ------------------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        if not 0 <= self.min_support <= 1:
-            raise ValueError(f"min_support must be in [0, 1], got {self.min_support}")
-        if not 0 <= self.min_confidence <= 1:
-            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
-        if int(self.max_conditions) < 1:
-            raise ValueError(f"max_conditions must be at least 1, got {self.max_conditions}")
-        if self.correction not in ("holm", "bh", "holdout", "none"):
-            raise ValueError(f"correction must be 'holm', 'bh', 'holdout' or 'none', got {self.correction!r}")
-        if not 0 < self.holdout_share < 1:
-            raise ValueError(f"holdout_share must be between 0 and 1, got {self.holdout_share}")
-        if self.waste not in WASTES:
-            raise ValueError(f"waste must be one of {', '.join(WASTES)}, got {self.waste!r}")
-
     def _refine(
-        self, conds: list[Condition], X: pd.DataFrame, outcome: np.ndarray, positives: int, objective: str
+        self, conds: list[Condition], X: pd.DataFrame, outcome: np.ndarray, positives: int, objective: str,
+        min_hits: int,
     ) -> tuple[list[Condition], int]:
         """Move each numeric threshold to the best cut given the other conditions (sweeps until stable).
 
@@ -400,7 +602,7 @@ class RuleMiner:
                     np.ones(n_rows, dtype=bool)
                 )
                 values = X[cond.feature].to_numpy(dtype=float, na_value=np.nan)
-                found = best_threshold(values, outcome, other, cond.op, objective, positives, self.min_hits,
+                found = best_threshold(values, outcome, other, cond.op, objective, positives, min_hits,
                                        round_tolerance=ROUND_TOLERANCE[objective])
                 evaluated += found.evaluated
                 if found.value is None:
@@ -529,28 +731,9 @@ def _make_rule(
     conds: tuple[Condition, ...], target: str, hits: int, n: int, positives: int, rows: int, waste: str
 ) -> tuple[Rule, float]:
     """The rule with its evidence, and the natural log of its raw p-value (for ranking: p underflows to 0)."""
-    base = positives / rows
-    conf = hits / n
-    p_raw = float(fisher_greater(np.array([hits]), np.array([n]), positives, rows)[0])
+    rule = Rule.from_counts(_order_conditions(conds), target, hits=hits, n=n, positives=positives, rows=rows,
+                            waste=waste)
     logp = float(fisher_greater_log(np.array([hits]), np.array([n]), positives, rows)[0])
-    lo, hi = wilson_interval(np.array([hits]), np.array([n]))
-    rule = Rule(
-        conditions=_order_conditions(conds),
-        outcome=Condition(target, "==", 1),
-        support=hits / rows,
-        coverage=n / rows,
-        confidence=conf,
-        lift=conf / base if base else float("nan"),
-        leverage=hits / rows - (n / rows) * base,
-        conviction=None if conf >= 1 else (1 - base) / (1 - conf),
-        n=n,
-        hits=hits,
-        p_value=p_raw,
-        p_value_raw=p_raw,
-        ci=(float(lo[0]), float(hi[0])),
-        base_rate=base,
-        waste=waste,
-    )
     return rule, logp
 
 

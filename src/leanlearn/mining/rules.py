@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -293,6 +293,71 @@ class Rule:
         if self.waste not in WASTES:
             raise PackError(f"rule {self.id or self.text!r}: waste {self.waste!r} is not one of {', '.join(WASTES)}")
 
+    @classmethod
+    def from_counts(
+        cls,
+        conditions: Sequence[Condition],
+        outcome: str | Condition,
+        *,
+        hits: int,
+        n: int,
+        positives: int,
+        rows: int,
+        p_value: float | None = None,
+        **fields: Any,
+    ) -> Rule:
+        """A rule with all its evidence computed from four counts.
+
+        Parameters
+        ----------
+        conditions : sequence of Condition
+            The ``if`` part.
+        outcome : str or Condition
+            The target's name (the outcome is then ``target == 1``) or the outcome condition.
+        hits, n, positives, rows : int
+            Covered rows where the outcome holds, covered rows, rows where the outcome holds, all rows.
+        p_value : float, optional
+            The adjusted p-value; default: the raw one-sided Fisher p-value (unadjusted).
+        **fields
+            Any other field of :class:`Rule` (``id``, ``waste``, ``review``, ``shift``, ``holdout_n``, ...).
+
+        Examples
+        --------
+        >>> rule = Rule.from_counts([Condition("rpm", "<", 1380)], "HDF", hits=90, n=100, positives=115, rows=10000)
+        >>> rule.confidence, round(rule.lift, 1), rule.text
+        (0.9, 78.3, 'rpm < 1380 → HDF')
+        """
+        hits, n, positives, rows = int(hits), int(n), int(positives), int(rows)
+        if not (0 <= hits <= n <= rows and hits <= positives <= rows and rows > 0 and n > 0):
+            raise PackError(
+                f"rule counts must satisfy 0 <= hits <= n <= rows, hits <= positives <= rows and n > 0; got "
+                f"hits={hits}, n={n}, positives={positives}, rows={rows}"
+            )
+        from leanlearn.mining.stats import fisher_greater, wilson_interval
+
+        base = positives / rows
+        confidence = hits / n
+        p_raw = float(fisher_greater(np.array([hits]), np.array([n]), positives, rows)[0])
+        lo, hi = wilson_interval(np.array([hits]), np.array([n]))
+        then = outcome if isinstance(outcome, Condition) else Condition(outcome, "==", 1)
+        return cls(
+            conditions=tuple(conditions),
+            outcome=then,
+            support=hits / rows,
+            coverage=n / rows,
+            confidence=confidence,
+            lift=confidence / base if base else float("nan"),
+            leverage=hits / rows - (n / rows) * base,
+            conviction=None if confidence >= 1 else (1 - base) / (1 - confidence),
+            n=n,
+            hits=hits,
+            p_value=p_raw if p_value is None else float(p_value),
+            p_value_raw=p_raw,
+            ci=(float(lo[0]), float(hi[0])),
+            base_rate=base,
+            **fields,
+        )
+
     @property
     def target(self) -> str:
         return self.outcome.feature
@@ -416,7 +481,13 @@ class RuleSet(Sequence[Rule]):
     def __len__(self) -> int:
         return len(self.rules)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> Rule: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> RuleSet: ...
+
+    def __getitem__(self, i: int | slice) -> Rule | RuleSet:
         if isinstance(i, slice):
             return RuleSet(self.rules[i])
         return self.rules[i]

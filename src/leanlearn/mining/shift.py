@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,11 @@ from leanlearn.errors import SchemaError
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMiner, _make_rule
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
+from leanlearn.mining.settings import MiningSettingError
 from leanlearn.mining.stats import adjust
+
+if TYPE_CHECKING:
+    from typing import Self
 
 
 def numeric_outcome(y: Any, name: str) -> np.ndarray:
@@ -70,10 +74,12 @@ class ShiftMiner(RuleMiner):
     ----------
     worse : {"higher", "lower"}, default="higher"
         Which direction of the outcome is waste (setup minutes: higher; yield: lower).
-    **params
-        Every parameter of :class:`~leanlearn.mining.miner.RuleMiner` (``min_support``, ``max_conditions``,
-        ``alpha``, ``correction`` in {"holm", "bh"}, ``derive``, ``max_rules``, ...). ``min_confidence`` and
-        ``min_lift`` apply to the binary proxy (share of covered rows worse than the overall median).
+    min_support, min_hits, min_confidence, max_conditions, alpha, correction, derive, engine, max_rules, min_lift, \
+refine, max_refine, waste, target, auto_features, units, holdout_share, random_state, max_levels, max_candidates, \
+max_auto_columns
+        As for :class:`~leanlearn.mining.miner.RuleMiner`; ``correction`` is one of ``"holm"``, ``"bh"`` or
+        ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
+        than the overall median).
 
     Attributes
     ----------
@@ -85,40 +91,83 @@ class ShiftMiner(RuleMiner):
         Hypotheses the search evaluated; the correction counts all of them.
     """
 
-    def __init__(self, worse: str = "higher", **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(
+        self,
+        worse: str = "higher",
+        min_support: float = 0.0005,
+        min_hits: int = 5,
+        min_confidence: float = 0.0,
+        max_conditions: int = 3,
+        alpha: float = 0.05,
+        correction: str = "holm",
+        derive: dict[str, str] | None = None,
+        engine: str = "auto",
+        max_rules: int = 10,
+        min_lift: float = 1.5,
+        refine: bool = True,
+        max_refine: int = 150,
+        waste: str = "defects",
+        target: str | None = None,
+        auto_features: bool | None = None,
+        units: dict[str, str] | None = None,
+        holdout_share: float = 0.3,
+        random_state: int = 0,
+        max_levels: int = 50,
+        max_candidates: int = 1_000_000,
+        max_auto_columns: int = 25,
+    ) -> None:
+        super().__init__(
+            min_support=min_support, min_hits=min_hits, min_confidence=min_confidence, max_conditions=max_conditions,
+            alpha=alpha, correction=correction, derive=derive, engine=engine, max_rules=max_rules, min_lift=min_lift,
+            refine=refine, max_refine=max_refine, waste=waste, target=target, auto_features=auto_features,
+            units=units, holdout_share=holdout_share, random_state=random_state, max_levels=max_levels,
+            max_candidates=max_candidates, max_auto_columns=max_auto_columns,
+        )
         self.worse = worse
 
-    def get_params(self) -> dict[str, Any]:
-        return {"worse": self.worse, **super().get_params()}
-
-    def fit(self, X: pd.DataFrame, y: Any) -> ShiftMiner:
-        """Mine rules for the numeric outcome ``y``."""
+    def fit(self, X: Any, y: Any) -> Self:
+        """Mine rules for the numeric outcome ``y``: propose (binary proxy), test each on ``y``, select."""
+        self._validate_params()
         if self.worse not in ("higher", "lower"):
-            raise ValueError(f"worse must be 'higher' or 'lower', got {self.worse!r}")
+            raise MiningSettingError("worse", self.worse, "'higher' or 'lower'")
         if self.correction not in ("holm", "bh", "none"):
-            raise ValueError(f"correction for numeric outcomes must be 'holm', 'bh' or 'none', got {self.correction!r}")
-        target = self._target_name(X, y)
+            raise MiningSettingError("correction", self.correction, "'holm', 'bh' or 'none' for a numeric outcome")
+        X = self._check_input(X, y, reset=True)
+        target = self._target_name(y)
         values = numeric_outcome(y, target)
-        sign = 1.0 if self.worse == "higher" else -1.0
-        worse_values = sign * values
-        X = X.reset_index(drop=True)
         self.target_ = target
         self.n_rows_ = len(X)
         self.median_ = float(np.median(values)) if len(values) else float("nan")
-        bad = worse_values > sign * self.median_
-        self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
-        params = {
-            **RuleMiner.get_params(self), "correction": "none", "alpha": 1.0, "min_lift": 1.0,
-            "max_rules": max(20 * int(self.max_rules), 200), "target": target,
-        }
-        explorer = RuleMiner(**params).fit(X, pd.Series(bad, name=target))
-        for name in ("itemizer_", "feature_names_in_", "derived_"):
-            setattr(self, name, getattr(explorer, name))
-        self.n_tests_ = explorer.n_tests_
+        explorer, bad = self._propose(X, values, target)
         self.rules_ = RuleSet()
         if not len(explorer.rules_):
             return self
+        scored = self._test_shifts(explorer, X, values, bad, target)
+        self.rules_ = self._select_shifts(scored, target)
+        return self
+
+    def _worse_values(self, values: np.ndarray) -> np.ndarray:
+        return values if self.worse == "higher" else -values
+
+    def _propose(self, X: pd.DataFrame, values: np.ndarray, target: str) -> tuple[RuleMiner, np.ndarray]:
+        """Candidates from the binary search on "worse than the overall median" (unadjusted, many)."""
+        sign = 1.0 if self.worse == "higher" else -1.0
+        bad = self._worse_values(values) > sign * self.median_
+        self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
+        params = {name: getattr(self, name) for name in RuleMiner._get_param_names()}
+        params.update(correction="none", alpha=1.0, min_lift=1.0, max_rules=max(20 * int(self.max_rules), 200),
+                      target=target)
+        explorer = RuleMiner(**params).fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
+        for name in ("itemizer_", "features_", "derived_", "screened_"):
+            setattr(self, name, getattr(explorer, name))
+        self.n_tests_ = explorer.n_tests_
+        return explorer, bad
+
+    def _test_shifts(
+        self, explorer: RuleMiner, X: pd.DataFrame, values: np.ndarray, bad: np.ndarray, target: str
+    ) -> list[tuple[Rule, np.ndarray, float]]:
+        """Each candidate tested on the outcome itself: the rule vs the rest and each condition's contribution."""
+        worse_values = self._worse_values(values)
         frame = evaluate_derived(X, explorer.derived_)
         positives, rows = int(bad.sum()), len(X)
         scored: list[tuple[Rule, np.ndarray, float]] = []
@@ -143,30 +192,32 @@ class ShiftMiner(RuleMiner):
             covered = values[mask]
             shift = Shift(
                 mean=float(covered.mean()), median=float(np.median(covered)), mean_overall=float(values.mean()),
-                median_overall=self.median_, effect_size=delta, worse=self.worse,  # type: ignore[arg-type]
+                median_overall=self.median_, effect_size=delta, worse="higher" if self.worse == "higher" else "lower",
             )
             outcome = Condition(target, ">" if self.worse == "higher" else "<", self.median_)
             rule = replace(rule, outcome=outcome, shift=shift, p_value_raw=p_shift)
             scored.append((rule, mask, worst))
+        return scored
+
+    def _select_shifts(self, scored: list[tuple[Rule, np.ndarray, float]], target: str) -> RuleSet:
+        """Holm over the whole search; a rule is dropped when a kept one covers its rows with a larger effect."""
         if not scored:
-            return self
+            return RuleSet()
         adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, self.correction)
-        order = sorted(
-            (i for i in range(len(scored)) if adjusted[i] <= self.alpha),
-            key=lambda i: (adjusted[i], -scored[i][0].shift.effect_size),  # type: ignore[union-attr]
-        )
+
+        def effect(i: int) -> float:
+            shift = scored[i][0].shift
+            return shift.effect_size if shift is not None else 0.0
+
+        significant = (i for i in range(len(scored)) if adjusted[i] <= self.alpha)
+        order = sorted(significant, key=lambda i: (adjusted[i], -effect(i)))
         kept: list[int] = []
         for i in order:
-            rule, mask, _ = scored[i]
-            dominated = any(
-                not (mask & ~scored[j][1]).any()
-                and scored[j][0].shift.effect_size >= rule.shift.effect_size  # type: ignore[union-attr]
-                for j in kept
-            )
+            mask = scored[i][1]
+            dominated = any(not (mask & ~scored[j][1]).any() and effect(j) >= effect(i) for j in kept)
             if not dominated:
                 kept.append(i)
-        self.rules_ = RuleSet(tuple(
+        return RuleSet(tuple(
             replace(scored[i][0], p_value=float(adjusted[i]), id=f"{target}-{rank:03d}")
             for rank, i in enumerate(kept[: self.max_rules], start=1)
         ))
-        return self

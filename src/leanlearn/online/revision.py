@@ -47,8 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leanlearn.errors import DataError
+from leanlearn.errors import DataError, PackError
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
+from leanlearn.mining.settings import MiningSettingError, MiningSettings
 from leanlearn.online.alerts import Alert
 from leanlearn.packs.pack import RulePack, _now, fingerprint
 
@@ -184,10 +185,14 @@ class Revision:
         return "\n".join(lines)
 
 
-def _mining_params(pack: RulePack) -> dict[str, Any]:
-    from leanlearn.packs.build import MINER_PARAMS
-
-    return {k: pack.mining[k] for k in MINER_PARAMS if k in pack.mining}
+def _mining_settings(pack: RulePack) -> MiningSettings:
+    """The settings ``pack`` was mined with (settings it predates take their default; no automatic features
+    unless the pack says so)."""
+    try:
+        settings = MiningSettings.from_json(pack.mining, record=True)
+    except MiningSettingError as exc:
+        raise PackError(f"pack {pack.name!r}: its mining record is invalid: {exc}") from None
+    return settings.replace(auto_features=bool(pack.mining.get("auto_features", False)))
 
 
 def revise_pack(
@@ -237,17 +242,16 @@ def revise_pack(
     if absent:
         raise DataError(f"the recent events lack the target column(s) {', '.join(absent)}")
     table = frame[[*raw, *targets]].reset_index(drop=True)
-    params = {**_mining_params(pack), **overrides}
     span = f"events {events[0]:,}–{events[1]:,}" if events else f"{len(table):,} recent events"
     mined = mine_pack(
         table, list(targets), derive=dict(pack.derived),
         line=pack.line, name=pack.name, waste={t: kinds[t].waste for t in targets},
         units={f.name: f.unit for f in pack.features if f.unit}, source=f"monitor: {span}",
-        auto_features=bool(pack.mining.get("auto_features", False)),
+        settings=_mining_settings(pack),
         worse={t: str(kinds[t].positive) for t in targets if kinds[t].kind == "numeric"},
         description=f"revision of {pack.name} ({pack.content_hash[:19]}…) after drift of "
                     f"{', '.join(drifted) or 'no rule'}, re-mined on {span}",
-        **params,
+        **overrides,
     )
     keep = [r for r in pack.rules if r.target not in targets]
     new_rules = [r for t in pack.targets for r in ([*mined.rules.for_target(t.name)] if t.name in targets else

@@ -22,13 +22,14 @@ import pandas as pd
 
 from leanlearn.errors import DataError
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.miner import RuleMiner
+from leanlearn.mining.miner import RuleMiner, binary_outcome, leaking_features
 from leanlearn.mining.rules import Rule, RuleSet
+from leanlearn.mining.settings import MiningSettings
 from leanlearn.mining.shift import ShiftMiner
 from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
 
-MINER_PARAMS = ("min_support", "min_hits", "min_confidence", "min_lift", "max_conditions", "alpha", "correction",
-                "engine", "max_rules", "refine", "max_refine", "holdout_share", "random_state", "max_levels")
+# Names of the mining settings (kept for callers that list them; the settings themselves are MiningSettings).
+MINER_PARAMS: tuple[str, ...] = MiningSettings.names()
 
 
 def identifier_columns(frame: pd.DataFrame) -> list[str]:
@@ -68,6 +69,7 @@ def mine_pack(
     on_target: Callable[[str, RuleMiner, float], None] | None = None,
     auto_features: bool | None = None,
     worse: Mapping[str, str] | None = None,
+    settings: MiningSettings | None = None,
     **miner_params: Any,
 ) -> RulePack:
     """Mine every target in ``targets`` and return one :class:`RulePack`.
@@ -77,7 +79,8 @@ def mine_pack(
     frame : DataFrame
         One row per unit or operation: process parameters, context and the binary waste outcomes.
     targets : list of str
-        Outcome columns. Targets are never features of each other.
+        Outcome columns, each named once. Targets are never features of each other, and no derived feature may
+        read a target or equal one.
     derive : dict, optional
         Derived features ``{name: expression}``; stored in the pack so anyone can recompute them.
     ignore : list of str
@@ -96,17 +99,24 @@ def mine_pack(
         Screen products, ratios and differences of numeric column pairs (see
         :mod:`leanlearn.mining.autofeatures`); default: on when ``derive`` is empty. Those that rules use are
         stored in the pack with their expressions.
+    settings : MiningSettings, optional
+        The search's hyper-parameters (default: ``MiningSettings()``); recorded in ``pack.mining``.
     **miner_params
-        Passed to :class:`RuleMiner` (``min_support``, ``min_confidence``, ``max_conditions``, ...).
+        Single settings overriding ``settings`` (``min_support=0.01``, ``max_conditions=2``, ...); validated
+        through :class:`~leanlearn.mining.settings.MiningSettings`.
     """
     if not targets:
         raise DataError("no target given; name the waste outcome column(s), e.g. --target scrap")
-    unknown = sorted(set(miner_params) - set(MINER_PARAMS))
-    if unknown:
-        raise TypeError(f"unknown mining parameter(s): {', '.join(unknown)}")
+    repeated = sorted({str(t) for t in targets if list(targets).count(t) > 1})
+    if repeated:
+        raise DataError(f"target {repeated[0]!r} is named more than once; name each target once")
+    settings = (settings or MiningSettings()).replace(**miner_params)
+    if auto_features is not None:
+        settings = settings.replace(auto_features=auto_features)
     _check_columns(frame, targets, "target")
     _check_columns(frame, ignore, "ignored column")
     derive = dict(derive or {})
+    leaking_features(frame, derive, {str(t): None for t in targets})  # no expression may read a target
     prepared = evaluate_derived(frame, derive)  # validates expressions against the data once
     ids = [c for c in identifier_columns(frame) if c not in targets and c not in ignore]
     ignored = {str(c): "ignored by the user" for c in ignore}
@@ -115,7 +125,8 @@ def mine_pack(
     if not feature_columns:
         raise DataError("no feature column is left after removing targets and ignored columns")
 
-    auto = (not derive) if auto_features is None else bool(auto_features)
+    auto = (not derive) if settings.auto_features is None else settings.auto_features
+    settings = settings.replace(auto_features=auto)
     found_derived: dict[str, str] = {}
     numeric = dict(worse or {})
     for target, direction in numeric.items():
@@ -129,14 +140,18 @@ def mine_pack(
     discretization: dict[str, dict[str, list[float]]] = {}
     n_tests: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    screened: dict[str, int] = {}
     X = prepared[feature_columns]
     for target in targets:
         started = time.perf_counter()
-        common = {"waste": wastes[target], "target": target, "auto_features": auto, "units": units, **miner_params}
+        if target not in numeric:
+            outcome = binary_outcome(prepared[target], target).astype(float)
+            leaking_features(prepared, derive, {target: outcome})
+        common = {"waste": wastes[target], "target": target, "units": units}
         if target in numeric:
-            miner: RuleMiner = ShiftMiner(worse=numeric[target], **common)
+            miner: RuleMiner = ShiftMiner.from_settings(settings, worse=numeric[target], **common)
         else:
-            miner = RuleMiner(**common)
+            miner = RuleMiner.from_settings(settings, **common)
         miner.fit(X, prepared[target])
         elapsed = time.perf_counter() - started
         rules.extend(miner.rules_)
@@ -145,15 +160,18 @@ def mine_pack(
         discretization[target] = {k: list(v) for k, v in miner.itemizer_.cuts_.items()}
         n_tests[target] = miner.n_tests_
         seconds[target] = round(elapsed, 3)
+        if miner.screened_:
+            screened[target] = len(miner.screened_)
         if on_target is not None:
             on_target(target, miner, elapsed)
 
     features = tuple(
         Feature(str(c), str(prepared[c].dtype), units.get(str(c)), str(c) in derive) for c in feature_columns
     ) + tuple(Feature(name, "float64", None, True) for name in found_derived)
-    reference = RuleMiner(**miner_params)
-    mining: dict[str, Any] = {k: getattr(reference, k) for k in MINER_PARAMS}
-    mining.update({"auto_features": auto, "n_tests": n_tests, "seconds": seconds, "ignored": ignored, "source": source})
+    mining: dict[str, Any] = settings.to_json()
+    mining.update({"n_tests": n_tests, "seconds": seconds, "ignored": ignored, "source": source})
+    if screened:
+        mining["screened"] = screened  # columns the max_candidates guard left out of the search, per target
     return RulePack(
         name=name or f"{line}-{'-'.join(targets)}",
         line=line,
