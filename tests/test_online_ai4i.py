@@ -9,6 +9,7 @@ from leanlearn.online.monitor import Monitor
 from leanlearn.online.revision import Reviser, revise_pack
 from leanlearn.online.run import run_monitor
 from leanlearn.online.scenarios import AI4I_CHANGE_AT, ai4i_drift_stream
+from leanlearn.online.settings import TrackerSettings
 from leanlearn.online.streams import FileReplay
 
 WINDOW = 3000
@@ -59,7 +60,7 @@ def test_the_monitor_loop_proposes_the_revision_by_itself(pack, tmp_path):
     stream = ai4i_drift_stream(seed=0)
     reviser = Reviser(pack, tmp_path / "candidates", after=WINDOW, min_rows=2000)
     found = []
-    summary = run_monitor(pack, FileReplay("ai4i", frame=stream), monitor_params={"window": WINDOW},
+    summary = run_monitor(pack, FileReplay("ai4i", frame=stream), settings=TrackerSettings(WINDOW),
                           reviser=reviser, on_revision=found.append, handle_signals=False)
     assert summary.states["drift"] == 1 and len(found) == 1
     assert [r.text for r in found[0].candidate.rules.for_target("HDF")] == [HDF_NEW]

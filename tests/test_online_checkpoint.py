@@ -16,6 +16,7 @@ import pytest
 from leanlearn.online.checkpoint import CHECKPOINT_FILE, CheckpointError, CheckpointStore
 from leanlearn.online.run import run_monitor
 from leanlearn.online.scenarios import planted_stream
+from leanlearn.online.settings import TrackerSettings
 from leanlearn.online.streams import FileReplay
 
 CLI = [sys.executable, "-m", "leanlearn.cli", "monitor"]
@@ -37,7 +38,7 @@ def _reference(tmp_path: Path, pack, n_events: int) -> tuple[dict, bytes]:
 
     frame = read_table(tmp_path / "events.csv")
     summary = run_monitor(pack, FileReplay("events", frame=frame), alerts=tmp_path / "ref.jsonl",
-                          checkpoint=tmp_path / "ref", checkpoint_every=EVERY, monitor_params={"window": WINDOW},
+                          checkpoint=tmp_path / "ref", checkpoint_every=EVERY, settings=TrackerSettings(WINDOW),
                           handle_signals=False)
     assert summary.total_events == n_events and summary.alerts >= 4  # the stream has changes to alert about
     state = json.loads((tmp_path / "ref" / CHECKPOINT_FILE).read_text())["monitor"]
@@ -84,24 +85,24 @@ def test_two_monitors_cannot_share_a_checkpoint_folder(tmp_path):
 
 def test_resuming_in_process_loses_and_repeats_no_event(tmp_path):
     pack, events = planted_stream(5, 12_000, drifts=[(5000, 0, 0.05)], reference=50_000, seed=8)
-    params = {"window": 800}
+    params = TrackerSettings(800)
     whole = run_monitor(pack, FileReplay("e", frame=events), alerts=tmp_path / "whole.jsonl",
-                        checkpoint=tmp_path / "whole", checkpoint_every=300, monitor_params=params,
+                        checkpoint=tmp_path / "whole", checkpoint_every=300, settings=params,
                         handle_signals=False)
     done = 0
     while done < len(events):  # stop and restart every ~2,000 events
         part = run_monitor(pack, FileReplay("e", frame=events), alerts=tmp_path / "parts.jsonl",
-                           checkpoint=tmp_path / "parts", checkpoint_every=300, monitor_params=params,
+                           checkpoint=tmp_path / "parts", checkpoint_every=300, settings=params,
                            max_events=2000, handle_signals=False)
         done = part.total_events
     assert whole.monitor is not None and part.monitor is not None
-    assert part.monitor.state_dict() == whole.monitor.state_dict()
+    assert part.monitor.to_json() == whole.monitor.to_json()
     assert (tmp_path / "parts.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 
 def test_alerts_written_after_the_last_checkpoint_are_cut_on_resume(tmp_path):
     pack, events = planted_stream(3, 8000, drifts=[(3000, 0, 0.02)], reference=50_000, seed=9)
-    options = {"checkpoint_every": 1000, "monitor_params": {"window": 500}, "handle_signals": False}
+    options = {"checkpoint_every": 1000, "settings": TrackerSettings(500), "handle_signals": False}
     whole = run_monitor(pack, FileReplay("e", frame=events), alerts=tmp_path / "whole.jsonl", **options)
     assert whole.alerts > 0
     first = run_monitor(pack, FileReplay("e", frame=events), alerts=tmp_path / "a.jsonl", checkpoint=tmp_path / "c",

@@ -18,6 +18,7 @@ from leanlearn.online.alerts import Alert, AlertLog, read_alerts
 from leanlearn.online.evaluate import CompiledPack, compile_scalar
 from leanlearn.online.monitor import Monitor, MonitorError
 from leanlearn.online.scenarios import planted_stream
+from leanlearn.online.settings import TrackerSettings
 from leanlearn.online.trackers import RuleTracker, binomial_quantiles
 from leanlearn.packs.pack import RulePack, Target
 
@@ -82,27 +83,28 @@ def test_per_event_and_batched_paths_give_identical_states_and_alerts(seed, n, w
         params["time_column"] = "t"
     if mode == "time":
         params["window"] = f"{window}s"
-    one, many = Monitor(PACK, **params), Monitor(PACK, **params)
-    alerts_one = [a for row in _records(frame) for a in one.update_one(row)]
+    one, many = Monitor(PACK, TrackerSettings(**params)), Monitor(PACK, TrackerSettings(**params))
+    alerts_one = [a for row in _records(frame) for a in one.update(row)]
     bounds = sorted({0, n, *(int(c * n) for c in cuts)})
     alerts_many = []
     for k, (start, end) in enumerate(itertools.pairwise(bounds)):
         part = frame.iloc[start:end]
         if interleave and k % 2:  # switching paths mid-stream changes nothing either
-            alerts_many += [a for row in _records(part) for a in many.update_one(row)]
+            alerts_many += [a for row in _records(part) for a in many.update(row)]
         else:
             alerts_many += many.update_many(part)
     assert alerts_one == alerts_many
-    assert one.state_dict() == many.state_dict()
+    assert one.to_json() == many.to_json()
 
 
 def test_the_paths_agree_on_a_long_drifting_stream_with_many_alerts():
     frame = _stream(11, 6000)
-    one, many = Monitor(PACK, window=150, min_fired=5, alpha=0.2), Monitor(PACK, window=150, min_fired=5, alpha=0.2)
-    alerts_one = [a for row in _records(frame) for a in one.update_one(row)]
+    settings = TrackerSettings(150, min_fired=5, alpha=0.2)
+    one, many = Monitor(PACK, settings), Monitor(PACK, settings)
+    alerts_one = [a for row in _records(frame) for a in one.update(row)]
     alerts_many = [a for start in range(0, 6000, 777) for a in many.update_many(frame.iloc[start:start + 777])]
     assert len(alerts_one) > 10
-    assert alerts_one == alerts_many and one.state_dict() == many.state_dict()
+    assert alerts_one == alerts_many and one.to_json() == many.to_json()
 
 
 @settings(max_examples=40, deadline=None)
@@ -192,23 +194,23 @@ def test_rejected_rules_are_not_tracked():
 
 def test_state_round_trips_through_json_and_continues_identically():
     frame = _stream(3, 4000)
-    whole = Monitor(PACK, window=200, min_fired=5, alpha=0.2)
-    first = Monitor(PACK, window=200, min_fired=5, alpha=0.2)
+    whole = Monitor(PACK, TrackerSettings(200, min_fired=5, alpha=0.2))
+    first = Monitor(PACK, TrackerSettings(200, min_fired=5, alpha=0.2))
     expected = whole.update_many(frame)
     got = first.update_many(frame.iloc[:1700])
-    doc = json.loads(json.dumps(first.state_dict()))  # through text, as a checkpoint does
-    resumed = Monitor.from_state(PACK, doc)
+    doc = json.loads(json.dumps(first.to_json()))  # through text, as a checkpoint does
+    resumed = Monitor.from_json(doc, PACK)
     got += resumed.update_many(frame.iloc[1700:])
-    assert got == expected and resumed.state_dict() == whole.state_dict()
+    assert got == expected and resumed.to_json() == whole.to_json()
 
 
 def test_state_of_another_pack_or_other_settings_is_refused():
-    doc = Monitor(PACK, window=100).state_dict()
+    doc = Monitor(PACK, window=100).to_json()
     other = PACK.with_rules(RuleSet(PACK.rules.rules[:2]))
     with pytest.raises(MonitorError, match="another rule pack"):
-        Monitor.from_state(other, doc)
+        Monitor.from_json(doc, other)
     with pytest.raises(MonitorError, match="other settings"):
-        Monitor.from_state(PACK, doc, window=500)
+        Monitor.from_json(doc, PACK, TrackerSettings(window=500))
 
 
 def test_a_time_window_needs_a_time_column():

@@ -65,7 +65,7 @@ def test_hoeffding_tree_paths_become_candidate_rules_with_evidence():
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"temp": rng.normal(60, 5, 8000), "speed": rng.normal(100, 10, 8000)})
     frame["scrap"] = ((frame.temp > 64) & (frame.speed < 95)).astype(int)
-    learner = OnlineRuleLearner("scrap", seed=0).learn_many(frame)
+    learner = OnlineRuleLearner("scrap", model_params={"seed": 0}).learn_many(frame)
     candidates = learner.candidate_rules(frame, min_confidence=0.6)
     assert len(candidates) >= 1
     best = candidates[0]

@@ -969,9 +969,9 @@ def monitor(
     time more than --horizon in the future) is quarantined — written with its reason to the quarantine file and
     counted — and the run goes on.
 
-    Ctrl-C or SIGTERM stops cleanly, whatever the stream: alerts flushed, checkpoint written, summary printed (exit 0). With --checkpoint, a restart
-    — even after kill -9 — resumes at the last checkpoint with no event lost or counted twice (for stdin, send the
-    same stream again from its start: the events already counted are skipped).
+    Ctrl-C or SIGTERM stops cleanly, whatever the stream: alerts flushed, checkpoint written, summary printed
+    (exit 0). With --checkpoint, a restart — even after kill -9 — resumes at the last checkpoint with no event lost
+    or counted twice (for stdin, send the same stream again from its start: the events already counted are skipped).
 
     \b
     [bold]Examples[/bold]
@@ -1017,7 +1017,8 @@ def monitor(
                 metrics(found)
             if talk:
                 for alert in found:
-                    _say(console, alert.message, {"drift": "bold red", "warning": "yellow"}.get(alert.state, "green"))
+                    _say(console, _printable(alert.message),
+                         {"drift": "bold red", "warning": "yellow"}.get(alert.state, "green"))
 
         def on_revision(revision: Any) -> None:
             if talk:
@@ -1066,11 +1067,12 @@ def monitor(
                               ("expected", "right"), ("pack", "right")):
             table.add_column(name, justify=justify, no_wrap=name != "rule")  # type: ignore[arg-type]
         styles = {"drift": "bold red", "warning": "yellow", "ok": "green"}
-        for row in status_frame.itertuples(index=False):
-            seen = f"{row.confidence:.0%} of {row.fired:,}" if row.fired else "not fired"
-            expected = f"{row.expected_low:.0%}–{row.expected_high:.0%}" if row.fired else "—"
-            table.add_row(Text(row.id), Text(row.rule), Text(row.state, style=styles[row.state]), seen, expected,
-                          f"{row.evidence:.0%}")
+        for row in status_frame.to_dict("records"):
+            seen = f"{row['confidence']:.0%} of {row['fired']:,}" if row["fired"] else "not fired"
+            expected = f"{row['expected_low']:.0%}–{row['expected_high']:.0%}" if row["fired"] else "—"
+            state = str(row["state"])
+            table.add_row(Text(_printable(row["id"])), Text(_printable(row["rule"])), Text(state, style=styles[state]),
+                          seen, expected, f"{row['evidence']:.0%}")
         console.print()
         console.print(table)
         how = "stopped on request" if summary.stopped else "stream ended"
@@ -1087,7 +1089,7 @@ def monitor(
                 held += f", {summary.bad_lines:,} line{'s' if summary.bad_lines != 1 else ''} not JSON objects"
             _say(console, held, "yellow")
             for problem in summary.problems[:5]:
-                _say(console, f"  {problem}", "yellow")
+                _say(console, f"  {_printable(problem)}", "yellow")
         if alerts is not None:
             _say(console, f"alerts appended to {alerts}")
         if summary.checkpoint is not None:

@@ -3,14 +3,17 @@
 The wing's modules, one job each:
 
 ==================  ==================================================================================================
-``evaluate``        which rules fire on an event / a micro-batch (derived features, conditions, outcomes)
+``base``            the River contract: parameters, ``clone``, ``repr``; ``learn_*`` / ``update_*``; ``to_json``
+``settings``        :class:`TrackerSettings` and :class:`Window` (``Window.parse(1000 | "10min")``): validated once
+``evaluate``        which rules fire on an event / a micro-batch (derived features, conditions, outcomes); checks
 ``buffers``         the sliding windows' storage (numpy columns, JSON without pickle)
-``detectors``       River's ADWIN and Page-Hinkley: built lazily, fed in bulk, saved as data
+``detectors``       River's ADWIN and Page-Hinkley behind one adapter: built lazily, fed in bulk, saved as data
 ``trackers``        one rule: windowed confidence vs its expected interval, detectors, ok / warning / drift
-``monitor``         all active rules of a pack: ``update_one`` / ``update_many`` → alerts; the whole state as JSON
+``monitor``         all active rules of a pack: ``update`` / ``update_many`` → alerts; the whole state as JSON
+``quarantine``      events the monitor could not use: the record (event, column, value, reason) and its JSONL file
 ``alerts``          the :class:`Alert` record and the JSONL alert log
 ``streams``         file replay (optionally rate-limited), JSON Lines on stdin, a tailed folder of files
-``checkpoint``      atomic checkpoints: monitor state + stream position + alert-file size
+``checkpoint``      atomic checkpoints: monitor state + stream position + alert / quarantine file sizes, hashed
 ``run``             the long-running loop behind ``leanlearn monitor`` (checkpoints, progress, clean stop)
 ``revision``        re-mining after drift into a candidate pack with a diff; an online rule learner beside it
 ``scenarios``       streams with a known truth (AI4I with a changed mechanism; planted synthetic rules)
@@ -33,9 +36,15 @@ _EXPORTS = {
     "AlertLog": "leanlearn.online.alerts",
     "read_alerts": "leanlearn.online.alerts",
     "CompiledPack": "leanlearn.online.evaluate",
+    "DriftDetector": "leanlearn.online.detectors",
+    "OnlineBase": "leanlearn.online.base",
+    "Quarantined": "leanlearn.online.quarantine",
+    "QuarantineLog": "leanlearn.online.quarantine",
+    "TrackerSettings": "leanlearn.online.settings",
+    "Window": "leanlearn.online.settings",
     "RuleTracker": "leanlearn.online.trackers",
     "Monitor": "leanlearn.online.monitor",
-    "MonitorError": "leanlearn.online.monitor",
+    "MonitorError": "leanlearn.online.base",
     "FileReplay": "leanlearn.online.streams",
     "JsonLinesStream": "leanlearn.online.streams",
     "DirectoryStream": "leanlearn.online.streams",

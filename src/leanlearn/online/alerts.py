@@ -5,9 +5,10 @@ time, when the stream has one), the window's statistics (firings, hits, confiden
 lift; for numeric outcomes the mean under the rule and overall), the expected interval the confidence left or came
 back to, and the event of the detector alarm behind a drift.
 
-:class:`AlertLog` appends alerts to a JSONL file. It knows its size in bytes, so a checkpoint can record how much
-of the file belongs to the state it saved, and a resumed run can cut off alerts written after that checkpoint —
-the events behind them are replayed and raise them again (exactly once in the file).
+:class:`AlertLog` appends alerts to a JSONL file (a :class:`JsonLinesLog`, as the quarantine file is). It knows
+its size in bytes, so a checkpoint can record how much of the file belongs to the state it saved, and a resumed
+run can cut off alerts written after that checkpoint — the events behind them are replayed and raise them again
+(exactly once in the file).
 
 Examples
 --------
@@ -29,7 +30,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from leanlearn.online.base import MonitorError
 
 ALERT_SCHEMA = "leanlearn.alert/1"
 
@@ -114,30 +117,47 @@ class Alert:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Alert:
+        if not isinstance(doc, dict) or doc.get("schema") != ALERT_SCHEMA:
+            raise ValueError(f"not a {ALERT_SCHEMA} document")
         fields = {k: v for k, v in doc.items() if k != "schema"}
         fields["expected"] = tuple(fields["expected"])
         return cls(**fields)
 
 
 def read_alerts(path: str | Path) -> list[Alert]:
-    """The alerts in a JSONL file written by :class:`AlertLog`."""
+    """The alerts in a JSONL file written by :class:`AlertLog` (a damaged line raises :class:`MonitorError`)."""
+    out = []
     with open(path, encoding="utf-8") as fh:
-        return [Alert.from_json(json.loads(line)) for line in fh if line.strip()]
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Alert.from_json(json.loads(line)))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise MonitorError(f"{path} line {number}: not an alert written by leanlearn ({exc})") from None
+    return out
 
 
-class AlertLog:
-    """Append alerts to a JSONL file (created with its folder if missing).
+class JsonLinesLog:
+    """A JSON Lines file the monitor appends to, that knows its size and can be cut back to a checkpoint's size.
 
     Parameters
     ----------
     path : str or Path
-        The file. Existing content is kept (a resumed run continues it).
+        The file (created with its folder if missing). Existing content is kept (a resumed run continues it).
     """
+
+    what = "log file"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "ab")
+        if self.path.exists() and not self.path.is_file():
+            raise MonitorError(f"{self.path}: not a file; name a file for the {self.what}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "ab")
+        except OSError as exc:
+            raise MonitorError(f"{self.path}: cannot open the {self.what} ({exc.strerror or exc})") from None
         self.written = 0
 
     @property
@@ -146,9 +166,9 @@ class AlertLog:
         self._fh.flush()
         return self._fh.tell()
 
-    def write(self, alerts: Iterable[Alert]) -> None:
-        for alert in alerts:
-            self._fh.write((json.dumps(alert.to_json(), ensure_ascii=False, allow_nan=False) + "\n").encode())
+    def write_docs(self, docs: Iterable[dict[str, Any]]) -> None:
+        for doc in docs:
+            self._fh.write((json.dumps(doc, ensure_ascii=False, allow_nan=False) + "\n").encode())
             self.written += 1
 
     def sync(self) -> int:
@@ -158,11 +178,18 @@ class AlertLog:
         return self._fh.tell()
 
     def truncate(self, size: int) -> None:
-        """Cut the file to ``size`` bytes (alerts written after a checkpoint, replayed on resume)."""
+        """Cut the file to ``size`` bytes (what was written after a checkpoint, replayed on resume).
+
+        Raises :class:`MonitorError` when the file holds fewer bytes: it was rotated or truncated since the
+        checkpoint, and what belongs to the checkpoint is gone.
+        """
         self._fh.flush()
-        current = self._fh.tell()
+        current = self._fh.seek(0, os.SEEK_END)
         if size > current:
-            raise ValueError(f"{self.path} holds {current} bytes, fewer than the {size} the checkpoint recorded")
+            raise MonitorError(
+                f"{self.path}: the {self.what} holds {current:,} bytes, fewer than the {size:,} the checkpoint "
+                "recorded (it was rotated or truncated since); put the file back, or resume with another file name "
+                "(the run then starts that file afresh)")
         self._fh.truncate(size)
         self._fh.seek(size)
 
@@ -171,8 +198,17 @@ class AlertLog:
             self._fh.flush()
             self._fh.close()
 
-    def __enter__(self) -> AlertLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AlertLog(JsonLinesLog):
+    """Append alerts to a JSONL file (see :class:`JsonLinesLog`)."""
+
+    what = "alert file"
+
+    def write(self, alerts: Iterable[Alert]) -> None:
+        self.write_docs(alert.to_json() for alert in alerts)

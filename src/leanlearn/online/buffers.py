@@ -41,7 +41,7 @@ def encode_array(values: np.ndarray, dtype: Any) -> str:
 
 def decode_array(text: str, dtype: Any) -> np.ndarray:
     """Inverse of :func:`encode_array` (returns a native-endian, writable copy)."""
-    raw = np.frombuffer(base64.b64decode(text.encode()), dtype=np.dtype(dtype).newbyteorder("<"))
+    raw = np.frombuffer(base64.b64decode(text.encode(), validate=True), dtype=np.dtype(dtype).newbyteorder("<"))
     return raw.astype(np.dtype(dtype), copy=True)
 
 
@@ -141,6 +141,10 @@ class EventBuffer:
         """Position of the oldest event (only when not empty)."""
         return int(self._position[self._start])
 
+    def first_hit(self) -> int:
+        """Hit (0/1) of the oldest event (only when not empty)."""
+        return int(self._hit[self._start])
+
     def to_json(self) -> dict[str, Any]:
         """``{"n": ..., "event": base64, "position": base64, "hit": base64, "value": base64}``."""
         doc: dict[str, Any] = {"n": len(self)}
@@ -150,9 +154,12 @@ class EventBuffer:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> EventBuffer:
-        n = int(doc["n"])
+        """Rebuild a buffer saved by :meth:`to_json` (``ValueError`` / ``KeyError`` / ``TypeError`` when damaged)."""
+        n = doc["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"event buffer: n={n!r} is not a count")
         buf = cls(capacity=max(64, 2 * n))
-        columns = [decode_array(doc[name], dtype) for name, dtype in _COLUMNS]
+        columns = [decode_array(str(doc[name]), dtype) for name, dtype in _COLUMNS]
         if any(len(c) != n for c in columns):
             raise ValueError(f"event buffer: columns do not all hold {n} values")
         buf.extend(*columns)

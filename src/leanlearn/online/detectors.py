@@ -6,22 +6,26 @@ The monitor uses two of River's detectors per rule:
   outcome follows a firing, 0 when it does not — for every rule;
 - a two-sided :class:`river.drift.PageHinkley` on the outcome value itself, for rules on numeric outcomes.
 
-:func:`feed` updates a detector with many values and returns where it signalled: the batched path calls it with
-only the rows where a rule fires, in order, so a detector sees exactly the sequence the per-event path gives it.
+River keeps a detector's state in private attributes and offers pickle to save it. :class:`DriftDetector` is the
+one adapter that knows those internals — picked by ``isinstance`` on River's classes (:meth:`DriftDetector.of`),
+nowhere else in leanlearn — and gives the trackers what they need:
 
-:func:`dump` / :func:`load` turn a detector into a JSON document and back: Page-Hinkley as its few numbers (floats
-round-trip exactly through JSON's shortest repr); ADWIN as the byte string River's own Rust core writes for its
-state (``AdaptiveWindowing.__getstate__``: the buckets and totals, a data format, base64 in the JSON) — loading it
-runs no code. The River version is recorded beside it and a checkpoint from another River version is refused
-(the byte layout is River's, not ours).
+- :meth:`~DriftDetector.update` (one value → did it signal?) and :meth:`~DriftDetector.update_many` (many values →
+  where it signalled; the batched path feeds only the rows where a rule fires, in order, so a detector sees exactly
+  the sequence the per-event path gives it);
+- :meth:`~DriftDetector.to_json` / :meth:`DriftDetector.from_json`: Page-Hinkley as its few numbers (floats
+  round-trip exactly through JSON's shortest repr); ADWIN as the byte string River's own Rust core writes for its
+  state (``AdaptiveWindowing.__getstate__``: the buckets and totals, a data format, base64 in the JSON) — loading
+  it runs no code. The River version is recorded beside it (by the monitor) and a state from another River version
+  is refused (the byte layout is River's, not ours).
 
 Examples
 --------
->>> d = make_adwin(delta=0.002, clock=1)
->>> feed(d, [0.0] * 500 + [1.0] * 200)
+>>> d = DriftDetector.adwin(delta=0.002, clock=1)
+>>> d.update_many([0.0] * 500 + [1.0] * 200)
 [510]
->>> doc = dump(d)
->>> doc["kind"], load(doc).width == d.width
+>>> doc = d.to_json()
+>>> doc["kind"], DriftDetector.from_json(doc).to_json() == doc
 ('adwin', True)
 """
 
@@ -30,9 +34,9 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from leanlearn.errors import LeanlearnError
+from leanlearn.online.base import MonitorError
 
 
 def river_version() -> str:
@@ -43,7 +47,7 @@ def river_version() -> str:
 
 
 class Adwin:
-    """River's ADWIN, without importing :mod:`river.drift`.
+    """River's ADWIN, without importing :mod:`river.drift` (attribute names as River's, for the adapter).
 
     ``river.drift.ADWIN`` is a thin Python wrapper around River's Rust core ``AdaptiveWindowing``: on each
     ``update`` it first resets the core if the previous update detected a drift, then updates it. This class is
@@ -87,109 +91,203 @@ class Adwin:
         self._drift_detected = self._helper.update(x)
 
 
-def make_adwin(delta: float = 0.002, clock: int = 1, min_window_length: int = 5, grace_period: int = 10) -> Adwin:
-    """A fresh ADWIN (River's, see :class:`Adwin`)."""
-    return Adwin(delta=delta, clock=clock, min_window_length=min_window_length, grace_period=grace_period)
-
-
-def make_page_hinkley(delta: float, threshold: float, min_instances: int = 30, alpha: float = 1 - 1e-4) -> Any:
-    """A fresh two-sided :class:`river.drift.PageHinkley`."""
-    from river import drift
-
-    return drift.PageHinkley(min_instances=min_instances, delta=delta, threshold=threshold, alpha=alpha, mode="both")
-
-
-def feed(detector: Any, values: Sequence[float]) -> list[int]:
-    """Update ``detector`` with ``values`` in order; return the indices at which it signalled a drift.
-
-    For ADWIN this calls River's Rust core directly, doing exactly what :meth:`river.drift.ADWIN.update` does
-    (reset on the update after a detection, then update) without the Python wrapper around each call: the same
-    states, about twice as fast. Other detectors go through their ``update``.
-
-    >>> from river.drift import ADWIN
-    >>> a, b = make_adwin(clock=32), ADWIN()
-    >>> values = [0.0] * 300 + [1.0] * 300 + [0.0] * 300
-    >>> fast = feed(a, values)
-    >>> slow = [i for i, x in enumerate(values) if b.update(x) is None and b.drift_detected]
-    >>> fast == slow, dump(a) == dump(b)
-    (True, True)
-    """
-    out = []
-    if type(detector).__name__ in ("ADWIN", "Adwin"):
-        flag = detector._drift_detected
-        update = detector._helper.update
-        for i, x in enumerate(values):
-            if flag:
-                detector._reset()
-                update = detector._helper.update
-            flag = update(x)
-            if flag:
-                out.append(i)
-        detector._drift_detected = flag
-        return out
-    update = detector.update
-    for i, x in enumerate(values):
-        update(x)
-        if detector._drift_detected:
-            out.append(i)
-    return out
-
 
 def _float(x: float) -> float | str:
     return x if math.isfinite(x) else repr(x)  # 'inf', '-inf', 'nan' as text: JSON has no non-finite numbers
 
 
-def _unfloat(x: float | str) -> float:
-    return float(x)
+def _river_drift() -> Any:
+    from river import drift
+
+    return drift
 
 
-def dump(detector: Any) -> dict[str, Any]:
-    """The detector's parameters and state as a JSON-ready document."""
-    name = type(detector).__name__
-    if name in ("ADWIN", "Adwin"):
+class DriftDetector:
+    """The adapter around one River drift detector (ADWIN or Page-Hinkley): update, signal, save, restore.
+
+    Build one with :meth:`adwin`, :meth:`page_hinkley`, :meth:`of` (wrap an existing River detector) or
+    :meth:`from_json`.
+
+    >>> from river.drift import ADWIN
+    >>> values = [0.0] * 300 + [1.0] * 300 + [0.0] * 300
+    >>> fast, slow = DriftDetector.adwin(clock=32), ADWIN()
+    >>> found = fast.update_many(values)
+    >>> reference = [i for i, x in enumerate(values) if slow.update(x) is None and slow.drift_detected]
+    >>> found == reference, fast.to_json() == DriftDetector.of(slow).to_json()
+    (True, True)
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    # -- building --------------------------------------------------------------------------------------------
+    @staticmethod
+    def adwin(delta: float = 0.002, clock: int = 1, min_window_length: int = 5,
+              grace_period: int = 10) -> DriftDetector:
+        """A fresh ADWIN (River's, see :class:`Adwin`)."""
+        return _AdwinState(Adwin(delta=delta, clock=clock, min_window_length=min_window_length,
+                                 grace_period=grace_period))
+
+    @staticmethod
+    def page_hinkley(delta: float, threshold: float, min_instances: int = 30,
+                     alpha: float = 1 - 1e-4) -> DriftDetector:
+        """A fresh two-sided :class:`river.drift.PageHinkley`."""
+        return _PageHinkleyState(_river_drift().PageHinkley(min_instances=min_instances, delta=delta,
+                                                            threshold=threshold, alpha=alpha, mode="both"))
+
+    @staticmethod
+    def of(detector: Any) -> DriftDetector:
+        """Wrap a River detector (``river.drift.ADWIN``, :class:`Adwin`, ``river.drift.PageHinkley``)."""
+        if isinstance(detector, DriftDetector):
+            return detector
+        if isinstance(detector, Adwin):
+            return _AdwinState(detector)
+        drift = _river_drift()
+        if isinstance(detector, drift.ADWIN):
+            return _AdwinState(detector)
+        if isinstance(detector, drift.PageHinkley):
+            return _PageHinkleyState(detector)
+        raise TypeError(f"no adapter for a {type(detector).__name__} detector (ADWIN and PageHinkley are supported)")
+
+    # -- learning --------------------------------------------------------------------------------------------
+    @property
+    def drift_detected(self) -> bool:
+        return bool(self.detector.drift_detected)
+
+    def update(self, x: float) -> bool:
+        """Update with one value; return whether the detector signalled a drift on it."""
+        self.detector.update(x)
+        return self.drift_detected
+
+    def update_many(self, values: Sequence[float]) -> list[int]:
+        """Update with ``values`` in order; return the indices at which the detector signalled."""
+        update = self.update
+        return [i for i, x in enumerate(values) if update(x)]
+
+    # -- saving ----------------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The detector's parameters and state as a JSON-ready document."""
+        raise NotImplementedError
+
+    @staticmethod
+    def from_json(doc: Any) -> DriftDetector:
+        """Rebuild a detector saved by :meth:`to_json`; a damaged document raises :class:`MonitorError`."""
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        states: dict[str, type[DriftDetector]] = {"adwin": _AdwinState, "page-hinkley": _PageHinkleyState}
+        if kind not in states:
+            raise MonitorError(f"unknown detector kind {kind!r} in a saved monitor state")
+        try:
+            return states[kind]._load(doc)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise MonitorError(f"a {kind} detector in the saved monitor state is damaged ({detail})") from None
+
+    @classmethod
+    def _load(cls, doc: dict[str, Any]) -> DriftDetector:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"DriftDetector({self.detector!r})"
+
+
+class _AdwinState(DriftDetector):
+    """ADWIN: River's Python wrapper over the Rust core ``AdaptiveWindowing``, driven directly in bulk."""
+
+    kind = "adwin"
+
+    def update(self, x: float) -> bool:
+        d = self.detector
+        if d._drift_detected:
+            d._reset()
+        d._drift_detected = bool(d._helper.update(x))
+        return bool(d._drift_detected)
+
+    def update_many(self, values: Sequence[float]) -> list[int]:
+        # exactly what river.drift.ADWIN.update does (reset on the update after a detection, then update),
+        # without the Python wrapper around each call: the same states, about twice as fast
+        d = self.detector
+        out = []
+        flag = d._drift_detected
+        update = d._helper.update
+        for i, x in enumerate(values):
+            if flag:
+                d._reset()
+                update = d._helper.update
+            flag = update(x)
+            if flag:
+                out.append(i)
+        d._drift_detected = bool(flag)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.detector
         return {
-            "kind": "adwin",
-            "params": {"delta": detector.delta, "clock": detector.clock, "max_buckets": detector.max_buckets,
-                       "min_window_length": detector.min_window_length, "grace_period": detector.grace_period},
-            "drift_detected": bool(detector._drift_detected),
-            "state": base64.b64encode(detector._helper.__getstate__()).decode(),
+            "kind": self.kind,
+            "params": {"delta": d.delta, "clock": d.clock, "max_buckets": d.max_buckets,
+                       "min_window_length": d.min_window_length, "grace_period": d.grace_period},
+            "drift_detected": bool(d._drift_detected),
+            "state": base64.b64encode(d._helper.__getstate__()).decode(),
         }
-    if name == "PageHinkley":
+
+    @classmethod
+    def _load(cls, doc: dict[str, Any]) -> DriftDetector:
+        params = doc["params"]
+        if not isinstance(params, dict):
+            raise TypeError("params is not an object")
+        detector = Adwin(**params)
+        state = base64.b64decode(str(doc["state"]).encode(), validate=True)
+        if not state:
+            raise ValueError("empty state")
+        detector._helper.__setstate__(state)
+        detector._drift_detected = bool(doc.get("drift_detected", False))
+        return cls(detector)
+
+
+class _PageHinkleyState(DriftDetector):
+    """Page-Hinkley: its mean and cumulative sums."""
+
+    kind = "page-hinkley"
+
+    def update(self, x: float) -> bool:
+        d = self.detector
+        d.update(x)
+        return bool(d._drift_detected)
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.detector
         return {
-            "kind": "page-hinkley",
-            "params": {"min_instances": detector.min_instances, "delta": detector.delta,
-                       "threshold": detector.threshold, "alpha": detector.alpha, "mode": detector.mode},
-            "drift_detected": bool(detector._drift_detected),
-            "n": _float(detector._x_mean.n),
-            "mean": _float(detector._x_mean._mean),
-            "sum_increase": _float(detector._sum_increase),
-            "sum_decrease": _float(detector._sum_decrease),
-            "min_increase": _float(detector._min_increase),
-            "max_decrease": _float(detector._max_decrease),
+            "kind": self.kind,
+            "params": {"min_instances": d.min_instances, "delta": d.delta, "threshold": d.threshold,
+                       "alpha": d.alpha, "mode": d.mode},
+            "drift_detected": bool(d._drift_detected),
+            "n": _float(d._x_mean.n),
+            "mean": _float(d._x_mean._mean),
+            "sum_increase": _float(d._sum_increase),
+            "sum_decrease": _float(d._sum_decrease),
+            "min_increase": _float(d._min_increase),
+            "max_decrease": _float(d._max_decrease),
         }
-    raise TypeError(f"cannot save a {name} detector")
 
+    @classmethod
+    def _load(cls, doc: dict[str, Any]) -> DriftDetector:
+        params = doc["params"]
+        if not isinstance(params, dict):
+            raise TypeError("params is not an object")
+        d = _river_drift().PageHinkley(**params)
+        numbers = {k: float(doc[k]) for k in ("n", "mean", "sum_increase", "sum_decrease", "min_increase",
+                                              "max_decrease")}
+        if not (math.isfinite(numbers["n"]) and numbers["n"] >= 0):
+            raise ValueError(f"n={doc['n']!r}")
+        d._x_mean.n = numbers["n"]
+        d._x_mean._mean = numbers["mean"]
+        d._sum_increase = numbers["sum_increase"]
+        d._sum_decrease = numbers["sum_decrease"]
+        d._min_increase = numbers["min_increase"]
+        d._max_decrease = numbers["max_decrease"]
+        d._drift_detected = bool(doc.get("drift_detected", False))
+        return cls(d)
 
-def load(doc: dict[str, Any]) -> Any:
-    """Rebuild a detector saved by :func:`dump`."""
-    kind = doc.get("kind")
-    try:
-        if kind == "adwin":
-            detector = Adwin(**doc["params"])
-            detector._helper.__setstate__(base64.b64decode(doc["state"].encode()))
-        elif kind == "page-hinkley":
-            from river import drift
-
-            detector = drift.PageHinkley(**doc["params"])
-            detector._x_mean.n = _unfloat(doc["n"])
-            detector._x_mean._mean = _unfloat(doc["mean"])
-            detector._sum_increase = _unfloat(doc["sum_increase"])
-            detector._sum_decrease = _unfloat(doc["sum_decrease"])
-            detector._min_increase = _unfloat(doc["min_increase"])
-            detector._max_decrease = _unfloat(doc["max_decrease"])
-        else:
-            raise LeanlearnError(f"unknown detector kind {kind!r} in a monitor checkpoint")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LeanlearnError(f"a {kind} detector in the monitor checkpoint is damaged ({exc})") from None
-    detector._drift_detected = bool(doc.get("drift_detected", False))
-    return detector

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leanlearn.errors import ExpressionError, PackError
+from leanlearn.errors import ExpressionError, LeanlearnError, PackError
 from leanlearn.mining import expressions as _expr
 from leanlearn.mining.expressions import Expression, Step, compare_values
 from leanlearn.mining.rules import Condition, Rule
@@ -288,6 +288,82 @@ def _float_column(column: pd.Series) -> np.ndarray | None:
     return None
 
 
+# -- values that cannot be used ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BadValue:
+    """Why one event cannot be evaluated: the column, the raw value and the reason (a code and a sentence).
+
+    Codes: ``not-a-number`` (text or another type where a number belongs), ``not-a-value`` (a list or an object
+    where one value belongs), ``unusable`` (the value makes a condition or a derived feature fail).
+    """
+
+    column: str | None
+    value: Any
+    code: str
+    reason: str
+
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating, np.bool_, bool)
+
+
+def coerce_number(value: Any, column: str) -> tuple[Any, BadValue | None]:
+    """A value of a column that must hold numbers, as a float (missing → NaN), or why it cannot be one.
+
+    Numbers and booleans are taken as they are; text is read as a number if it is one (``" 61.5 "``, ``"1e3"``;
+    an empty text is a missing value); anything else is a :class:`BadValue`.
+
+    >>> coerce_number("61.5", "torque"), coerce_number(True, "torque")
+    ((61.5, None), (1.0, None))
+    >>> coerce_number("n/a", "torque")[1].reason
+    "column 'torque' holds text 'n/a' where a number belongs"
+    """
+    if value is None:
+        return math.nan, None
+    if isinstance(value, _NUMBER_TYPES):
+        try:
+            return float(value), None
+        except OverflowError:
+            return math.nan, BadValue(column, value, "not-a-number",
+                                      f"column {column!r} holds a number too large for a float ({_short(value)})")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan, None
+        try:
+            return float(text), None
+        except ValueError:
+            return math.nan, BadValue(column, value, "not-a-number",
+                                      f"column {column!r} holds text {_short(value)} where a number belongs")
+    if is_missing(value):
+        return math.nan, None
+    if isinstance(value, (list, tuple, dict, set)):
+        return math.nan, BadValue(column, value, "not-a-value",
+                                  f"column {column!r} holds a {type(value).__name__} ({_short(value)}) where one "
+                                  "number belongs")
+    return math.nan, BadValue(column, value, "not-a-number",
+                              f"column {column!r} holds a {type(value).__name__} ({_short(value)}) where a number "
+                              "belongs")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _numeric_use(cond: Condition) -> bool:
+    """Whether a condition compares its feature with numbers (so the feature's values must be numbers)."""
+    v = cond.value
+    if cond.op in _NUMERIC_OPS:
+        return not isinstance(v, str)
+    if cond.op == "between":
+        return not any(isinstance(b, str) for b in v)
+    if cond.op in ("==", "!="):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if cond.op == "in":
+        return bool(v) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class RowResult:
     """What one event says: per rule whether it fires; per outcome group whether the outcome is known, holds, and
@@ -309,6 +385,25 @@ class FrameResult:
     value: list[np.ndarray]
 
 
+_EVALUATION_ERRORS = (LeanlearnError, TypeError, ValueError, OverflowError, ArithmeticError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _stack(results: Sequence[RowResult], n_rules: int, n_groups: int) -> FrameResult:
+    """Per-event results as one :class:`FrameResult`."""
+    def column(get: Callable[[RowResult], list[Any]], k: int, dtype: Any) -> np.ndarray:
+        return np.array([get(r)[k] for r in results], dtype=dtype) if results else np.zeros(0, dtype)
+
+    return FrameResult([column(lambda r: r.fired, k, bool) for k in range(n_rules)],
+                       [column(lambda r: r.observed, k, bool) for k in range(n_groups)],
+                       [column(lambda r: r.hit, k, bool) for k in range(n_groups)],
+                       [column(lambda r: r.value, k, float) for k in range(n_groups)])
+
+
 class CompiledPack:
     """A pack's rules prepared for live evaluation.
 
@@ -328,6 +423,8 @@ class CompiledPack:
         Per group: whether the target is numeric (its value is kept, e.g. for the window mean).
     columns : frozenset of str
         Raw columns the rules and derived features read (outcomes included).
+    numeric_columns : frozenset of str
+        Columns whose values must be numbers (see :meth:`check_row`).
     """
 
     def __init__(self, pack: RulePack, rules: Sequence[Rule] | None = None) -> None:
@@ -363,6 +460,96 @@ class CompiledPack:
         derived_names = {n for n, _ in self.derived}
         outcomes = frozenset(g.feature for g in self.groups)
         self.columns = frozenset(c for c in needed if c not in derived_names) | outcomes
+        # the columns whose values must be numbers: numeric conditions and outcomes, numeric targets, and the inputs
+        # of derived features outside text comparisons; checked per value (one bad value quarantines one event)
+        numeric = {c.feature for c in (*self.conditions, *self.groups) if _numeric_use(c)}
+        numeric |= {g.feature for g, num in zip(self.groups, self.numeric) if num}
+        for _, expression in self.derived:
+            steps = getattr(expression, "program", None)
+            if steps:
+                numeric |= {step.arg[0] for step in steps if step.kind == "col" and not step.arg[2]}
+            else:  # pragma: no cover - an expression without a postfix program
+                numeric |= set(expression.columns)
+        self.numeric_columns = frozenset(numeric)
+        self._checks = tuple(sorted((c, c in numeric) for c in {*self.columns, *numeric, *needed}))
+
+    # -- values
+    def check_row(self, row: Mapping[str, Any]) -> tuple[Mapping[str, Any], BadValue | None]:
+        """``row`` with the values of numeric columns as floats, or the first value that cannot be used.
+
+        Columns are checked in name order, so an event with several bad values reports the same one on both paths.
+        """
+        out: dict[str, Any] | None = None
+        for column, numeric in self._checks:
+            if column not in row:
+                continue
+            value = row[column]
+            if numeric:
+                if type(value) is float:
+                    continue
+                number, bad = coerce_number(value, column)
+                if bad is not None:
+                    return row, bad
+                if out is None:
+                    out = dict(row)
+                out[column] = number
+            elif isinstance(value, (list, tuple, dict, set)):
+                return row, BadValue(column, value, "not-a-value",
+                                     f"column {column!r} holds a {type(value).__name__} ({_short(value)}) where one "
+                                     "value belongs")
+        return (row if out is None else out), None
+
+    def check_frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, BadValue]]:
+        """``frame`` with numeric columns as float64, and the rows (positions) whose values cannot be used.
+
+        The same judgement as :meth:`check_row`, value by value: one bad cell never turns a column into text.
+        """
+        bad: dict[int, BadValue] = {}
+        changed: dict[str, np.ndarray] = {}
+        for column, numeric in self._checks:
+            if column not in frame.columns:
+                continue
+            series = frame[column]
+            dtype = series.dtype
+            if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+                if numeric and not pd.api.types.is_float_dtype(dtype):
+                    changed[column] = series.to_numpy(dtype=float, na_value=np.nan)
+                continue
+            values = series.tolist()
+            if numeric:
+                numbers = np.empty(len(values), dtype=float)
+                for i, value in enumerate(values):
+                    if type(value) is float:
+                        numbers[i] = value
+                        continue
+                    numbers[i], problem = coerce_number(value, column)
+                    if problem is not None and i not in bad:
+                        bad[i] = problem
+                changed[column] = numbers
+            else:
+                for i, value in enumerate(values):
+                    if isinstance(value, (list, tuple, dict, set)) and i not in bad:
+                        bad[i] = BadValue(column, value, "not-a-value",
+                                          f"column {column!r} holds a {type(value).__name__} ({_short(value)}) "
+                                          "where one value belongs")
+        if changed:
+            frame = frame.assign(**changed)
+        return frame, bad
+
+    def evaluate_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[FrameResult, dict[int, BadValue]]:
+        """Evaluate events one by one (already checked), setting aside those whose evaluation fails.
+
+        The slow path behind :meth:`evaluate_frame` when a micro-batch holds a value no check foresaw (e.g. text
+        compared with a number in a derived feature): the same result per event as :meth:`evaluate_row`.
+        """
+        results: list[RowResult] = []
+        bad: dict[int, BadValue] = {}
+        for i, row in enumerate(rows):
+            try:
+                results.append(self.evaluate_row(row))
+            except _EVALUATION_ERRORS as exc:
+                bad[i] = BadValue(None, None, "unusable", _first_line(exc))
+        return _stack(results, len(self.rules), len(self.groups)), bad
 
     # -- one event
     def evaluate_row(self, row: Mapping[str, Any]) -> RowResult:
@@ -388,7 +575,7 @@ class CompiledPack:
             known = not is_missing(y)
             observed.append(known)
             hit.append(known and test(y))
-            value.append(float(y) if known and numeric else math.nan)
+            value.append(float(y) if known and numeric and y is not None else math.nan)
         return RowResult(fired, observed, hit, value)
 
     # -- many events

@@ -2,18 +2,27 @@
 
 A :class:`Monitor` holds one :class:`~leanlearn.online.trackers.RuleTracker` per active rule (every rule of the
 pack not rejected in review) and, per outcome, the window of observed outcomes (for the base rate, lift and the
-overall mean of numeric outcomes). Feed it one event at a time with :meth:`Monitor.update_one` (a dict) or
+overall mean of numeric outcomes). Feed it one event at a time with :meth:`Monitor.update` (a dict) or
 micro-batches with :meth:`Monitor.update_many` (a DataFrame); both return the :class:`~leanlearn.online.alerts.Alert`
 objects raised, and both lead to the very same states and alerts however the stream is cut (property-tested).
+
+An event with a value that cannot be used (text where a number belongs, a list, an unreadable or far-future time)
+is quarantined — counted, kept with its reason (:meth:`Monitor.pop_quarantined`, see
+:mod:`leanlearn.online.quarantine`) — and the monitor goes on; a column an event does not carry is a missing value
+(its conditions do not hold), as a stream may omit empty fields.
 
 The batched path evaluates every rule with vectorised masks (each distinct condition once) and hands each tracker
 only the rows where its rule fires; River's detectors see only those rows' hits. See
 :mod:`leanlearn.online.trackers` for the window statistics, the expected interval and the state machine.
 
 Windows are count-based (``window=1000``: the last 1,000 events) or time-based (``window="10min"`` with
-``time_column``: events of the last ten minutes; a timestamp earlier than one already seen counts as the latest
-time seen). The whole state is a JSON document (:meth:`Monitor.state_dict`), restored with
-:meth:`Monitor.from_state` — see :mod:`leanlearn.online.checkpoint`.
+``time_column``: events of the last ten minutes). Time policy of a time window: a *late* event (earlier than the
+latest accepted time) is kept and counted at the latest accepted time — the window never moves back; an event more
+than ``horizon`` (default one day) after the later of the latest accepted time and the wall clock is quarantined as
+``future-time`` — one wrong clock cannot freeze the window; an event without a readable time is quarantined; and the
+stream's first event must carry the time column (else :class:`MonitorError`: a ``--time`` naming a column the stream
+does not have). The whole state is a JSON document (:meth:`Monitor.to_json`), restored with
+:meth:`Monitor.from_json` — see :mod:`leanlearn.online.checkpoint`.
 
 Examples
 --------
@@ -29,6 +38,8 @@ Examples
 >>> p = np.where(torque >= 60, np.r_[np.full(20_000, 0.5), np.full(20_000, 0.1)], 0.05)  # the rule fails halfway
 >>> events = pd.DataFrame({"torque": torque, "scrap": (rng.random(40_000) < p).astype(int)})
 >>> monitor = Monitor(pack, window=2000)
+>>> monitor
+Monitor(pack='press', settings=TrackerSettings(window=Window('2,000 events')))
 >>> alerts = monitor.update_many(events)
 >>> [(a.rule, a.previous, a.state) for a in alerts]
 [('R1', 'ok', 'warning'), ('R1', 'warning', 'drift')]
@@ -36,54 +47,98 @@ Examples
 True
 >>> monitor.states
 {'R1': 'drift'}
+>>> _ = monitor.update({"torque": "n/a", "scrap": 0})  # quarantined, not fatal
+>>> monitor.n_quarantined, monitor.pop_quarantined()[0].reason
+(1, "column 'torque' holds text 'n/a' where a number belongs")
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from leanlearn.errors import LeanlearnError
 from leanlearn.online.alerts import Alert
+from leanlearn.online.base import MonitorError, OnlineBase
 from leanlearn.online.buffers import EventBuffer
-from leanlearn.online.evaluate import CompiledPack, is_missing
+from leanlearn.online.evaluate import (
+    _EVALUATION_ERRORS,
+    BadValue,
+    CompiledPack,
+    FrameResult,
+    _first_line,
+    _short,
+    is_missing,
+)
+from leanlearn.online.quarantine import Quarantined
+from leanlearn.online.settings import TrackerSettings, Window
 from leanlearn.online.trackers import DRIFT, NO_POSITION, OK, STATES, WARNING, RuleTracker, Transition
 from leanlearn.packs.pack import RulePack
 
-MONITOR_SCHEMA = "leanlearn.monitor/1"
+__all__ = ["MONITOR_SCHEMA", "Monitor", "MonitorError", "timestamps_ns"]
+
+MONITOR_SCHEMA = "leanlearn.monitor/2"
+_OLD_MONITOR_SCHEMA = "leanlearn.monitor/1"
+_MAX_NS = 2**62
 
 
-class MonitorError(LeanlearnError):
-    """A monitor cannot be built or restored as asked."""
+def _seconds_ns(seconds: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):
+        ns = np.round(seconds * 1e9)
+    ok = np.isfinite(ns) & (np.abs(ns) < _MAX_NS)
+    return np.where(ok, np.nan_to_num(ns), NO_POSITION).astype(np.int64)
 
 
 def timestamps_ns(values: pd.Series) -> np.ndarray:
-    """Timestamps as int64 nanoseconds since the epoch (UTC); unparseable or missing → ``NO_POSITION``.
+    """Timestamps as int64 nanoseconds since the epoch (UTC); unreadable or missing → ``NO_POSITION``.
 
-    Text is read as ISO 8601 (without a zone: UTC), numbers as seconds since the epoch.
+    Value by value: text is read as ISO 8601 (without a zone: UTC), numbers as seconds since the epoch, datetimes as
+    they are; anything else is unreadable. So a value gets the same time alone as in any column.
 
     >>> timestamps_ns(pd.Series(["2024-01-01T00:00:01Z", None])).tolist() == [1704067201 * 10**9, NO_POSITION]
     True
+    >>> timestamps_ns(pd.Series([1704067201, "2024-01-01T00:00:01Z", "soon"], dtype=object)).tolist()[2] == NO_POSITION
+    True
     """
-    if pd.api.types.is_bool_dtype(values.dtype):
-        values = values.astype(object)
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        seconds = values.to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            ns = np.round(seconds * 1e9)
-        ok = np.isfinite(ns) & (np.abs(ns) < 2**62)
-        return np.where(ok, np.nan_to_num(ns), NO_POSITION).astype(np.int64)
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return np.full(len(values), NO_POSITION, np.int64)
+    if pd.api.types.is_numeric_dtype(dtype):
+        return _seconds_ns(values.to_numpy(dtype=float, na_value=np.nan))
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
         parsed = pd.to_datetime(values, utc=True)
-    else:
-        parsed = pd.to_datetime(values.astype(object).where(values.notna(), None), utc=True, errors="coerce",
+        out = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return np.where(parsed.isna().to_numpy(), NO_POSITION, out)
+    items = values.tolist()
+    out = np.full(len(items), NO_POSITION, np.int64)
+    numbers = [i for i, v in enumerate(items) if isinstance(v, (int, float, np.integer, np.floating))
+               and not isinstance(v, (bool, np.bool_))]
+    if numbers:
+        out[numbers] = _seconds_ns(np.array([float(items[i]) for i in numbers], dtype=float))
+    texts = [i for i, v in enumerate(items) if isinstance(v, str) and v.strip()]
+    if texts:
+        parsed = pd.to_datetime(pd.Series([items[i] for i in texts], dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
-    out = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(parsed.isna().to_numpy(), NO_POSITION, out)
+        ns = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        out[texts] = np.where(parsed.isna().to_numpy(), NO_POSITION, ns)
+    stamps = [i for i, v in enumerate(items) if isinstance(v, (pd.Timestamp, np.datetime64)) or
+              (hasattr(v, "isoformat") and not isinstance(v, str))]
+    for i in stamps:
+        try:
+            stamp = pd.Timestamp(items[i])
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            out[i] = NO_POSITION if pd.isna(stamp) else int(stamp.as_unit("ns").value)
+        except (ValueError, TypeError, OverflowError):
+            out[i] = NO_POSITION
+    return out
+
+
+def _blank(value: Any) -> bool:
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def _iso(ns: int) -> str | None:
@@ -92,81 +147,68 @@ def _iso(ns: int) -> str | None:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
-def _span(window: int | str | pd.Timedelta, time_column: str | None) -> tuple[int, bool, str]:
-    """(span in positions, time-based?, description)."""
-    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
-        if window < 1:
-            raise MonitorError(f"window must be at least 1 event, got {window}")
-        return int(window), False, f"{int(window):,} events"
-    try:
-        delta = pd.Timedelta(window)
-    except (ValueError, TypeError):
-        raise MonitorError(f"window {window!r} is neither a number of events nor a duration like '10min'") from None
-    if delta <= pd.Timedelta(0):
-        raise MonitorError(f"window {window!r} must be a positive duration")
-    if time_column is None:
-        raise MonitorError(f"a time window ({window!r}) needs time_column: the column holding each event's time")
-    return int(delta.value), True, str(window)
-
-
-class Monitor:
+class Monitor(OnlineBase):
     """Track a rule pack's active rules over a sliding window of live events.
 
     Parameters
     ----------
     pack : RulePack
         The pack; rules rejected in review are not tracked.
-    window : int or str, default=1000
-        Events per window, or a duration (``"10min"``, ``"2h"``) for a time-based window (needs ``time_column``).
-    time_column : str, optional
-        Column with each event's time (ISO 8601 text, datetimes, or seconds since the epoch); alerts then carry
-        the time, and a duration ``window`` becomes possible.
-    alpha, min_fired, drift_after, ok_after, alpha_ok, adwin_delta, adwin_clock, ph_threshold, ph_delta
-        Passed to every :class:`~leanlearn.online.trackers.RuleTracker` (see there).
+    settings : TrackerSettings, optional
+        Window, time column, levels, streaks, detectors and the far-future horizon (see
+        :class:`~leanlearn.online.settings.TrackerSettings`; default: its defaults).
+    window, time_column : optional
+        Shortcuts for ``settings.replace(window=..., time_column=...)``.
+    clock : callable, optional
+        The wall clock, in nanoseconds since the epoch, for the far-future bound (default :func:`time.time_ns`).
 
     Attributes
     ----------
     trackers : list of RuleTracker
         One per active rule, in the pack's order.
     n_events : int
-        Events consumed so far (the stream offset a checkpoint records).
+        Events consumed so far, quarantined ones included (the stream offset a checkpoint records).
     n_alerts : dict
         Alerts raised so far, by the state entered.
+    n_quarantined : int
+        Events set aside so far.
     """
 
-    def __init__(
-        self,
-        pack: RulePack,
-        window: int | str = 1000,
-        *,
-        time_column: str | None = None,
-        alpha: float = 0.01,
-        min_fired: int = 10,
-        drift_after: int = 5,
-        ok_after: int = 10,
-        alpha_ok: float = 0.2,
-        adwin_delta: float = 0.002,
-        adwin_clock: int = 1,
-        ph_threshold: float = 25.0,
-        ph_delta: float = 0.25,
-    ) -> None:
+    def __init__(self, pack: RulePack, settings: TrackerSettings | None = None, *,
+                 window: int | str | Window | None = None, time_column: str | None = None,
+                 clock: Callable[[], int] | None = None) -> None:
+        settings = TrackerSettings() if settings is None else settings
+        if not isinstance(settings, TrackerSettings):
+            raise MonitorError(f"settings must be a TrackerSettings, not {type(settings).__name__}")
+        changes: dict[str, Any] = {}
+        if window is not None:
+            changes["window"] = window
+        if time_column is not None:
+            changes["time_column"] = time_column
         self.pack = pack
-        self.window = window
-        self.time_column = time_column
-        self.span, self.time_based, self.window_text = _span(window, time_column)
-        self.tracker_params = {"alpha": alpha, "min_fired": min_fired, "drift_after": drift_after,
-                               "ok_after": ok_after, "alpha_ok": alpha_ok, "adwin_delta": adwin_delta,
-                               "adwin_clock": adwin_clock,
-                               "ph_threshold": ph_threshold, "ph_delta": ph_delta}
+        self.settings = settings.replace(**changes) if changes else settings
+        self.clock = clock
+        self._clock: Callable[[], int] = clock if clock is not None else time.time_ns
+        self._span = self.settings.window.span
+        self._time_based = self.settings.time_based
+        self._time_column = self.settings.time_column
+        self._horizon = self.settings.horizon.span
         self.compiled = CompiledPack(pack)
         if not self.compiled.rules:
             raise MonitorError(f"rule pack {pack.name!r} has no active rule to monitor (all are rejected, or none)")
         ids = [r.id for r in self.compiled.rules]
         if len(set(ids)) != len(ids) or "" in ids:
             raise MonitorError(f"rule pack {pack.name!r}: every monitored rule needs a distinct id")
-        self.trackers = [RuleTracker(rule, self.span, **self.tracker_params) for rule in self.compiled.rules]
+        self.trackers = [RuleTracker(rule, self.settings) for rule in self.compiled.rules]
         self._pack_hash = pack.content_hash
         self.reset()
+
+    def params(self) -> dict[str, Any]:
+        """``{"pack", "settings", "clock"}`` (the ``window`` / ``time_column`` shortcuts are in the settings)."""
+        return {"pack": self.pack, "settings": self.settings, "clock": self.clock}
+
+    def _repr_value(self, name: str, value: Any) -> str:
+        return repr(value.name) if name == "pack" else repr(value)
 
     def reset(self) -> Monitor:
         """Forget every event seen."""
@@ -175,6 +217,8 @@ class Monitor:
         self._outcomes = [EventBuffer() for _ in self.compiled.groups]
         self.n_events = 0
         self.n_alerts = {OK: 0, WARNING: 0, DRIFT: 0}
+        self.n_quarantined = 0
+        self._quarantined: list[Quarantined] = []
         self._last_position = NO_POSITION
         return self
 
@@ -184,21 +228,30 @@ class Monitor:
         return self.compiled.rules
 
     @property
+    def window(self) -> Window:
+        return self.settings.window
+
+    @property
     def states(self) -> dict[str, str]:
         """``{rule id: state}``."""
         return {t.rule.id: t.state for t in self.trackers}
 
     def counts(self) -> dict[str, int]:
         """How many rules are in each state."""
-        out = dict.fromkeys(STATES, 0)
+        out: dict[str, int] = dict.fromkeys(STATES, 0)
         for t in self.trackers:
             out[t.state] += 1
+        return out
+
+    def pop_quarantined(self) -> list[Quarantined]:
+        """The events quarantined since the last call, in stream order."""
+        out, self._quarantined = self._quarantined, []
         return out
 
     def _window_outcomes(self, group: int, event: int, position: int) -> tuple[int, int, float | None]:
         """(events, positives, overall mean) of an outcome in the window ending at ``event``."""
         buf = self._outcomes[group]
-        k = int(np.searchsorted(buf.position, position - self.span, side="right"))
+        k = int(np.searchsorted(buf.position, position - self._span, side="right"))
         u = int(np.searchsorted(buf.event, event, side="right"))
         n = max(u - k, 0)
         positives = int(buf.hit[k:u].sum(dtype=np.int64)) if n else 0
@@ -208,10 +261,11 @@ class Monitor:
     def status(self) -> pd.DataFrame:
         """One row per tracked rule: state, window counts, confidence vs the expected interval, lift, alarms."""
         rows = []
+        seen = self._last_position != NO_POSITION
         for i, t in enumerate(self.trackers):
             group = self.compiled.group_of[i]
             position = self._last_position
-            fired, hits = t.window_counts(position if self.n_events else None)
+            fired, hits = t.window_counts(position if seen else None)
             events, positives, mean_overall = self._window_outcomes(group, self.n_events - 1, position)
             low, high = t.expected_range(fired) if fired else (0, 0)
             confidence = hits / fired if fired else None
@@ -222,12 +276,12 @@ class Monitor:
                 "expected_low": low / fired if fired else None, "expected_high": high / fired if fired else None,
                 "evidence": t.rule.confidence, "coverage": fired / events if events else None,
                 "lift": confidence / base_rate if confidence is not None and base_rate else None,
-                "mean": t.window_mean(position if self.n_events else None), "mean_overall": mean_overall,
+                "mean": t.window_mean(position if seen else None), "mean_overall": mean_overall,
                 "n_fired": t.n_fired, "alarms": t.n_detections,
             })
         return pd.DataFrame(rows)
 
-    # -- alerts -----------------------------------------------------------------------------------------------
+    # -- alerts and quarantine ---------------------------------------------------------------------------------
     def _alert(self, i: int, t: Transition, time_ns: int | None) -> Alert:
         tracker = self.trackers[i]
         rule = tracker.rule
@@ -236,111 +290,220 @@ class Monitor:
         self.n_alerts[t.state] += 1
         return Alert(
             rule=rule.id, text=rule.text, target=rule.target, previous=t.previous, state=t.state, event=t.event,
-            time=None if time_ns is None else _iso(time_ns), window=self.window_text, events=events,
+            time=None if time_ns is None else _iso(time_ns), window=str(self.settings.window), events=events,
             fired=t.fired, hits=t.hits, confidence=t.confidence, expected=t.expected, evidence=rule.confidence,
             support=t.hits / events if events else 0.0, coverage=t.fired / events if events else 0.0,
             base_rate=base_rate, lift=t.confidence / base_rate if base_rate else None, mean=t.mean,
             mean_overall=mean_overall if t.mean is not None else None, detected_at=t.detected_at,
         )
 
-    # -- one event --------------------------------------------------------------------------------------------
-    def _time_ns(self, row: Mapping[str, Any]) -> int:
-        value = row.get(self.time_column) if self.time_column else None
-        if is_missing(value):
-            return NO_POSITION
-        return int(timestamps_ns(pd.Series([value]))[0])
+    def _quarantine(self, event: int, bad: BadValue) -> None:
+        self.n_quarantined += 1
+        self._quarantined.append(Quarantined(event=event, code=bad.code, column=bad.column,
+                                             value=None if bad.value is None else _short(bad.value, 200),
+                                             reason=bad.reason))
 
-    def update_one(self, row: Mapping[str, Any]) -> list[Alert]:
-        """Learn one event (column → value); return the alerts it raised."""
+    def _time_problem(self, value: Any) -> BadValue:
+        column = self._time_column
+        if _blank(value):
+            return BadValue(column, None, "no-time", f"no time in column {column!r} (a time window places every "
+                                                     "event by its time)")
+        return BadValue(column, value, "bad-time",
+                        f"column {column!r} holds {_short(value)}, not a time (ISO 8601 text, a datetime, or seconds "
+                        "since the epoch)")
+
+    def _future_problem(self, value: Any, ns: int, latest: int) -> BadValue:
+        column = self._time_column
+        since = "the stream's latest time" if latest != NO_POSITION and latest > self._clock() else "the wall clock"
+        return BadValue(column, value, "future-time",
+                        f"time {_iso(ns)} in column {column!r} lies more than {self.settings.horizon} after {since}; "
+                        "the event is set aside so that one wrong clock does not freeze the window (raise "
+                        "--horizon to accept it)")
+
+    def _check_first(self, value: Any, columns: Sequence[str]) -> None:
+        """The stream's first event must carry the time column (else ``--time`` names a column it lacks)."""
+        if _blank(value):
+            column = self._time_column
+            shown = ", ".join(repr(str(c)) for c in list(columns)[:12]) + (", …" if len(columns) > 12 else "")
+            raise MonitorError(f"--time {column!r}: the stream's first event has no time in column {column!r} (its "
+                               f"columns: {shown or 'none'}); name the column that holds each event's time")
+
+    # -- one event --------------------------------------------------------------------------------------------
+    def update(self, row: Mapping[str, Any]) -> list[Alert]:
+        """Take one event (column → value); return the alerts it raised (an unusable event is quarantined)."""
         e = self.n_events
-        result = self.compiled.evaluate_row(row)
-        time_ns = self._time_ns(row) if self.time_column else None
-        if self.time_based:
+        column = self._time_column
+        if e == 0 and column is not None:
+            self._check_first(row.get(column), list(row))
+        checked, bad = self.compiled.check_row(row)
+        time_ns: int | None = None
+        if column is not None:
+            raw = checked.get(column)
+            time_ns = NO_POSITION if _blank(raw) else int(timestamps_ns(pd.Series([raw], dtype=object))[0])
+            if bad is None and self._time_based and time_ns == NO_POSITION:
+                bad = self._time_problem(raw)
+        result = None
+        if bad is None:
+            try:
+                result = self.compiled.evaluate_row(checked)
+            except _EVALUATION_ERRORS as exc:
+                bad = BadValue(None, None, "unusable", _first_line(exc))
+        if bad is None and self._time_based:
             assert time_ns is not None
-            position = max(self._last_position, time_ns)
-        else:
-            position = e
-        for g, buf in enumerate(self._outcomes):
-            if result.observed[g]:
-                buf.append(e, position, 1 if result.hit[g] else 0, result.value[g])
+            latest = self._last_position
+            if time_ns > max(latest, self._clock()) + self._horizon:
+                bad = self._future_problem(checked.get(column or ""), time_ns, latest)
         alerts: list[Alert] = []
-        group_of = self.compiled.group_of
-        for i, fired in enumerate(result.fired):
-            if not fired:
-                continue
-            g = group_of[i]
-            if not result.observed[g]:
-                continue
-            tracker = self.trackers[i]
-            tracker.update(True, result.hit[g], result.value[g], event=e, position=position)
-            if tracker._pending:
-                alerts.extend(self._alert(i, t, time_ns) for t in tracker.pop_transitions())
+        if bad is not None or result is None:
+            if bad is not None:
+                self._quarantine(e, bad)
+            if not self._time_based:
+                self._last_position = e
+        else:
+            if self._time_based:
+                assert time_ns is not None
+                position = max(self._last_position, time_ns)
+            else:
+                position = e
+            for g, buf in enumerate(self._outcomes):
+                if result.observed[g]:
+                    buf.append(e, position, 1 if result.hit[g] else 0, result.value[g])
+            group_of = self.compiled.group_of
+            for i, fired in enumerate(result.fired):
+                if not fired:
+                    continue
+                g = group_of[i]
+                if not result.observed[g]:
+                    continue
+                tracker = self.trackers[i]
+                tracker.update(True, result.hit[g], result.value[g], event=e, position=position)
+                for t in tracker.pop_transitions():
+                    alerts.append(self._alert(i, t, time_ns))
+            self._last_position = position
         self.n_events = e + 1
-        self._last_position = position
         if e % 1024 == 1023:
             self._trim_outcomes()
         return alerts
 
     def _trim_outcomes(self) -> None:
+        if self._last_position == NO_POSITION:
+            return
         for buf in self._outcomes:
             if len(buf):
-                buf.drop_through(self._last_position - self.span)
+                buf.drop_through(self._last_position - self._span)
 
     # -- many events ------------------------------------------------------------------------------------------
-    def _positions(self, frame: pd.DataFrame, events: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        if not self.time_column:
-            return events, None
-        column = frame[self.time_column] if self.time_column in frame.columns else pd.Series(
-            [None] * len(frame), index=frame.index, dtype=object)
-        times = timestamps_ns(column)
-        if not self.time_based:
-            return events, times
-        positions = np.maximum.accumulate(np.concatenate(([self._last_position], times)))[1:]
-        return positions, times
-
     def update_many(self, frame: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[Alert]:
-        """Learn a micro-batch (a DataFrame, one row per event, in stream order); return the alerts it raised."""
+        """Take a micro-batch (a DataFrame, one row per event, in stream order); return the alerts it raised.
+
+        The same alerts, states and quarantine as :meth:`update` on each event in turn.
+        """
         if not isinstance(frame, pd.DataFrame):
             frame = pd.DataFrame.from_records(list(frame))
         n = len(frame)
         if n == 0:
             return []
+        if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+            frame = frame.reset_index(drop=True)
         e0 = self.n_events
-        events = np.arange(e0, e0 + n, dtype=np.int64)
-        positions, times = self._positions(frame, events)
-        result = self.compiled.evaluate_frame(frame)
-        for g, buf in enumerate(self._outcomes):
-            known = result.observed[g]
-            if known.all():
-                buf.extend(events, positions, result.hit[g], result.value[g])
+        column = self._time_column
+        if e0 == 0 and column is not None:
+            self._check_first(frame[column].iloc[0] if column in frame.columns else None, list(frame.columns))
+        checked, bad = self.compiled.check_frame(frame)
+        times: np.ndarray | None = None
+        raw_times: list[Any] | None = None
+        if column is not None:
+            if column in checked.columns:
+                raw_times = checked[column].tolist()
+                times = timestamps_ns(checked[column].astype(object))
+                blank = [i for i, v in enumerate(raw_times) if _blank(v)]
+                times[blank] = NO_POSITION
             else:
+                raw_times = [None] * n
+                times = np.full(n, NO_POSITION, np.int64)
+            if self._time_based:
+                for i in np.flatnonzero(times == NO_POSITION).tolist():
+                    if i not in bad:
+                        bad[i] = self._time_problem(raw_times[i])
+        keep = np.arange(n) if not bad else np.setdiff1d(np.arange(n), np.fromiter(bad, np.int64, len(bad)))
+        result = self._evaluate(checked, keep, bad)
+        if len(result.fired) and len(keep) != len(result.fired[0]):  # some rows failed evaluation
+            keep = np.setdiff1d(keep, np.fromiter(bad, np.int64, len(bad)))
+        if self._time_based and len(keep):
+            assert times is not None and raw_times is not None
+            accepted = self._accept_times(times[keep])
+            if not accepted.all():
+                latest = self._last_position
+                for j, k in enumerate(keep.tolist()):
+                    if accepted[j]:
+                        latest = max(latest, int(times[k]))
+                    else:
+                        bad[k] = self._future_problem(raw_times[k], int(times[k]), latest)
+                keep = keep[accepted]
+                result = _subset(result, accepted)
+        for i in sorted(bad):
+            self._quarantine(e0 + i, bad[i])
+        events = (e0 + keep).astype(np.int64)
+        if self._time_based:
+            assert times is not None
+            positions = np.maximum.accumulate(np.concatenate(([self._last_position], times[keep])))[1:]
+        else:
+            positions = events
+        found: list[tuple[int, int, Transition]] = []
+        if len(keep):
+            for g, buf in enumerate(self._outcomes):
+                known = result.observed[g]
                 idx = np.flatnonzero(known)
                 buf.extend(events[idx], positions[idx], result.hit[g][idx], result.value[g][idx])
-        found: list[tuple[int, int, Transition]] = []
-        group_of = self.compiled.group_of
-        for i, tracker in enumerate(self.trackers):
-            g = group_of[i]
-            idx = np.flatnonzero(result.fired[i] & result.observed[g])
-            if not len(idx):
-                continue
-            tracker.consume(events[idx], positions[idx], result.hit[g][idx].view(np.int8), result.value[g][idx])
-            if tracker._pending:
+            group_of = self.compiled.group_of
+            for i, tracker in enumerate(self.trackers):
+                g = group_of[i]
+                idx = np.flatnonzero(result.fired[i] & result.observed[g])
+                if not len(idx):
+                    continue
+                tracker.update_many(np.ones(len(idx), dtype=bool), result.hit[g][idx], result.value[g][idx],
+                                    events=events[idx], positions=positions[idx])
                 found.extend((t.event, i, t) for t in tracker.pop_transitions())
         found.sort(key=lambda item: (item[0], item[1]))
         alerts = [self._alert(i, t, None if times is None else int(times[t.event - e0])) for _, i, t in found]
         self.n_events = e0 + n
-        self._last_position = int(positions[-1])
+        if self._time_based:
+            if len(keep):
+                self._last_position = int(positions[-1])
+        else:
+            self._last_position = e0 + n - 1
         self._trim_outcomes()
         return alerts
 
-    # -- saving -----------------------------------------------------------------------------------------------
-    def params(self) -> dict[str, Any]:
-        """The parameters the monitor was built with (what :meth:`from_state` needs besides the pack)."""
-        window = self.window_text if self.time_based else int(self.window)
-        return {"window": window, "time_column": self.time_column, **self.tracker_params}
+    def _evaluate(self, checked: pd.DataFrame, keep: np.ndarray, bad: dict[int, BadValue]) -> FrameResult:
+        """Evaluate the rows ``keep``; rows whose evaluation fails join ``bad`` (the result then lacks them)."""
+        part = checked if len(keep) == len(checked) else checked.iloc[keep]
+        try:
+            return self.compiled.evaluate_frame(part)
+        except _EVALUATION_ERRORS:
+            records: list[dict[str, Any]] = part.to_dict("records")  # type: ignore[assignment]
+            result, failed = self.compiled.evaluate_rows(records)
+            for j, problem in failed.items():
+                bad[int(keep[j])] = problem
+            return result
 
-    def state_dict(self) -> dict[str, Any]:
-        """The whole state as a JSON-ready document: pack hash, parameters, events consumed, windows, detectors.
+    def _accept_times(self, times: np.ndarray) -> np.ndarray:
+        """Which times are within the far-future bound, each judged against the latest time accepted before it."""
+        now = self._clock()
+        latest = self._last_position
+        if not len(times) or int(times.max()) <= max(latest, now) + self._horizon:
+            return np.ones(len(times), dtype=bool)
+        out = np.ones(len(times), dtype=bool)
+        for j, t in enumerate(times.tolist()):
+            if t > max(latest, now) + self._horizon:
+                out[j] = False
+            elif t > latest:
+                latest = t
+        return out
+
+    # -- saving -----------------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The whole state as a JSON-ready document: pack hash, settings, events consumed, windows, detectors.
 
         Windows are first trimmed to the current position (what the next event would drop anyway), so the document
         does not depend on how the stream was cut into batches.
@@ -349,35 +512,43 @@ class Monitor:
 
         self._trim_outcomes()
         for tracker in self.trackers:
-            if self.n_events:
+            if self._last_position != NO_POSITION:
                 tracker.trim(self._last_position)
         return {
             "schema": MONITOR_SCHEMA,
             "pack": self._pack_hash,
             "pack_name": self.pack.name,
-            "params": self.params(),
+            "settings": self.settings.to_json(),
             "river": river_version(),
             "n_events": self.n_events,
+            "n_quarantined": self.n_quarantined,
             "last_position": self._last_position,
             "n_alerts": dict(self.n_alerts),
             "outcomes": [buf.to_json() for buf in self._outcomes],
-            "trackers": [t.state_dict() for t in self.trackers],
+            "trackers": [t.to_json() for t in self.trackers],
         }
 
     @classmethod
-    def from_state(cls, pack: RulePack, doc: Mapping[str, Any], **overrides: Any) -> Monitor:
-        """Rebuild a monitor from :meth:`state_dict` and the same pack.
+    def from_json(cls, doc: Any, pack: RulePack, settings: TrackerSettings | None = None, *,
+                  clock: Callable[[], int] | None = None) -> Monitor:
+        """Rebuild a monitor from :meth:`to_json` and the same pack.
+
+        ``settings``, when given, must be the saved ones (a resume with other settings would mix two monitors).
+        A state saved by leanlearn's previous format (``leanlearn.monitor/1``) is read as well.
 
         Raises
         ------
         MonitorError
-            The document is not a monitor state, was saved for another pack or with other parameters, or by
-            another River version.
+            The document is not a monitor state, is damaged, was saved for another pack or with other settings, or
+            by another River version.
         """
         from leanlearn.online.detectors import river_version
 
+        if isinstance(doc, Mapping) and doc.get("schema") == _OLD_MONITOR_SCHEMA:
+            doc = _upgrade(doc)
         if not isinstance(doc, Mapping) or doc.get("schema") != MONITOR_SCHEMA:
-            raise MonitorError("not a leanlearn monitor state (schema is not leanlearn.monitor/1)")
+            found = doc.get("schema") if isinstance(doc, Mapping) else type(doc).__name__
+            raise MonitorError(f"not a leanlearn monitor state (schema {found!r}, expected {MONITOR_SCHEMA})")
         if doc.get("pack") != pack.content_hash:
             raise MonitorError(
                 f"the saved monitor state belongs to another rule pack ({str(doc.get('pack'))[:19]}…, "
@@ -390,26 +561,52 @@ class Monitor:
                 f"{river_version()}; detector states do not carry over between River versions — start a new "
                 "checkpoint folder"
             )
-        params = dict(doc["params"])
-        changed = {k: (params[k], v) for k, v in overrides.items() if k in params and params[k] != v}
-        if changed:
-            what = ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in changed.items())
+        saved = TrackerSettings.from_json(doc.get("settings"))
+        if settings is not None and settings != saved:
+            what = ", ".join(f"{k} {v!r} → {settings.to_json()[k]!r}" for k, v in saved.to_json().items()
+                             if settings.to_json()[k] != v)
             raise MonitorError(f"the saved monitor state was built with other settings ({what}); keep them, or "
                                "start a new checkpoint folder")
-        monitor = cls(pack, **params)
-        if len(doc["trackers"]) != len(monitor.trackers) or len(doc["outcomes"]) != len(monitor._outcomes):
-            raise MonitorError("the saved monitor state does not match the pack's active rules")
-        for tracker, state in zip(monitor.trackers, doc["trackers"], strict=True):
-            if state["rule"] != tracker.rule.id:
-                raise MonitorError(f"the saved monitor state tracks rule {state['rule']!r} where the pack has "
-                                   f"{tracker.rule.id!r}")
-            tracker.load_state_dict(state)
-        monitor._outcomes = [EventBuffer.from_json(b) for b in doc["outcomes"]]
-        monitor.n_events = int(doc["n_events"])
-        monitor._last_position = int(doc["last_position"])
-        monitor.n_alerts = {k: int(v) for k, v in doc["n_alerts"].items()}
+        monitor = cls(pack, saved, clock=clock)
+        try:
+            trackers, outcomes = doc["trackers"], doc["outcomes"]
+            if not isinstance(trackers, list) or not isinstance(outcomes, list):
+                raise TypeError("trackers and outcomes must be lists")
+            if len(trackers) != len(monitor.trackers) or len(outcomes) != len(monitor._outcomes):
+                raise MonitorError("the saved monitor state does not match the pack's active rules")
+            monitor.trackers = [RuleTracker.from_json(state, tracker.rule)
+                                for tracker, state in zip(monitor.trackers, trackers, strict=True)]
+            monitor._outcomes = [EventBuffer.from_json(b) for b in outcomes]
+            n_events, last, n_quarantined = doc["n_events"], doc["last_position"], doc.get("n_quarantined", 0)
+            for name, value in (("n_events", n_events), ("last_position", last), ("n_quarantined", n_quarantined)):
+                if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1:
+                    raise ValueError(f"{name}={value!r} is not an integer")
+            if n_events < 0 or n_quarantined < 0 or n_quarantined > n_events:
+                raise ValueError(f"n_events={n_events}, n_quarantined={n_quarantined}")
+            n_alerts = {k: int(doc["n_alerts"][k]) for k in STATES}
+        except MonitorError:
+            raise
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            what = f"{exc} is missing" if isinstance(exc, KeyError) else str(exc)
+            raise MonitorError(f"the saved monitor state is damaged ({what})") from None
+        monitor.n_events, monitor._last_position, monitor.n_quarantined = n_events, last, n_quarantined
+        monitor.n_alerts = n_alerts
         return monitor
 
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{v} {k}" for k, v in self.counts().items())
-        return f"Monitor({self.pack.name!r}, {len(self.trackers)} rules: {counts}; {self.n_events:,} events)"
+
+def _subset(result: FrameResult, mask: np.ndarray) -> FrameResult:
+    return FrameResult([a[mask] for a in result.fired], [a[mask] for a in result.observed],
+                       [a[mask] for a in result.hit], [a[mask] for a in result.value])
+
+
+def _upgrade(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``leanlearn.monitor/1`` state (settings as ``params``, trackers without settings) in the current format."""
+    try:
+        params = dict(doc["params"])
+        settings = TrackerSettings.from_json(params).to_json()
+        trackers = [{**t, "settings": settings} for t in doc["trackers"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MonitorError(f"the saved monitor state (leanlearn.monitor/1) is damaged ({exc})") from None
+    out = {k: v for k, v in doc.items() if k != "params"}
+    out.update(schema=MONITOR_SCHEMA, settings=settings, trackers=trackers, n_quarantined=0)
+    return out

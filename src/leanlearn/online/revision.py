@@ -51,6 +51,7 @@ from leanlearn.errors import DataError, PackError
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
 from leanlearn.online.alerts import Alert
+from leanlearn.online.base import OnlineBase
 from leanlearn.packs.pack import RulePack, _now, fingerprint
 
 DIFF_COLUMNS = ["change", "target", "old_id", "new_id", "old_rule", "new_rule", "old_confidence", "new_confidence",
@@ -179,7 +180,7 @@ class Revision:
             elif r.change == "dropped":
                 lines.append(f"  dropped: {r.old_rule} (no longer supported by the recent events)")
             elif r.change == "new":
-                lines.append(f"  new: {r.new_rule} (confidence {r.new_confidence:.0%} on {int(r.new_n):,} rows)")
+                lines.append(f"  new: {r.new_rule} (confidence {r.new_confidence:.0%} on {r.new_n:,.0f} rows)")
             else:
                 lines.append(f"  kept: {r.old_rule}")
         return "\n".join(lines)
@@ -404,18 +405,19 @@ def _round(x: float) -> float:
 
 def _paths_hat(node: Any, conditions: tuple[Condition, ...] = ()) -> Iterable[tuple[tuple[Condition, ...], Any]]:
     """(conditions, leaf) for every leaf of a River tree (numeric binary and nominal splits)."""
+    from river.tree.nodes import branch
+
     children = getattr(node, "children", None)
     if not children:
         yield conditions, node
         return
     feature = node.feature
-    name = type(node).__name__
-    if "NumBinary" in name:
+    if isinstance(node, branch.NumericBinaryBranch):
         threshold = _round(node.threshold)
         tests = [Condition(feature, "<=", threshold), Condition(feature, ">", threshold)]
-    elif "NomBinary" in name:
+    elif isinstance(node, branch.NominalBinaryBranch):
         tests = [Condition(feature, "==", node.value), Condition(feature, "!=", node.value)]
-    elif "NumMultiway" in name or "NomMultiway" in name:
+    elif isinstance(node, (branch.NumericMultiwayBranch, branch.NominalMultiwayBranch)):
         values = {v: k for k, v in node._mapping.items()} if hasattr(node, "_mapping") else {}
         tests = [Condition(feature, "==", values.get(i, i)) for i in range(len(children))]
     else:  # pragma: no cover - an unknown branch kind: stop the path here
@@ -443,7 +445,7 @@ def _simplify(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
     return tuple(out.values())
 
 
-class OnlineRuleLearner:
+class OnlineRuleLearner(OnlineBase):
     """An online rule learner beside the monitor: its paths become candidate rules.
 
     Parameters
@@ -460,7 +462,7 @@ class OnlineRuleLearner:
         The outcome value that is waste (binary).
     worse : {"higher", "lower"}
         Direction of waste (numeric).
-    **params
+    model_params : dict, optional
         Passed to the River model (e.g. ``grace_period``, ``delta``, ``seed`` / ``n_min``). Defaults differ from
         River's where waste is rare: the tree splits after ``grace_period=200`` events at ``delta=1e-3`` (River:
         1e-7, which on a 0.3 % failure rate splits only after far more events than a line sees in a shift); AMRules
@@ -471,29 +473,36 @@ class OnlineRuleLearner:
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"temp": rng.normal(60, 5, 6000), "speed": rng.normal(100, 10, 6000)})
     >>> X["scrap"] = (X.temp > 66).astype(int)
-    >>> learner = OnlineRuleLearner("scrap", seed=0).learn_many(X)
+    >>> learner = OnlineRuleLearner("scrap", model_params={"seed": 0}).learn_many(X)
+    >>> learner
+    OnlineRuleLearner(target='scrap', kind='binary', positive=1, worse='higher', model_params={'seed': 0})
     >>> [r.text for r in learner.candidate_rules(X, min_confidence=0.9)]
     ['temp > 66... → scrap']
     """
 
     def __init__(self, target: str, kind: str = "binary", *, features: Sequence[str] | None = None,
-                 positive: Any = 1, worse: str = "higher", **params: Any) -> None:
+                 positive: Any = 1, worse: str = "higher", model_params: Mapping[str, Any] | None = None) -> None:
         self.target = target
         self.kind = kind
         self.features = None if features is None else list(features)
         self.positive = positive
         self.worse = worse
-        self.params = params
-        if kind == "binary":
-            from river import tree
+        self.model_params = None if model_params is None else dict(model_params)
+        params = self.model_params or {}
+        if kind not in ("binary", "numeric"):
+            raise DataError(f"kind must be 'binary' or 'numeric', got {kind!r}")
+        self.model: Any
+        try:
+            if kind == "binary":
+                from river import tree
 
-            self.model = tree.HoeffdingAdaptiveTreeClassifier(**{"grace_period": 200, "delta": 1e-3, **params})
-        elif kind == "numeric":
-            from river import rules
+                self.model = tree.HoeffdingAdaptiveTreeClassifier(**{"grace_period": 200, "delta": 1e-3, **params})
+            else:
+                from river import rules
 
-            self.model = rules.AMRules(**{"n_min": 200, **params})
-        else:
-            raise ValueError(f"kind must be 'binary' or 'numeric', got {kind!r}")
+                self.model = rules.AMRules(**{"n_min": 200, **params})
+        except TypeError as exc:
+            raise DataError(f"model_params {params!r} do not fit River's model ({exc})") from None
         self.n_seen = 0
 
     def _x(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -519,7 +528,7 @@ class OnlineRuleLearner:
     def learn_many(self, frame: pd.DataFrame) -> OnlineRuleLearner:
         """Learn a micro-batch, row by row (River's trees learn one event at a time)."""
         for row in frame.to_dict("records"):
-            self.learn_one(row)
+            self.learn_one({str(k): v for k, v in row.items()})
         return self
 
     def paths(self) -> list[tuple[Condition, ...]]:
@@ -594,7 +603,7 @@ class OnlineRuleLearner:
                     delta = 0.0
                 overall = values
                 shift = Shift(float(inside.mean()), float(np.median(inside)), float(overall.mean()),
-                              float(np.median(overall)), delta, self.worse)
+                              float(np.median(overall)), delta, "lower" if self.worse == "lower" else "higher")
             found.append(Rule(
                 conditions=conds, outcome=outcome, support=hits / rows, coverage=n / rows, confidence=conf,
                 lift=conf / base, leverage=hits / rows - (n / rows) * base,

@@ -8,9 +8,16 @@
 3. reads micro-batches, feeds them to the monitor, appends the alerts to the JSONL file, hands them to
    ``on_alerts``, and every ``checkpoint_every`` events flushes the alert file to disk and saves a checkpoint
    (see :mod:`leanlearn.online.checkpoint` for why no event is then lost or counted twice after ``kill -9``);
-4. stops at the end of the stream, after about ``max_events``, or when asked: SIGINT (Ctrl-C) or SIGTERM set a flag that
+4. writes the events the monitor quarantined (see :mod:`leanlearn.online.quarantine`) to the quarantine file — by
+   default beside the alert file (``alerts.jsonl`` → ``alerts.quarantine.jsonl``), else in the checkpoint folder
+   (``quarantine.jsonl``) — sized and cut back on resume like the alert file, and counts them in the summary;
+5. stops at the end of the stream, after about ``max_events``, or when asked: SIGINT (Ctrl-C) or SIGTERM set a flag that
    the loop checks between batches — the batch in hand is finished, alerts are flushed, a checkpoint is written and
-   a :class:`RunSummary` returned (a second Ctrl-C stops at once, without the checkpoint).
+   a :class:`RunSummary` returned, whatever the stream (a reader blocked on stdin does not hold the stop up). A
+   second Ctrl-C stops at once, without the checkpoint.
+
+Resuming with an alert (or quarantine) file that is shorter than the checkpoint recorded — rotated or truncated —
+is refused (:class:`~leanlearn.online.base.MonitorError`); naming another file resumes into that file afresh.
 
 Examples
 --------
@@ -44,9 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leanlearn.online.alerts import Alert, AlertLog
+from leanlearn.online.alerts import Alert, AlertLog, JsonLinesLog
 from leanlearn.online.checkpoint import CheckpointStore
 from leanlearn.online.monitor import Monitor, MonitorError
+from leanlearn.online.quarantine import Quarantined, QuarantineLog
+from leanlearn.online.settings import TrackerSettings
 from leanlearn.online.streams import Stream
 from leanlearn.packs.pack import RulePack
 
@@ -65,6 +74,7 @@ class Progress:
     states: dict[str, int]
     alerts: int
     bad_lines: int
+    quarantined: int = 0
 
 
 @dataclass
@@ -78,6 +88,8 @@ class RunSummary:
         (``resumed_from``, ``None`` for a fresh start).
     stopped : bool
         True when stopped by a signal (Ctrl-C / SIGTERM) rather than the end of the stream.
+    quarantined : int
+        Events set aside in this run (``quarantine`` the file they were written to, ``problems`` the first few).
     """
 
     events: int
@@ -91,10 +103,32 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)
     checkpoint: Path | None = None
     monitor: Monitor | None = None
+    quarantined: int = 0
+    quarantine: Path | None = None
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+_MAX_PROBLEMS = 10
+
+
+def _resume_log(file: JsonLinesLog | None, size: Any, recorded: Any, checkpoint: Path) -> str | None:
+    """Cut ``file`` back to the size the checkpoint recorded for it (same file), or start a new file afresh."""
+    if file is None:
+        return None
+    if size is None:
+        if file.what == "alert file":
+            raise MonitorError(f"{checkpoint}: the checkpoint was written without an alert file; resume without "
+                               "--alerts, or use a new checkpoint folder")
+        return None
+    same = recorded is None or Path(str(recorded)).resolve() == file.path.resolve()
+    if same:
+        file.truncate(int(size))
+        return None
+    return (f"the checkpoint's {file.what} was {recorded}; writing to {file.path} from the checkpoint on (what "
+            f"{recorded} holds after the checkpoint may appear again here)")
 
 
 class _Stop:
@@ -130,8 +164,10 @@ def run_monitor(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 10_000,
     batch: int = 10_000,
-    monitor_params: dict[str, Any] | None = None,
+    settings: TrackerSettings | None = None,
+    quarantine: str | Path | None = None,
     on_alerts: Callable[[list[Alert]], None] | None = None,
+    on_quarantine: Callable[[list[Quarantined]], None] | None = None,
     reviser: Reviser | None = None,
     on_revision: Callable[[Revision], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -155,11 +191,15 @@ def run_monitor(
         the end.
     batch : int
         Largest micro-batch (also capped by ``checkpoint_every``).
-    monitor_params : dict, optional
-        Keyword arguments of :class:`Monitor` (``window``, ``alpha``, ...). When resuming they must match the
-        checkpoint's (only the ones given are compared).
-    on_alerts, on_progress : callable, optional
-        Called with each batch's alerts, and with a :class:`Progress` at most every ``progress_every`` seconds.
+    settings : TrackerSettings, optional
+        How the monitor tracks the rules (default: :class:`TrackerSettings` defaults for a fresh start, the
+        checkpoint's when resuming). When resuming, given settings must equal the checkpoint's.
+    quarantine : path, optional
+        JSONL file for quarantined events (default: beside ``alerts``, else in the checkpoint folder, else none:
+        they are only counted).
+    on_alerts, on_quarantine, on_progress : callable, optional
+        Called with each batch's alerts, with its quarantined events, and with a :class:`Progress` at most every
+        ``progress_every`` seconds.
     reviser : Reviser, optional
         Gets every batch and its alerts; proposes revised packs after drift (handed to ``on_revision``). Its
         buffer of recent events is not part of the checkpoint: after a restart it fills again.
@@ -170,33 +210,42 @@ def run_monitor(
     handle_signals : bool
         Turn SIGINT / SIGTERM into a clean stop while running (main thread only).
     """
-    params = dict(monitor_params or {})
     store = CheckpointStore(checkpoint) if checkpoint is not None else None
+    if quarantine is None and alerts is not None:
+        quarantine = Path(alerts).with_name(Path(alerts).stem + ".quarantine.jsonl")
+    elif quarantine is None and store is not None:
+        quarantine = store.folder / "quarantine.jsonl"
     if store is not None:
         store.lock()
     log: AlertLog | None = None
+    qlog: QuarantineLog | None = None
     resumed_from: int | None = None
+    problems: list[str] = []
     try:
         saved = store.load() if store is not None else None
         log = AlertLog(alerts) if alerts is not None else None
+        qlog = QuarantineLog(quarantine) if quarantine is not None else None
         if saved is not None:
-            monitor = Monitor.from_state(pack, saved["monitor"], **params)
+            assert store is not None
+            monitor = Monitor.from_json(saved["monitor"], pack, settings)
             stream.seek(saved["stream"])
             resumed_from = monitor.n_events
-            if log is not None:
-                if saved.get("alerts_bytes") is None:
-                    raise MonitorError(f"{store.path if store else ''}: the checkpoint was written without an alert "
-                                       "file; resume without --alerts, or use a new checkpoint folder")
-                log.truncate(int(saved["alerts_bytes"]))
+            for file, size_key, path_key in ((log, "alerts_bytes", "alerts_path"),
+                                             (qlog, "quarantine_bytes", "quarantine_path")):
+                note = _resume_log(file, saved.get(size_key), saved.get(path_key), store.path)
+                if note:
+                    problems.append(note)
         else:
-            monitor = Monitor(pack, **params)
+            monitor = Monitor(pack, settings)
 
         def save() -> None:
             if store is None:
                 return
             size = log.sync() if log is not None else None
-            store.save(monitor.state_dict(), stream=stream.position(), alerts_bytes=size,
-                       alerts_path=None if log is None else str(log.path))
+            qsize = qlog.sync() if qlog is not None else None
+            store.save(monitor.to_json(), stream=stream.position(), alerts_bytes=size,
+                       alerts_path=None if log is None else str(log.path), quarantine_bytes=qsize,
+                       quarantine_path=None if qlog is None else str(qlog.path))
 
         save()
         every = max(int(checkpoint_every), 1)
@@ -206,6 +255,7 @@ def run_monitor(
         start_events = monitor.n_events
         last_saved = monitor.n_events
         raised = 0
+        set_aside = 0
         started = time.perf_counter()
         last_progress = 0.0
         stopped = False
@@ -216,7 +266,7 @@ def run_monitor(
             seconds = now - started
             done = monitor.n_events - start_events
             on_progress(Progress(monitor.n_events, done, seconds, done / seconds if seconds > 0 else 0.0,
-                                 monitor.counts(), raised, getattr(stream, "bad_lines", 0)))
+                                 monitor.counts(), raised, getattr(stream, "bad_lines", 0), set_aside))
 
         with _Stop(handle_signals) as signals:
             flags = [signals.event] + ([stop] if stop is not None else [])
@@ -224,6 +274,16 @@ def run_monitor(
                 if len(frame):
                     first = monitor.n_events
                     found = monitor.update_many(frame)
+                    held = monitor.pop_quarantined()
+                    if held:
+                        held = [q.with_source(stream.label) for q in held]
+                        set_aside += len(held)
+                        if qlog is not None:
+                            qlog.write(held)
+                        for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
+                            problems.append(f"quarantined {q.message}")
+                        if on_quarantine is not None:
+                            on_quarantine(held)
                     if reviser is not None:
                         reviser.observe(frame, first, found)
                         for revision in reviser.due(monitor.n_events):
@@ -257,12 +317,15 @@ def run_monitor(
         return RunSummary(
             events=monitor.n_events - start_events, total_events=monitor.n_events, seconds=seconds, alerts=raised,
             states=monitor.counts(), resumed_from=resumed_from, stopped=stopped,
-            bad_lines=getattr(stream, "bad_lines", 0), problems=list(getattr(stream, "problems", [])),
-            checkpoint=None if store is None else store.path, monitor=monitor,
+            bad_lines=getattr(stream, "bad_lines", 0), problems=[*getattr(stream, "problems", []), *problems],
+            checkpoint=None if store is None else store.path, monitor=monitor, quarantined=set_aside,
+            quarantine=None if qlog is None else qlog.path,
         )
     finally:
         if log is not None:
             log.close()
+        if qlog is not None:
+            qlog.close()
         if store is not None:
             store.unlock()
         stream.close()

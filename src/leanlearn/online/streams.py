@@ -7,7 +7,10 @@ needs to resume with no event lost or read twice.
 - :class:`FileReplay` — a CSV, Parquet or JSON Lines file (read with :func:`leanlearn.data.sources.read_table`),
   as fast as possible or at ``rate`` events per second. Position: rows delivered.
 - :class:`JsonLinesStream` — one JSON object per line from a binary file object (stdin by default), read on a
-  background thread so the monitor stays responsive (and stoppable) while no line comes. Position: lines consumed.
+  background thread so the monitor stays responsive (and stoppable) while no line comes. The thread reads the file
+  descriptor itself (``select`` + ``os.read``), never through Python's buffered ``sys.stdin``: a stop (Ctrl-C,
+  SIGTERM) while the producer is still connected ends the thread and the process cleanly. A line longer than
+  ``MAX_LINE_BYTES`` (16 MiB) is counted as a bad line and skipped, never held in memory. Position: lines consumed.
   Resuming skips that many lines: the producer is expected to send the same stream again from its start (e.g.
   ``cat events.jsonl | leanlearn monitor ...``).
 - :class:`DirectoryStream` — a folder of ``.jsonl`` / ``.ndjson`` / ``.csv`` files, taken in name order; new
@@ -37,7 +40,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import queue
+import select
 import sys
 import threading
 import time
@@ -51,6 +56,8 @@ from leanlearn.errors import DataError
 
 TAIL_SUFFIXES = (".jsonl", ".ndjson", ".csv")
 _MAX_PROBLEMS = 5
+MAX_LINE_BYTES = 16 << 20
+_TOO_LONG = b"\x00leanlearn: line too long\x00"
 _TICK = 0.05  # seconds: how finely a rate-limited replay is paced
 
 
@@ -76,7 +83,19 @@ class Stream(Protocol):
     def close(self) -> None: ...
 
 
+def _position_int(position: dict[str, Any], key: str, label: str, default: int | None = None) -> int:
+    """A count from a checkpoint's stream position (a damaged one raises :class:`DataError`)."""
+    value = position.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"{label}: the checkpoint's stream position has {key}={value!r}, not a count; remove the "
+                        "checkpoint folder to start over")
+    return value
+
+
 def _check_kind(position: dict[str, Any], kind: str, label: str) -> None:
+    if not isinstance(position, dict):
+        raise DataError(f"{label}: the checkpoint's stream position is damaged; remove the checkpoint folder to "
+                        "start over")
     if position.get("kind") != kind:
         raise DataError(
             f"{label}: the checkpoint was taken on a {position.get('kind')} stream, not a {kind} stream; resume with "
@@ -94,15 +113,23 @@ class _LineParser:
         self.problems: list[str] = []
 
     def _parse(self, line: bytes, number: int) -> dict[str, Any] | None:
+        if line is _TOO_LONG:
+            self._bad(number, f"longer than {MAX_LINE_BYTES:,} bytes (skipped)")
+            return None
         text = line.strip()
         if not text:
             return None
         try:
             record = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return self._bad(number, f"not valid JSON ({exc})")
+        except RecursionError:
+            self._bad(number, "nested too deeply to read")
+            return None
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of more than 4,300 digits
+            self._bad(number, f"not valid JSON ({str(exc)[:200]})")
+            return None
         if not isinstance(record, dict):
-            return self._bad(number, f"a {type(record).__name__}, not an object")
+            self._bad(number, f"a {type(record).__name__}, not an object")
+            return None
         return record
 
     def _bad(self, number: int, why: str) -> None:
@@ -171,7 +198,7 @@ class FileReplay:
 
     def seek(self, position: dict[str, Any]) -> None:
         _check_kind(position, "file", self.label)
-        events = int(position["events"])
+        events = _position_int(position, "events", self.label)
         if events > len(self._table()):
             raise DataError(f"{self.label}: the checkpoint is at event {events:,} but the file holds only "
                             f"{len(self._table()):,} rows; is this the same file?")
@@ -209,13 +236,82 @@ class JsonLinesStream(_LineParser):
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self._thread: threading.Thread | None = None
         self._done = False
+        self._closing = threading.Event()
+
+    def _descriptor(self) -> int | None:
+        """The source's file descriptor, when it can be read with ``select`` (POSIX pipes, ttys, files)."""
+        if os.name == "nt":  # pragma: no cover - select() takes only sockets there
+            return None
+        try:
+            fd = self.source.fileno()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
+        buffered = getattr(self.source, "peek", None)
+        if buffered is not None and self.source is not getattr(sys.stdin, "buffer", None):
+            return None  # another buffered reader may already hold data we would skip
+        return fd
+
+    def _put(self, item: Any) -> bool:
+        while not self._closing.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _read(self) -> None:
         try:
-            for line in self.source:
-                self._queue.put(line)
+            fd = self._descriptor()
+            if fd is None:
+                for line in self.source:
+                    if self._closing.is_set() or not self._put(line):
+                        return
+            else:
+                self._read_descriptor(fd)
+        except (OSError, ValueError) as exc:  # the producer went away badly: end the stream, say why
+            self.problems.append(f"{self.label}: reading stopped ({exc})")
         finally:
             self._queue.put(_EOF)
+
+    def _read_descriptor(self, fd: int) -> None:
+        pending = bytearray()
+        skipping = False
+        while not self._closing.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                if end < 0:
+                    if not skipping:
+                        pending += chunk[start:]
+                        if len(pending) > MAX_LINE_BYTES:
+                            pending.clear()
+                            skipping = True
+                    break
+                if skipping:
+                    skipping = False
+                    if not self._put(_TOO_LONG):
+                        return
+                else:
+                    pending += chunk[start:end + 1]
+                    if len(pending) > MAX_LINE_BYTES:
+                        item = _TOO_LONG
+                    else:
+                        item = bytes(pending)
+                    pending.clear()
+                    if not self._put(item):
+                        return
+                start = end + 1
+        if skipping:
+            self._put(_TOO_LONG)
+        elif pending:
+            self._put(bytes(pending))
 
     def batches(self, size: int) -> Iterator[pd.DataFrame]:
         if self._thread is None:
@@ -255,11 +351,14 @@ class JsonLinesStream(_LineParser):
 
     def seek(self, position: dict[str, Any]) -> None:
         _check_kind(position, "jsonl", self.label)
-        self._skip = int(position["lines"])
-        self.bad_lines = int(position.get("bad_lines", 0))
+        self._skip = _position_int(position, "lines", self.label)
+        self.bad_lines = _position_int(position, "bad_lines", self.label, 0)
 
     def close(self) -> None:
-        pass
+        """Stop the reader thread (it notices within a fraction of a second, even while no line comes)."""
+        self._closing.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
 
 
 # -- a folder of growing files -------------------------------------------------------------------------------------
@@ -378,10 +477,14 @@ class DirectoryStream(_LineParser):
 
     def seek(self, position: dict[str, Any]) -> None:
         _check_kind(position, "directory", self.label)
-        self._file = position.get("file")
-        self._offset = int(position.get("offset", 0))
-        self._lines = int(position.get("lines", 0))
-        self.bad_lines = int(position.get("bad_lines", 0))
+        file = position.get("file")
+        if file is not None and (not isinstance(file, str) or Path(file).name != file):
+            raise DataError(f"{self.label}: the checkpoint's stream position names file {file!r}, not a file of this "
+                            "folder; remove the checkpoint folder to start over")
+        self._file = file
+        self._offset = _position_int(position, "offset", self.label, 0)
+        self._lines = _position_int(position, "lines", self.label, 0)
+        self.bad_lines = _position_int(position, "bad_lines", self.label, 0)
         self._header = None
         if self._file is not None and not (self.folder / self._file).exists():
             raise DataError(f"{self.folder}: the checkpoint stands in file {self._file!r}, which is gone; resume "

@@ -36,7 +36,7 @@ Why integer counts and not River's ``utils.Rolling(stats.Mean)``: counts are exa
 depend on how the stream was cut into batches (River's rolling mean adds and subtracts floats, and the per-event and
 batched paths would disagree in the last bits). River does what it is best at here: the drift detectors.
 
-The batched path (:meth:`RuleTracker.update_many`) gets only the firings (numpy arrays), computes every window count
+The batched path (:meth:`RuleTracker.update_many`) keeps only the firings (numpy arrays), computes every window count
 with cumulative sums and binary search, feeds the detectors the firings in order, and walks the state machine from
 one transition to the next with ``searchsorted`` over precomputed streaks — no per-event Python. It gives the same
 states and transitions as calling :meth:`RuleTracker.update` event by event (property-tested).
@@ -50,6 +50,8 @@ Examples
 >>> import random
 >>> rng = random.Random(0)
 >>> tracker = RuleTracker(rule, window=500)
+>>> tracker
+RuleTracker(rule='R1', settings=TrackerSettings(window=Window('500 events')))
 >>> for i in range(20_000):  # the rule fires on 10 % of events; from event 10,000 on the outcome follows half the time
 ...     fires = rng.random() < 0.1
 ...     _ = tracker.update(fires, rng.random() < (0.9 if i < 10_000 else 0.5))
@@ -68,8 +70,10 @@ from typing import Any, Literal
 import numpy as np
 
 from leanlearn.mining.rules import Rule
-from leanlearn.online import detectors
+from leanlearn.online.base import MonitorError, OnlineBase
 from leanlearn.online.buffers import EventBuffer
+from leanlearn.online.detectors import DriftDetector
+from leanlearn.online.settings import TrackerSettings, Window
 
 State = Literal["ok", "warning", "drift"]
 OK: State = "ok"
@@ -153,34 +157,19 @@ def _streaks(outside: np.ndarray, inside: np.ndarray, carry_out: int, carry_in: 
     return out_streak, in_streak
 
 
-class RuleTracker:
+class RuleTracker(OnlineBase):
     """Tracks one rule's windowed confidence, drift detectors and state (River-style online object).
 
     Parameters
     ----------
     rule : Rule
         The rule, with its evidence (``ci`` gives the expected interval; ``shift`` marks a numeric outcome).
-    window : int, default=1000
-        Window span in positions: events (count-based), or nanoseconds when the caller passes timestamps as
-        positions (time-based).
-    alpha : float, default=0.01
-        Two-sided level of the expected hit-count range (see the module notes).
-    min_fired : int, default=10
-        Checks count only when the window holds at least this many firings.
-    drift_after : int, default=5
-        Outside checks in a row that, with a detector alarm in the window, make ``drift``.
-    ok_after : int, default=10
-        Inside checks in a row that bring a ``warning`` or ``drift`` back to ``ok``.
-    alpha_ok : float, default=0.2
-        Two-sided level of the narrower range a check must fall in to count as inside (at least ``alpha``).
-    adwin_delta : float, default=0.002
-        ADWIN's confidence parameter.
-    adwin_clock : int, default=1
-        ADWIN checks for a change every ``adwin_clock`` firings (River's default 32 suits dense streams; a rule
-        fires on a small share of events, so every firing counts).
-    ph_threshold, ph_delta : float, default=25.0, 0.25
-        Page-Hinkley threshold and tolerance for numeric outcomes, in units of the rule's mean shift
-        ``|mean under the rule - overall mean|`` from the pack.
+    settings : TrackerSettings, optional
+        Window, levels, streak lengths and detector parameters (see
+        :class:`~leanlearn.online.settings.TrackerSettings`; default: its defaults). A time window's span is in
+        nanoseconds, and the caller passes timestamps as positions.
+    window : int, str or Window, optional
+        Shortcut for ``settings.replace(window=...)``.
 
     Attributes
     ----------
@@ -189,37 +178,21 @@ class RuleTracker:
         Events seen (when the caller does not number them), firings, hits and detector alarms so far.
     """
 
-    def __init__(
-        self,
-        rule: Rule,
-        window: int = 1000,
-        *,
-        alpha: float = 0.01,
-        min_fired: int = 10,
-        drift_after: int = 5,
-        ok_after: int = 10,
-        alpha_ok: float = 0.2,
-        adwin_delta: float = 0.002,
-        adwin_clock: int = 1,
-        ph_threshold: float = 25.0,
-        ph_delta: float = 0.25,
-    ) -> None:
+    def __init__(self, rule: Rule, settings: TrackerSettings | None = None, *,
+                 window: int | str | Window | None = None) -> None:
+        settings = TrackerSettings() if settings is None else settings
+        if not isinstance(settings, TrackerSettings):
+            raise MonitorError(f"settings must be a TrackerSettings, not {type(settings).__name__}")
+        if window is not None:
+            settings = settings.replace(window=window)
         self.rule = rule
-        self.window = int(window)
-        self.alpha = float(alpha)
-        self.min_fired = max(int(min_fired), 1)
-        self.drift_after = max(int(drift_after), 1)
-        self.ok_after = max(int(ok_after), 1)
-        self.alpha_ok = max(float(alpha_ok), self.alpha)
-        self.adwin_delta = float(adwin_delta)
-        self.adwin_clock = int(adwin_clock)
-        self.ph_threshold = float(ph_threshold)
-        self.ph_delta = float(ph_delta)
-        if self.window < 1:
-            raise ValueError(f"window must be at least 1, got {window!r}")
+        self.settings = settings
+        self._span = settings.window.span
+        self._min_fired = settings.min_fired
+        self._drift_after = settings.drift_after
+        self._ok_after = settings.ok_after
         self.numeric = rule.shift is not None
-        if self.numeric:
-            assert rule.shift is not None
+        if rule.shift is not None:
             self._center = float(rule.shift.mean)
             scale = abs(rule.shift.mean - rule.shift.mean_overall)
             self._scale = float(scale) if scale > 0 and math.isfinite(scale) else 1.0
@@ -228,6 +201,13 @@ class RuleTracker:
         self._low_ok = np.zeros(0, np.int64)
         self._high_ok = np.zeros(0, np.int64)
         self.reset()
+
+    def params(self) -> dict[str, Any]:
+        """``{"rule": ..., "settings": ...}`` (a ``window`` shortcut is folded into the settings)."""
+        return {"rule": self.rule, "settings": self.settings}
+
+    def _repr_value(self, name: str, value: Any) -> str:
+        return repr(value.id or value.text) if name == "rule" else repr(value)
 
     # -- state ----------------------------------------------------------------------------------------------
     def reset(self) -> RuleTracker:
@@ -245,8 +225,9 @@ class RuleTracker:
         self._floor = -1
         self._det_event = -1
         self._det_position = NO_POSITION
-        self._adwin = detectors.make_adwin(self.adwin_delta, self.adwin_clock)
-        self._ph = (detectors.make_page_hinkley(self.ph_delta, self.ph_threshold) if self.numeric else None)
+        s = self.settings
+        self._adwin = DriftDetector.adwin(s.adwin_delta, s.adwin_clock)
+        self._ph = DriftDetector.page_hinkley(s.ph_delta, s.ph_threshold) if self.numeric else None
         self._pending: list[Transition] = []
         return self
 
@@ -262,10 +243,11 @@ class RuleTracker:
         size = max(2 * len(self._low), m + 1, 64)
         a, b = self.rule.ci
         a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
-        self._low = binomial_quantiles(size, a, self.alpha / 2)
-        self._high = np.maximum(binomial_quantiles(size, b, 1 - self.alpha / 2), self._low)
-        self._low_ok = np.clip(binomial_quantiles(size, a, self.alpha_ok / 2), self._low, self._high)
-        self._high_ok = np.clip(binomial_quantiles(size, b, 1 - self.alpha_ok / 2), self._low_ok, self._high)
+        alpha, alpha_ok = self.settings.alpha, self.settings.alpha_ok
+        self._low = binomial_quantiles(size, a, alpha / 2)
+        self._high = np.maximum(binomial_quantiles(size, b, 1 - alpha / 2), self._low)
+        self._low_ok = np.clip(binomial_quantiles(size, a, alpha_ok / 2), self._low, self._high)
+        self._high_ok = np.clip(binomial_quantiles(size, b, 1 - alpha_ok / 2), self._low_ok, self._high)
 
     def expected_range(self, fired: int) -> tuple[int, int]:
         """The hit counts judged inside for a window with ``fired`` firings."""
@@ -277,7 +259,7 @@ class RuleTracker:
         tail = self._tail
         if position is None or not len(tail):
             return len(tail), self._h
-        k = int(np.searchsorted(tail.position, position - self.window, side="right"))
+        k = int(np.searchsorted(tail.position, position - self._span, side="right"))
         return len(tail) - k, int(tail.hit[k:].sum(dtype=np.int64))
 
     def window_mean(self, position: int | None = None) -> float | None:
@@ -285,7 +267,7 @@ class RuleTracker:
         if not self.numeric:
             return None
         tail = self._tail
-        k = 0 if position is None else int(np.searchsorted(tail.position, position - self.window, side="right"))
+        k = 0 if position is None else int(np.searchsorted(tail.position, position - self._span, side="right"))
         values = tail.value[k:]
         return math.fsum(values.tolist()) / len(values) if len(values) else None
 
@@ -293,13 +275,13 @@ class RuleTracker:
         state = self.state
         if state == OK:
             if outside:
-                return DRIFT if (latched and self._out >= self.drift_after) else WARNING
+                return DRIFT if (latched and self._out >= self._drift_after) else WARNING
         elif state == WARNING:
-            if latched and self._out >= self.drift_after:
+            if latched and self._out >= self._drift_after:
                 return DRIFT
-            if self._in >= self.ok_after:
+            if self._in >= self._ok_after:
                 return OK
-        elif self._in >= self.ok_after:
+        elif self._in >= self._ok_after:
             return OK
         return state
 
@@ -323,25 +305,18 @@ class RuleTracker:
         self._h += hit
         self.n_fired += 1
         self.n_hits += hit
-        cut = p - self.window
-        positions = tail._position
-        while positions[tail._start] <= cut:
-            self._h -= int(tail._hit[tail._start])
+        cut = p - self._span
+        while tail.first_position() <= cut:
+            self._h -= tail.first_hit()
             tail.drop_first(1)
-            positions = tail._position
-        detected = False
-        self._adwin.update(float(hit))
-        if self._adwin._drift_detected:
+        detected = self._adwin.update(float(hit))
+        if self._ph is not None and self._ph.update((x - self._center) / self._scale):
             detected = True
-        if self._ph is not None:
-            self._ph.update((x - self._center) / self._scale)
-            if self._ph._drift_detected:
-                detected = True
         if detected:
             self.n_detections += 1
             self._det_event, self._det_position = e, p
         m = len(tail)
-        if m < self.min_fired:
+        if m < self._min_fired:
             return self
         self._bounds(m)
         low, high = int(self._low[m]), int(self._high[m])
@@ -386,16 +361,16 @@ class RuleTracker:
         pos = ev[idx] if positions is None else np.asarray(positions, np.int64)[idx]
         hit = np.asarray(outcome, dtype=bool)[idx].astype(np.int8)
         val = np.full(len(idx), np.nan) if value is None else np.asarray(value, dtype=float)[idx]
-        self.consume(ev[idx], pos, hit, val)
+        self._update_firings(ev[idx], pos, hit, val)
         return self
 
-    def consume(self, ev: np.ndarray, pos: np.ndarray, hit: np.ndarray, val: np.ndarray) -> None:
+    def _update_firings(self, ev: np.ndarray, pos: np.ndarray, hit: np.ndarray, val: np.ndarray) -> None:
         """Learn the firings of a micro-batch only: their events, positions, hits (0/1) and values, in order."""
         M = len(ev)
         if M == 0:
             return
         self.n_events = max(self.n_events, int(ev[-1]) + 1)
-        W = self.window
+        W = self._span
         tail = self._tail
         T = len(tail)
         all_pos = np.concatenate((tail.position, pos))
@@ -406,9 +381,9 @@ class RuleTracker:
         fired_w = end - lo
         hits_w = cum[end] - cum[lo]
 
-        alarms = detectors.feed(self._adwin, hit.astype(np.float64).tolist())
+        alarms = self._adwin.update_many(hit.astype(np.float64).tolist())
         if self._ph is not None:
-            alarms = sorted(set(alarms) | set(detectors.feed(self._ph, ((val - self._center) / self._scale).tolist())))
+            alarms = sorted(set(alarms) | set(self._ph.update_many(((val - self._center) / self._scale).tolist())))
         self.n_detections += len(alarms)
         if alarms:  # event and position of the latest alarm at each firing
             det = np.zeros(M, dtype=bool)
@@ -419,7 +394,7 @@ class RuleTracker:
             last_e = np.full(M, self._det_event, dtype=np.int64)
             last_p = np.full(M, self._det_position, dtype=np.int64)
 
-        checks = fired_w >= self.min_fired
+        checks = fired_w >= self._min_fired
         V = np.arange(M) if checks.all() else np.flatnonzero(checks)
         if len(V):
             mv = fired_w[V]
@@ -431,7 +406,7 @@ class RuleTracker:
             if not outside.any() and inside.all():  # the usual case: every check inside
                 self._out = 0
                 self._in += len(V)
-                if self.state != OK and self._in >= self.ok_after:
+                if self.state != OK and self._in >= self._ok_after:
                     in_streak = self._in - len(V) + 1 + np.arange(len(V))
                     self._walk(V, outside, np.zeros(len(V), np.int64), in_streak, ev, pos, last_e, last_p, fired_w,
                                hits_w, low, high, lo, end, val if self.numeric else None)
@@ -454,10 +429,10 @@ class RuleTracker:
               val: np.ndarray | None) -> None:
         """Run the state machine over the checks ``V``, jumping from one transition to the next."""
         n = len(V)
-        W = self.window
+        W = self._span
         outs = np.flatnonzero(outside)
-        ready = np.flatnonzero(in_streak >= self.ok_after)
-        candidates = np.flatnonzero(out_streak >= self.drift_after)
+        ready = np.flatnonzero(in_streak >= self._ok_after)
+        candidates = np.flatnonzero(out_streak >= self._drift_after)
         ve, vp, vle, vlp = ev[V], pos[V], last_e[V], last_p[V]
         state, floor, i = self.state, self._floor, 0
         tail_values = self._tail.value if val is not None else None
@@ -471,7 +446,7 @@ class RuleTracker:
                 if k == len(outs):
                     break
                 j = int(outs[k])
-                new: State = DRIFT if (out_streak[j] >= self.drift_after and latched(j)) else WARNING
+                new: State = DRIFT if (out_streak[j] >= self._drift_after and latched(j)) else WARNING
             elif state == WARNING:
                 k1 = int(np.searchsorted(ready, i))
                 j1 = int(ready[k1]) if k1 < len(ready) else n
@@ -492,8 +467,8 @@ class RuleTracker:
                 j, new = int(ready[k]), OK
             f = int(V[j])
             mean = None
-            if val is not None:
-                window_values = np.concatenate((tail_values, val))[lo[f]:end[f]]
+            if val is not None and tail_values is not None:
+                window_values: np.ndarray = np.concatenate((tail_values, val))[lo[f]:end[f]]
                 mean = math.fsum(window_values.tolist()) / int(fired_w[f])
             detected = int(vle[j]) if latched(j) else None
             self._pending.append(Transition(int(ve[j]), int(vp[j]), state, new, int(fired_w[f]), int(hits_w[f]),
@@ -508,21 +483,16 @@ class RuleTracker:
     # -- saving ---------------------------------------------------------------------------------------------
     def trim(self, position: int) -> None:
         """Drop the firings that left the window ending at ``position`` (what the next check would drop anyway)."""
-        n = self._tail.drop_through(position - self.window)
+        n = self._tail.drop_through(position - self._span)
         if n:
             self._h = int(self._tail.hit.sum(dtype=np.int64))
 
-    def params(self) -> dict[str, Any]:
-        """The hyper-parameters (as given to ``__init__``, rule excepted)."""
-        return {"window": self.window, "alpha": self.alpha, "min_fired": self.min_fired,
-                "drift_after": self.drift_after, "ok_after": self.ok_after, "alpha_ok": self.alpha_ok,
-                "adwin_delta": self.adwin_delta,
-                "adwin_clock": self.adwin_clock, "ph_threshold": self.ph_threshold, "ph_delta": self.ph_delta}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything learned, as a JSON-ready document (no pickle; see :mod:`leanlearn.online.detectors`)."""
+    def to_json(self) -> dict[str, Any]:
+        """Settings and everything learned, as a JSON-ready document (no pickle; see
+        :mod:`leanlearn.online.detectors`)."""
         return {
             "rule": self.rule.id,
+            "settings": self.settings.to_json(),
             "state": self.state,
             "since": self.since,
             "n_events": self.n_events,
@@ -535,31 +505,63 @@ class RuleTracker:
             "detected_event": self._det_event,
             "detected_position": self._det_position,
             "window": self._tail.to_json(),
-            "adwin": detectors.dump(self._adwin),
-            "page_hinkley": None if self._ph is None else detectors.dump(self._ph),
+            "adwin": self._adwin.to_json(),
+            "page_hinkley": None if self._ph is None else self._ph.to_json(),
         }
 
-    def load_state_dict(self, doc: dict[str, Any]) -> RuleTracker:
-        """Restore what :meth:`state_dict` saved (the tracker must have been built with the same rule and
-        parameters)."""
-        self.state = doc["state"]
-        self.since = doc["since"]
-        self.n_events = int(doc["n_events"])
-        self.n_fired = int(doc["n_fired"])
-        self.n_hits = int(doc["n_hits"])
-        self.n_detections = int(doc["n_detections"])
-        self._out = int(doc["out_streak"])
-        self._in = int(doc["in_streak"])
-        self._floor = int(doc["floor"])
-        self._det_event = int(doc["detected_event"])
-        self._det_position = int(doc["detected_position"])
-        self._tail = EventBuffer.from_json(doc["window"])
-        self._h = int(self._tail.hit.sum(dtype=np.int64))
-        self._adwin = detectors.load(doc["adwin"])
-        self._ph = None if doc.get("page_hinkley") is None else detectors.load(doc["page_hinkley"])
-        self._pending = []
-        return self
+    @classmethod
+    def from_json(cls, doc: Any, rule: Rule) -> RuleTracker:
+        """Rebuild a tracker saved by :meth:`to_json` for ``rule`` (the same rule: its id is checked).
 
-    def __repr__(self) -> str:
-        fired, hits = self.window_counts()
-        return f"RuleTracker({self.rule.id or self.rule.text!r}, state={self.state!r}, window {hits}/{fired})"
+        Raises
+        ------
+        MonitorError
+            The document is not a tracker state of this rule, or a value in it is damaged.
+        """
+        if not isinstance(doc, dict):
+            raise MonitorError(f"the saved state of rule {rule.id!r} is not a JSON object")
+        if doc.get("rule") != rule.id:
+            raise MonitorError(f"the saved monitor state tracks rule {doc.get('rule')!r} where the pack has "
+                               f"{rule.id!r}")
+        try:
+            tracker = cls(rule, TrackerSettings.from_json(doc["settings"]))
+            state = doc["state"]
+            if state not in STATES:
+                raise ValueError(f"state {state!r}")
+            since = doc["since"]
+            counts = {k: _count(doc[k], k) for k in ("n_events", "n_fired", "n_hits", "n_detections", "out_streak",
+                                                     "in_streak")}
+            tail = EventBuffer.from_json(doc["window"])
+            adwin = DriftDetector.from_json(doc["adwin"])
+            ph = None if doc.get("page_hinkley") is None else DriftDetector.from_json(doc["page_hinkley"])
+            floor, det_event, det_position = (_integer(doc[k], k) for k in ("floor", "detected_event",
+                                                                             "detected_position"))
+        except MonitorError as exc:
+            raise MonitorError(f"the saved state of rule {rule.id!r} is damaged: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            what = f"{exc} is missing" if isinstance(exc, KeyError) else str(exc)
+            raise MonitorError(f"the saved state of rule {rule.id!r} is damaged ({what})") from None
+        if (ph is None) == tracker.numeric:
+            raise MonitorError(f"the saved state of rule {rule.id!r} does not match the rule (numeric outcome or not)")
+        tracker.state = state
+        tracker.since = None if since is None else _integer(since, "since")
+        tracker.n_events, tracker.n_fired, tracker.n_hits = counts["n_events"], counts["n_fired"], counts["n_hits"]
+        tracker.n_detections = counts["n_detections"]
+        tracker._out, tracker._in = counts["out_streak"], counts["in_streak"]
+        tracker._floor, tracker._det_event, tracker._det_position = floor, det_event, det_position
+        tracker._tail = tail
+        tracker._h = int(tail.hit.sum(dtype=np.int64))
+        tracker._adwin, tracker._ph = adwin, ph
+        return tracker
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1:
+        raise ValueError(f"{name}={value!r} is not an integer")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if _integer(value, name) < 0:
+        raise ValueError(f"{name}={value!r} is negative")
+    return int(value)
