@@ -1,7 +1,9 @@
 """Candidate derived features found automatically: products, ratios and differences of numeric column pairs.
 
 Physics often hides in a combination of two measurements (power = torque × speed, a temperature difference, wear
-× load). When the user declares no derived feature, the miner screens every pair of numeric columns:
+× load). When the user declares no derived feature, the miner screens pairs of numeric columns — of the
+``max_columns`` (default 25) columns whose own best threshold is strongest, so that a wide table costs
+``max_columns²`` pairs, one candidate in memory at a time:
 
 - ``a * b`` and ``a / b`` / ``b / a`` always; ``a - b`` only when the two columns share a unit (declared, or
   written in the column name as ``name [unit]``) or either unit is unknown;
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -72,6 +74,22 @@ def _best_score(values: np.ndarray, outcome: np.ndarray, positives: int, min_hit
     return best, evaluated
 
 
+def _pair_candidates(
+    a: str, b: str, va: np.ndarray, vb: np.ndarray, units: Mapping[str, str] | None
+) -> Iterator[tuple[str, str, np.ndarray]]:
+    """``(name, expression, values)`` of the candidates of one column pair, computed one at a time."""
+    with np.errstate(all="ignore"):
+        yield f"{a} * {b}", f"`{a}` * `{b}`", va * vb
+        yield f"{a} / {b}", f"`{a}` / `{b}`", va / vb
+        yield f"{b} / {a}", f"`{b}` / `{a}`", vb / va
+        ua, ub = unit_of(a, units), unit_of(b, units)
+        if ua is None or ub is None or ua == ub:
+            # write differences as positive (halves first: no overflow near the float maximum)
+            first, second = (a, b) if np.nanmean(va / 2 - vb / 2) >= 0 else (b, a)
+            values = va - vb if first == a else vb - va
+            yield f"{first} - {second}", f"`{first}` - `{second}`", values
+
+
 def propose_features(
     X: pd.DataFrame,
     outcome: np.ndarray,
@@ -82,47 +100,47 @@ def propose_features(
     max_columns: int = 25,
     min_hits: int = 5,
 ) -> Proposal:
-    """Screen products, ratios and differences of numeric column pairs; return the ones worth mining."""
+    """Screen products, ratios and differences of numeric column pairs; return the ones worth mining.
+
+    Only the ``max_columns`` numeric columns with the strongest single-cut evidence are paired (screening before
+    pairing: on a wide table the pairs stay ``max_columns²``, not ``columns²``), and each candidate's values are
+    computed, scored and dropped in turn, so memory stays that of one column whatever the number of pairs.
+    """
     outcome = np.asarray(outcome, dtype=bool)
     positives = int(outcome.sum())
     numeric = [
         str(c) for c in X.columns
         if pd.api.types.is_numeric_dtype(X[c].dtype) and not pd.api.types.is_bool_dtype(X[c].dtype)
         and X[c].nunique(dropna=True) > 2
-    ][:max_columns]
+    ]
     proposal = Proposal()
     if len(numeric) < 2 or positives == 0:
         return proposal
-    arrays = {c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}
-    parent = {}
+    parent: dict[str, float] = {}
     for c in numeric:
-        parent[c], evaluated = _best_score(arrays[c], outcome, positives, min_hits)
+        parent[c], evaluated = _best_score(X[c].to_numpy(dtype=float, na_value=np.nan), outcome, positives, min_hits)
         proposal.evaluated += evaluated
+    if len(numeric) > max_columns:
+        strongest = sorted(numeric, key=lambda c: parent[c])[:max_columns]
+        numeric = [c for c in numeric if c in set(strongest)]  # keep the table's column order
+    arrays = {c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}
 
-    candidates: list[tuple[str, str, str, np.ndarray]] = []  # (pair key, name, expression, values)
-    with np.errstate(all="ignore"):
-        for a, b in combinations(numeric, 2):
-            key = f"{a}|{b}"
-            va, vb = arrays[a], arrays[b]
-            candidates.append((key, f"{a} * {b}", f"`{a}` * `{b}`", va * vb))
-            candidates.append((key, f"{a} / {b}", f"`{a}` / `{b}`", va / vb))
-            candidates.append((key, f"{b} / {a}", f"`{b}` / `{a}`", vb / va))
-            ua, ub = unit_of(a, units), unit_of(b, units)
-            if ua is None or ub is None or ua == ub:
-                first, second = (a, b) if np.nanmean(va - vb) >= 0 else (b, a)  # write differences as positive
-                values = arrays[first] - arrays[second]
-                candidates.append((key, f"{first} - {second}", f"`{first}` - `{second}`", values))
-    proposal.candidates = len(candidates)
-    margin = math.log(alpha / max(len(candidates), 1))
+    n_candidates = sum(
+        4 if (unit_of(a, units) is None or unit_of(b, units) is None or unit_of(a, units) == unit_of(b, units)) else 3
+        for a, b in combinations(numeric, 2)
+    )
+    proposal.candidates = n_candidates
+    margin = math.log(alpha / max(n_candidates, 1))
     best_per_pair: dict[str, tuple[float, str, str]] = {}
-    for key, name, expr, values in candidates:
-        if name in X.columns:
-            continue
-        score, evaluated = _best_score(values, outcome, positives, min_hits)
-        proposal.evaluated += evaluated
-        a, b = key.split("|")
-        if score < min(parent[a], parent[b]) + margin and score < best_per_pair.get(key, (0.0, "", ""))[0]:
-            best_per_pair[key] = (score, name, expr)
+    for a, b in combinations(numeric, 2):
+        key = f"{a}|{b}"
+        for name, expr, values in _pair_candidates(a, b, arrays[a], arrays[b], units):
+            if name in X.columns:
+                continue
+            score, evaluated = _best_score(values, outcome, positives, min_hits)
+            proposal.evaluated += evaluated
+            if score < min(parent[a], parent[b]) + margin and score < best_per_pair.get(key, (0.0, "", ""))[0]:
+                best_per_pair[key] = (score, name, expr)
     for score, name, expr in sorted(best_per_pair.values())[:max_features]:
         proposal.features[name] = expr
         proposal.scores[name] = score

@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,17 +34,30 @@ def nice_cut(lo: float, hi: float) -> float:
     """The roundest number ``c`` with ``lo < c <= hi`` (fewest significant digits; ties: the largest).
 
     ``x < c`` then keeps every value up to ``lo`` and excludes ``hi`` — the same split of the data as any cut in
-    the gap, written the way an engineer would write it.
+    the gap, written the way an engineer would write it. The arithmetic stays finite near the float maximum, and
+    an infinite bound is read as the largest finite float, so the cut is always a finite number.
+
+    >>> nice_cut(-1.7e308, 1.7e308), nice_cut(1.7e308, float("inf")), nice_cut(5.0, 6.0)
+    (0.0, 1.79e+308, 6.0)
     """
     lo, hi = float(lo), float(hi)
+    if math.isnan(lo) or math.isnan(hi) or not hi > lo:
+        return hi
+    biggest = sys.float_info.max
+    lo, hi = max(lo, -biggest), min(hi, biggest)
     if not hi > lo:
         return hi
-    top = math.floor(math.log10(max(abs(lo), abs(hi), hi - lo))) + 1
-    for exponent in range(top, top - 17, -1):
+    if lo < 0 <= hi:
+        return 0.0
+    magnitude = max(abs(lo), abs(hi))
+    top = math.floor(math.log10(magnitude)) + 1 if magnitude > 0 else 0
+    for exponent in range(min(top, 308), top - 17, -1):
         step = 10.0**exponent
+        if step == 0.0:
+            break
         digits = max(0, -exponent)
         c = round(math.floor(hi / step + 1e-9) * step, digits)
-        if lo < c <= hi:
+        if math.isfinite(c) and lo < c <= hi:
             return float(c)
     return hi
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from leanlearn.errors import DataError, SchemaError
@@ -59,15 +59,41 @@ _CHUNK = 8192
 ROUND_TOLERANCE = {"fisher": 0.01, "precision": 0.01}
 
 
+class TargetError(SchemaError, ValueError):
+    """The outcome ``y`` is not what the miner mines (also a ``ValueError``, as scikit-learn expects)."""
+
+
+def as_target(y: Any) -> pd.Series:
+    """``y`` as a Series: a list or array, or a one-column 2-d array (with scikit-learn's conversion warning)."""
+    if isinstance(y, pd.Series):
+        return y
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        return y.iloc[:, 0]
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is read as one outcome column",
+            DataConversionWarning, stacklevel=3,
+        )
+        values = values.ravel()
+    if values.ndim != 1:
+        raise TargetError(f"the outcome y must be one column, got an array of shape {values.shape}")
+    return pd.Series(values)
+
+
 def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
     """Validate a binary outcome (0/1, True/False, or two numeric values {0, k}) and return it as bool.
 
-    Missing values are not allowed here; drop or quarantine those rows first.
+    Missing values are not allowed here; drop or quarantine those rows first. Errors are :class:`TargetError`.
     """
-    s = pd.Series(y)
+    s = as_target(y)
     if s.isna().any():
         row = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise SchemaError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
+        raise TargetError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=bool)
     values = pd.unique(s)
@@ -75,8 +101,14 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
         return s.to_numpy(dtype=float) == 1.0
     example = next((v for v in values if v not in (0, 1, True, False)), values[0] if len(values) else None)
     example = example.item() if example is not None and hasattr(example, "item") else example
-    raise SchemaError(
-        f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values "
+    kind = ""
+    if pd.api.types.is_float_dtype(s.dtype):
+        finite = s.to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size and not np.array_equal(finite, np.round(finite)):
+            kind = ", a continuous outcome"
+    raise TargetError(
+        f"target {name!r} is not a binary waste outcome: it has {len(values):,} distinct values{kind} "
         f"(e.g. {example!r}); a binary target must be 0/1 or true/false — for a numeric outcome say which "
         f"direction is waste (--worse {name}=higher), or derive a flag (--derive 'late=wait_min > 30')"
     )
@@ -118,6 +150,10 @@ def _valid_itemset(itemset: tuple[int, ...], items: list[Condition]) -> bool:
         if not lower < upper:
             return False
     return True
+
+
+class MinerInputError(DataError, ValueError):
+    """``X`` or ``y`` cannot be mined (also a ``ValueError``, as scikit-learn expects)."""
 
 
 def leaking_features(
@@ -193,7 +229,7 @@ def _screen_columns(
     return np.array(sorted(kept), dtype=np.int64)
 
 
-class RuleMiner(BaseEstimator):
+class RuleMiner(ClassifierMixin, BaseEstimator):
     """Mine rules ``conditions → outcome`` for a binary waste outcome.
 
     A scikit-learn estimator: every parameter is a keyword of ``__init__`` stored as given, validated in
@@ -346,6 +382,8 @@ class RuleMiner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         tags.target_tags.required = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False
         return tags
 
     # -- public API -----------------------------------------------------------------------------------------
@@ -356,9 +394,11 @@ class RuleMiner(BaseEstimator):
         :meth:`_refine_candidates`, :meth:`_select_rules`.
         """
         settings = self._validate_params()
+        y = self._check_target(y)
         X = self._check_input(X, y, reset=True)
         target = self._target_name(y)
         outcome = binary_outcome(y, target)
+        self.classes_ = np.array([0, 1])
         if settings.correction == "holdout":
             return self._fit_holdout(X, outcome, target)
         X = self._prepare(X, outcome, target, settings)
@@ -404,20 +444,29 @@ class RuleMiner(BaseEstimator):
         return settings
 
     def _check_input(self, X: Any, y: Any, *, reset: bool) -> pd.DataFrame:
-        """``X`` as a DataFrame (a 2-d array gets columns ``x0, x1, ...``), checked against ``y`` / the fit."""
+        """``X`` as a DataFrame (a 2-d array gets columns ``x0, x1, ...``), checked against ``y`` / the fit.
+
+        At fit time the number of columns (and a DataFrame's column names) are recorded, as scikit-learn does; an
+        array given to :meth:`predict` must have as many columns. A DataFrame given to :meth:`predict` only needs
+        the columns the rules and derived features read.
+        """
         if isinstance(X, pd.DataFrame):
             frame = X
+            if reset:
+                validate_data(self, X=frame, reset=True, skip_check_array=True)
         else:
-            try:
-                array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
-            except (TypeError, ValueError) as exc:
-                raise DataError(f"X must be a pandas DataFrame or a 2-d array ({exc})") from None
-            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-            frame = frame.infer_objects()
-        validate_data(self, X=frame, reset=reset, skip_check_array=True)
+            array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
+            validate_data(self, X=array, reset=reset, skip_check_array=True)
+            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])]).infer_objects()
         if y is not None and len(frame) != len(y):
-            raise DataError(f"X has {len(frame):,} rows but y has {len(y):,}; they must match row for row")
+            raise MinerInputError(f"X has {len(frame):,} rows but y has {len(y):,}; they must match row for row")
         return frame.reset_index(drop=True)
+
+    def _check_target(self, y: Any) -> pd.Series:
+        """``y`` as a Series (see :func:`as_target`); ``None`` is refused."""
+        if y is None:
+            raise MinerInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        return as_target(y)
 
     def _target_name(self, y: Any) -> str:
         """The outcome's name: ``target``, else ``y.name``, else ``"outcome"``."""

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from leanlearn.errors import SchemaError
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.miner import RuleMiner, _make_rule
+from leanlearn.mining.miner import RuleMiner, TargetError, _make_rule, as_target
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
 from leanlearn.mining.settings import MiningSettingError
 from leanlearn.mining.stats import adjust
@@ -42,20 +42,55 @@ from leanlearn.mining.stats import adjust
 if TYPE_CHECKING:
     from typing import Self
 
+    from sklearn.utils import Tags
+
 
 def numeric_outcome(y: Any, name: str) -> np.ndarray:
-    """Validate a numeric outcome; raise :class:`SchemaError` with an example of what is wrong."""
-    s = pd.Series(y)
+    """Validate a numeric outcome; raise :class:`~leanlearn.mining.miner.TargetError` with an example of what is
+    wrong. Text that holds only numbers (an object column of numbers) is read as numbers."""
+    s = as_target(y)
+    if s.dtype == object:
+        converted = pd.to_numeric(s, errors="coerce")
+        if converted.notna().sum() == s.notna().sum():
+            s = converted
     if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         example = s.dropna().iloc[0] if s.notna().any() else None
-        raise SchemaError(
+        raise TargetError(
             f"target {name!r} is not numeric (example value {example!r}); a numeric waste outcome holds minutes, "
             "counts or quantities"
         )
     if s.isna().any():
         row = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise SchemaError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
-    return s.to_numpy(dtype=float)
+        raise TargetError(f"target {name!r} has a missing value in row {row}; drop those rows or fill them")
+    values = s.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise TargetError(f"target {name!r} has an infinite value in row {row}; drop those rows or fill them")
+    return values
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean without overflow near the float maximum (each term scaled before the sum)."""
+    if not values.size:
+        return float("nan")
+    with np.errstate(over="ignore"):
+        plain = float(values.mean())
+    return plain if math.isfinite(plain) else float(np.sum(values / values.size))
+
+
+def _median(values: np.ndarray) -> float:
+    """Median without overflow near the float maximum (the two middle values halved before they are added)."""
+    if not values.size:
+        return float("nan")
+    with np.errstate(over="ignore"):
+        plain = float(np.median(values))
+    if math.isfinite(plain):
+        return plain
+    ordered = np.sort(values)
+    mid = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[mid])
+    return float(ordered[mid - 1] / 2 + ordered[mid] / 2)
 
 
 def _greater_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -125,6 +160,12 @@ max_auto_columns
         )
         self.worse = worse
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = None
+        tags.classifier_tags = None
+        return tags
+
     def fit(self, X: Any, y: Any) -> Self:
         """Mine rules for the numeric outcome ``y``: propose (binary proxy), test each on ``y``, select."""
         self._validate_params()
@@ -132,12 +173,13 @@ max_auto_columns
             raise MiningSettingError("worse", self.worse, "'higher' or 'lower'")
         if self.correction not in ("holm", "bh", "none"):
             raise MiningSettingError("correction", self.correction, "'holm', 'bh' or 'none' for a numeric outcome")
+        y = self._check_target(y)
         X = self._check_input(X, y, reset=True)
         target = self._target_name(y)
         values = numeric_outcome(y, target)
         self.target_ = target
         self.n_rows_ = len(X)
-        self.median_ = float(np.median(values)) if len(values) else float("nan")
+        self.median_ = _median(values)
         explorer, bad = self._propose(X, values, target)
         self.rules_ = RuleSet()
         if not len(explorer.rules_):
@@ -191,7 +233,7 @@ max_auto_columns
             rule, _ = _make_rule(candidate.conditions, target, hits, int(mask.sum()), positives, rows, self.waste)
             covered = values[mask]
             shift = Shift(
-                mean=float(covered.mean()), median=float(np.median(covered)), mean_overall=float(values.mean()),
+                mean=_mean(covered), median=_median(covered), mean_overall=_mean(values),
                 median_overall=self.median_, effect_size=delta, worse="higher" if self.worse == "higher" else "lower",
             )
             outcome = Condition(target, ">" if self.worse == "higher" else "<", self.median_)
