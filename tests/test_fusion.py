@@ -19,14 +19,12 @@ from leanlearn.data.fusion import (
     FusionResult,
     attach_signals,
     fuse,
-    inventory,
-    levelling,
     load_fusion,
     to_utc,
-    transport,
 )
 from leanlearn.data.schema import REASONS
 from leanlearn.errors import DataError, MappingError
+from leanlearn.lean.flows import inventory, levelling, transport
 from leanlearn.pipeline import shipped_pipeline
 
 runner = CliRunner()

@@ -623,9 +623,11 @@ def run(
       leanlearn run pipelines/press-line.yaml --no-register --json > pack.json
     """
     with _user_errors():
-        from leanlearn.pipeline import load_pipeline
+        from leanlearn.pipeline import check_out, load_pipeline
 
         pipeline = load_pipeline(pipeline_file)
+        if out is None:
+            check_out(pipeline)  # a pipeline file may replace a rule pack, nothing else
         _run_pipeline_command(
             pipeline, out=out, register=pipeline.register and not no_register, quiet=quiet, json_out=json_out
         )

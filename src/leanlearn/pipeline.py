@@ -30,7 +30,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -136,6 +135,30 @@ def load_pipeline(path: str | Path) -> MiningPipeline:
     return _parse(doc, path)
 
 
+def check_out(pipeline: MiningPipeline) -> Path | None:
+    """The pipeline's ``out`` path if writing a pack there replaces nothing but a rule pack; else a PipelineError.
+
+    A pipeline file names where its pack goes; it may not make leanlearn overwrite a file that is not a rule pack
+    (a hostile ``out: ~/.config/app.json``). The command line's ``--out`` is the user's own choice and unchecked.
+    """
+    out = pipeline.out
+    if out is None or not out.exists():
+        return out
+    where = pipeline.origin or "<pipeline>"
+    if out.is_dir():
+        raise PipelineError(f"{where}: key 'out': {out} is a folder; name a .json file for the pack")
+    try:
+        import json
+
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.stat().st_size < 512 << 20 else None
+    except (OSError, ValueError):
+        doc = None
+    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("leanlearn.rulepack/"):
+        raise PipelineError(f"{where}: key 'out': {out} exists and is not a rule pack; a pipeline only replaces "
+                            "a pack it wrote: remove the file, name another out:, or give --out")
+    return out
+
+
 def run_pipeline(
     pipeline: MiningPipeline, on_target: Callable[[str, RuleMiner, float], None] | None = None
 ) -> RulePack:
@@ -174,9 +197,7 @@ def _check(path: Path) -> Checker:
 
 
 def _unknown(path: Path, key: str, allowed: tuple[str, ...], where: str) -> LeanlearnError:
-    close = difflib.get_close_matches(str(key), allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return _check(path).fail(f"{where}{key}", f"unknown key; {hint}allowed keys: {', '.join(allowed)}")
+    return _check(path).unknown(key, allowed, where)
 
 
 def _text(path: Path, key: str, value: Any, example: str) -> str:
@@ -199,14 +220,13 @@ def _text_mapping(path: Path, key: str, value: Any, example: str) -> dict[str, s
 
 
 def _out_path(path: Path, value: Any) -> Path:
-    """The pack's ``out:`` path: relative, inside the working folder (a pipeline file writes nowhere else)."""
+    """The pack's ``out:`` path: a ``.json`` file (the CLI refuses to overwrite a file that is not a rule pack)."""
     check = _check(path)
     text = check.text(value, "out", "out: models/press-line.json")
     out = Path(text)
-    if out.is_absolute() or text.startswith("~") or ".." in out.parts or out.suffix.lower() != ".json":
-        raise check.fail("out", f"is {text!r}; a pipeline writes its pack only inside the working folder: give a "
-                                "relative .json path without '..' (e.g. out: models/press-line.json), or choose any "
-                                "path on the command line with --out")
+    if out.suffix.lower() != ".json" or out.name.startswith("."):
+        raise check.fail("out", f"is {text!r}; a pipeline writes its pack only to a .json file (e.g. out: "
+                                "models/press-line.json), or choose any path on the command line with --out")
     return out
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import as_utc
 from leanlearn.errors import SchemaError
 
 KINDS = ("text", "time", "number", "bool")
@@ -165,15 +166,6 @@ def quarantine_rows(
     }, columns=list(QUARANTINE_COLUMNS))
 
 
-def _as_utc(values: pd.Series) -> pd.Series:
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    return parsed
-
-
 def validate(frame: pd.DataFrame, schema: TableSchema, source: str = "<data>") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check ``frame`` against ``schema``; return (rows that hold the contract, quarantine records).
 
@@ -196,7 +188,7 @@ def validate(frame: pd.DataFrame, schema: TableSchema, source: str = "<data>") -
             continue
         raw = out[col.name]
         if col.kind == "time":
-            converted = _as_utc(raw)
+            converted = as_utc(raw)
             problem = converted.isna() & raw.notna() & ~bad
             if problem.any():
                 records.append(quarantine_rows(source, schema.name, out.index[problem], "bad_timestamp", col.name,

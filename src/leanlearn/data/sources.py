@@ -41,7 +41,9 @@ from typing import Any
 
 import pandas as pd
 
+from leanlearn._util import first_line, redact
 from leanlearn.errors import DataError
+from leanlearn.limits import Limits
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -91,6 +93,9 @@ def read_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     na_values: list[str] | tuple[str, ...] | None = None,
+    limits: Limits | None = None,
+    nested: str = "error",
+    coerce: bool = True,
 ) -> pd.DataFrame:
     """Read a CSV, Parquet or JSON Lines file into a DataFrame.
 
@@ -107,6 +112,16 @@ def read_table(
     na_values : list of str, optional
         Extra cell texts that mean "no value" in a CSV file (e.g. ``["-", "k.A."]``), besides pandas' defaults
         (empty, ``NA``, ``n/a``, ``null``, ...).
+    limits : Limits, optional
+        Bounds on decompressed bytes, rows, columns and cells (default: :meth:`Limits.from_env`, see
+        :mod:`leanlearn.limits`); a file beyond one is refused before it fills memory.
+    nested : {"error", "keep"}, default="error"
+        Columns holding lists or objects (nested Parquet or JSON): refused with the column named, or kept as they
+        are (e.g. to read back the ``rules`` lists ``leanlearn apply`` writes).
+    coerce : bool, default=True
+        A text column whose values are numbers but for a few cells (at most 1 %, and at least 5 numbers) becomes a
+        number column; those cells become empty and are listed in ``frame.attrs["bad_cells"]`` (``row, column,
+        value``), so one stray text never turns a measured column into text.
 
     Returns
     -------
@@ -119,23 +134,131 @@ def read_table(
         For any problem with the file, naming it (and the line, column or byte where relevant) and the fix.
     """
     path = Path(path)
+    limits = limits or Limits.from_env()
+    if nested not in ("error", "keep"):
+        raise DataError(f"nested={nested!r}: choose 'error' or 'keep'")
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path (relative paths start in {Path.cwd()})")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a table file; name one file inside it ({_supported()})")
     kind, gzipped = table_format(path)
     if kind == "parquet":
-        frame = _read_parquet(path)
+        frame = _read_parquet(path, limits, nested)
     else:
-        text = _decode(path, _read_bytes(path, gzipped), encoding)
+        text = _decode(path, _read_bytes(path, gzipped, limits), encoding)
         if not text.strip():
             raise DataError(f"{path}: the file is empty; export the table again (with a header row and data rows)")
-        frame = _read_csv(path, text, delimiter, na_values) if kind == "csv" else _read_jsonl(path, text)
-    return _require_rows(
+        frame = _read_csv(path, text, delimiter, na_values, limits) if kind == "csv" else _read_jsonl(path, text,
+                                                                                                        limits)
+        del text
+    if nested == "error":
+        _refuse_nested(path, frame)
+    frame = _require_rows(
         frame,
         no_columns=f"{path}: the file holds no columns; export the table again with a header row",
         no_rows=f"{path}: has a header ({{columns}}) but no data rows; export the rows too",
     )
+    if not coerce:
+        return frame
+    return coerce_numbers(frame, decimal_comma=frame.attrs.get("delimiter", ",") != ",")
+
+
+def _check_shape(where: str, rows: int, columns: int, limits: Limits) -> None:
+    """Refuse a table beyond the row, column or cell limit (``rows`` may be a lower bound: more than that)."""
+    limits.check("max_columns", columns, where, "columns")
+    limits.check("max_rows", rows, where, "rows")
+    limits.check("max_cells", rows * columns, where, "cells (rows × columns)")
+
+
+def _row_cap(columns: int, limits: Limits) -> int:
+    """Most rows a table with ``columns`` columns may have under the row and cell limits."""
+    return max(1, min(limits.max_rows, limits.max_cells // max(1, columns)))
+
+
+def _refuse_nested(path: Path | str, frame: pd.DataFrame) -> None:
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_object_dtype(values.dtype):
+            continue
+        nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set)) or hasattr(v, "__array__"))
+        if nested.any():
+            row = int(nested.to_numpy().argmax())
+            shown = repr(values.iloc[row])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise DataError(
+                f"{path}: column {str(column)!r} holds lists or objects (row {row}: {shown}), not single values; "
+                "leanlearn reads flat tables: flatten it into one column per field (e.g. pandas.json_normalize) "
+                "before reading, or read it with read_table(..., nested='keep')"
+            )
+
+
+#: Largest share of cells that may fail to parse for a text column to still be read as numbers.
+BAD_CELL_SHARE = 0.01
+_MIN_NUMBERS = 5
+
+
+def numeric_cells(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, pd.Series] | None:
+    """``(numbers, bad)`` if ``values`` is a text column of numbers but for a few stray cells, else None.
+
+    It qualifies when at least 5 non-empty cells are numbers and at most 1 % of them (at least one) are not;
+    ``numbers`` is the column as floats (NaN at the stray cells), ``bad`` marks the stray cells.
+
+    >>> numeric_cells(pd.Series(["1", "2", "3", "4", "5", "x"]))[1].tolist()
+    [False, False, False, False, False, True]
+    """
+    if not pd.api.types.is_object_dtype(values.dtype) and not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    given = values.notna()
+    if int(given.sum()) < _MIN_NUMBERS:
+        return None
+    texts = values[given]
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in texts):
+        return None
+    stripped = texts.astype(str).str.strip()
+    if decimal_comma:
+        stripped = stripped.str.replace(",", ".", regex=False)
+    parsed = pd.to_numeric(stripped, errors="coerce")
+    stray = parsed.isna() & stripped.ne("")
+    n_bad, n_good = int(stray.sum()), int((~stray).sum())
+    if n_bad == 0 or n_good < _MIN_NUMBERS or n_bad > max(1, int(BAD_CELL_SHARE * len(texts))):
+        return None
+    numbers = pd.Series(float("nan"), index=values.index, dtype=float)
+    numbers[parsed.index] = parsed.astype(float)
+    bad = pd.Series(False, index=values.index)
+    bad[stray.index] = stray
+    return numbers, bad
+
+
+def coerce_numbers(frame: pd.DataFrame, *, decimal_comma: bool = False) -> pd.DataFrame:
+    """``frame`` with text columns that hold numbers but for a few stray cells made number columns, cell by cell.
+
+    A column qualifies when at least 5 of its non-empty cells are numbers and at most 1 % (at least one cell) are
+    not. The stray cells become empty; each is recorded in ``frame.attrs["bad_cells"]`` (a DataFrame ``row,
+    column, value`` with the row position and the text as read), so nothing disappears unseen.
+
+    >>> raw = pd.DataFrame({"torque": ["41.5", "40.1", "n/a!", "39.9", "42.0", "40.7"], "press": list("ABCDEF")})
+    >>> frame = coerce_numbers(raw)
+    >>> frame["torque"].tolist()[:3], frame.attrs["bad_cells"].to_dict("records")
+    ([41.5, 40.1, nan], [{'row': 2, 'column': 'torque', 'value': 'n/a!'}])
+    """
+    records: list[dict[str, Any]] = []
+    out = frame
+    for column in frame.columns:
+        found = numeric_cells(frame[column], decimal_comma=decimal_comma)
+        if found is None:
+            continue
+        numbers, bad = found
+        if out is frame:
+            out = frame.copy()
+        out[column] = numbers
+        positions = frame.index.get_indexer(bad[bad].index)
+        records.extend({"row": int(p), "column": str(column), "value": str(v)}
+                       for p, v in zip(positions, frame[column][bad]))
+    if records:
+        previous = frame.attrs.get("bad_cells")
+        cells = pd.DataFrame(records, columns=["row", "column", "value"])
+        out.attrs["bad_cells"] = cells if previous is None else pd.concat([previous, cells], ignore_index=True)
+    return out
 
 
 def _require_rows(frame: pd.DataFrame, *, no_columns: str, no_rows: str) -> pd.DataFrame:
@@ -174,16 +297,24 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 # -- internals ------------------------------------------------------------------------------------------------------
-def _read_bytes(path: Path, gzipped: bool) -> bytes:
-    if not gzipped:
-        return path.read_bytes()
+def _read_bytes(path: Path, gzipped: bool, limits: Limits) -> bytes:
+    """The file's bytes, decompressed, through a stream that stops one byte past ``limits.max_bytes``."""
     try:
-        with gzip.open(path, "rb") as handle:
-            return handle.read()
+        if not gzipped:
+            limits.check("max_bytes", path.stat().st_size, str(path), "bytes")
+            with path.open("rb") as handle:
+                data = handle.read(limits.max_bytes + 1)
+        else:
+            with gzip.open(path, "rb") as handle:
+                data = handle.read(limits.max_bytes + 1)  # gzip inflates in chunks: memory stays at the cap
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(
             f"{path}: not a valid gzip file ({exc}); re-compress it, or drop the .gz extension if it is plain text"
         ) from None
+    if len(data) > limits.max_bytes:
+        what = "bytes once decompressed" if gzipped else "bytes"
+        raise DataError(limits.message("max_bytes", f"more than {limits.max_bytes:,}", str(path), what))
+    return data
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> str:
@@ -236,8 +367,13 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def _read_csv(
-    path: Path, text: str, declared: str | None = None, na_values: list[str] | tuple[str, ...] | None = None
+    path: Path,
+    text: str,
+    declared: str | None = None,
+    na_values: list[str] | tuple[str, ...] | None = None,
+    limits: Limits | None = None,
 ) -> pd.DataFrame:
+    limits = limits or Limits.from_env()
     sample = text[:_SNIFF_BYTES]
     sniffed = sniff_delimiter(sample)
     first_line = sample.lstrip("\r\n").splitlines()[0]
@@ -262,9 +398,11 @@ def _read_csv(
                 f"{path}: column {name!r} appears twice in the header; rename one of them so every column is unique"
             )
         seen.add(name)
+    limits.check("max_columns", len(header), str(path), "columns")
+    cap = _row_cap(len(header), limits)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True,
-                            na_values=list(na_values) if na_values else None)
+                            na_values=list(na_values) if na_values else None, nrows=cap + 1)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; export the table again with a header row and data rows") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
@@ -274,8 +412,14 @@ def _read_csv(
             f"({detail}); "
             "fix that line, or quote fields that contain the delimiter"
         ) from None
+    if len(frame) > cap:
+        name = "max_rows" if cap == limits.max_rows else "max_cells"
+        unit = "rows" if name == "max_rows" else "cells (rows × columns)"
+        shown = f"more than {cap:,}" if name == "max_rows" else f"more than {cap * len(header):,}"
+        raise DataError(limits.message(name, shown, str(path), unit))
     if delimiter != ",":
         frame = _decimal_commas(frame)
+    frame.attrs["delimiter"] = delimiter
     return frame
 
 
@@ -294,11 +438,15 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    records = []
+def _read_jsonl(path: Path, text: str, limits: Limits | None = None) -> pd.DataFrame:
+    limits = limits or Limits.from_env()
+    records: list[dict[str, Any]] = []
+    names: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(records) >= limits.max_rows:
+            raise DataError(limits.message("max_rows", f"more than {limits.max_rows:,}", str(path), "rows"))
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -311,48 +459,180 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
                 f"{path}: line {number} holds a {type(record).__name__}, not an object; write one "
                 '{"column": value, ...} object per line'
             )
+        names.update(record)
+        limits.check("max_columns", len(names), str(path), "columns")
+        limits.check("max_cells", (len(records) + 1) * len(names), str(path), "cells (rows × columns)")
         records.append(record)
     return pd.DataFrame.from_records(records)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error") -> pd.DataFrame:
+    limits = limits or Limits.from_env()
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; export the table again")
     try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path)
+        schema = meta.schema_arrow
+        rows = meta.metadata.num_rows
+        unpacked = sum(meta.metadata.row_group(i).total_byte_size for i in range(meta.metadata.num_row_groups))
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        meta = None
+    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
+    if meta is not None:
+        _check_shape(str(path), rows, len(schema.names), limits)
+        if unpacked > limits.max_bytes:
+            raise DataError(limits.message("max_bytes", unpacked, str(path), "bytes once decompressed"))
+        if nested == "error":
+            import pyarrow.types as pat
+
+            for item in schema:
+                kind = item.type
+                if pat.is_nested(kind):
+                    raise DataError(
+                        f"{path}: column {item.name!r} is nested ({kind}), not single values; leanlearn reads flat "
+                        "tables: flatten it into one column per field before exporting, or read it with "
+                        "read_table(..., nested='keep')"
+                    )
+    try:
         return pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable Parquet file ({detail}); export it again as Parquet") from None
+        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
 
 
 # -- SQL ------------------------------------------------------------------------------------------------------------
-_PASSWORD_IN_URL = re.compile(r"(//[^/:@]+):[^/@]*@")
+#: First words a query may start with: it must only read (``select``, ``with``, ``values``, ``table``).
+READ_STATEMENTS = ("select", "with", "values", "table")
+_SQL_CHUNK = 50_000
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password (``user:secret@host`` → ``user:***@host``), safe to print.
+    """``url`` without its password, safe to print (see :func:`leanlearn._util.redact` for every form handled).
 
     >>> redact_url("postgresql+psycopg2://etl:s3cret@db.plant:5432/mes")
     'postgresql+psycopg2://etl:***@db.plant:5432/mes'
+    >>> redact_url("postgresql://etl:p@ss@db.plant/mes?password=s3cret")
+    'postgresql://etl:***@db.plant/mes?password=***'
     """
-    return _PASSWORD_IN_URL.sub(r"\1:***@", str(url))
+    return redact(url)
 
 
-def read_sql(url: str, *, table: str | None = None, query: str | None = None, timeout: float = 5.0) -> pd.DataFrame:
-    """Read a database table, or the result of a query, through a SQLAlchemy URL.
+def check_read_only_sql(query: str) -> str:
+    """``query`` if it is one statement that starts by reading (``select``, ``with``, ``values``, ``table``);
+    a :class:`DataError` otherwise. Quotes, dollar quotes and comments are skipped, so a ``;`` inside them is fine.
+
+    >>> check_read_only_sql("select * from runs where note = 'a;b' -- the end;")
+    "select * from runs where note = 'a;b' -- the end;"
+    >>> check_read_only_sql("select 1; copy (select 1) to program 'id'")
+    Traceback (most recent call last):
+    ...
+    leanlearn.errors.DataError: the query holds more than one statement (a ';' before "copy (select 1) to ...
+    """
+    words: list[str] = []
+    i, n = 0, len(query)
+    while i < n:
+        c = query[i]
+        if query.startswith("--", i):
+            j = query.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif query.startswith("/*", i):
+            j = query.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c in "'\"":
+            j = i + 1
+            while j < n:
+                if query[j] == c and query.startswith(c * 2, j):
+                    j += 2
+                    continue
+                if query[j] == c:
+                    break
+                j += 1
+            i = j + 1
+        elif c == "$" and (m := re.match(r"\$[A-Za-z_]*\$", query[i:])):
+            j = query.find(m.group(0), i + len(m.group(0)))
+            i = n if j < 0 else j + len(m.group(0))
+        elif c == ";":
+            rest = query[i + 1:]
+            if _strip_sql_comments(rest).strip(" \t\r\n;"):
+                shown = " ".join(rest.split())[:40]
+                raise DataError(f"the query holds more than one statement (a ';' before {shown!r}); a SQL source "
+                                "reads with one SELECT: remove everything after the first ';'")
+            break
+        elif c.isalpha() or c == "_":
+            m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", query[i:])
+            assert m is not None
+            words.append(m.group(0).lower())
+            i += len(m.group(0))
+        else:
+            i += 1
+    first = words[0] if words else ""
+    if first not in READ_STATEMENTS:
+        raise DataError(f"the query starts with {first or 'nothing'!r}; a SQL source only reads: write one SELECT "
+                        "(or WITH ... SELECT) — leanlearn never changes a database")
+    return query
+
+
+def _strip_sql_comments(text: str) -> str:
+    return re.sub(r"--[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be parsed safely (an unencoded ``@`` or ``/`` in the password), or None."""
+    if "://" not in url:
+        return None
+    head = re.split(r"[?#]", url.split("://", 1)[1], maxsplit=1)[0]
+    if head.startswith("/"):
+        return None  # sqlite:////abs/path: no user or password
+    at = head.rfind("@")
+    if at < 0:
+        return None
+    userinfo = head[:at]
+    if "@" in userinfo or "/" in userinfo:
+        char = "@" if "@" in userinfo else "/"
+        code = "%40" if char == "@" else "%2F"
+        return (f"the user or password holds an unencoded {char!r}, so the URL cannot be read unambiguously; "
+                f"write it as {code} (e.g. user:p{code}ss@host), or put the password in ${{VARIABLE}} or ~/.pgpass")
+    return None
+
+
+def read_sql(
+    url: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    timeout: float = 5.0,
+    statement_timeout: float | None = None,
+    read_only: bool = True,
+    limits: Limits | None = None,
+) -> pd.DataFrame:
+    """Read a database table, or the result of a query, through a SQLAlchemy URL — reading only.
 
     Parameters
     ----------
     url : str
-        A SQLAlchemy database URL: ``sqlite:///path/to/file.db``, ``postgresql+psycopg2://user@host:5432/db``, ...
-        The password, if any, never appears in an error message.
+        A SQLAlchemy database URL: ``sqlite:///path/to/file.db``, ``postgresql+psycopg://user@host:5432/db``, ...
+        The password, if any, never appears in an error message (whether written ``user:pw@host`` or
+        ``?password=pw``); a password with an unencoded ``@`` or ``/`` is refused (write ``%40`` / ``%2F``).
     table : str, optional
         A table or view to read whole; ``schema.table`` for a table outside the default schema.
     query : str, optional
-        A ``SELECT`` to run instead (exactly one of ``table`` and ``query``).
+        One ``SELECT`` (or ``WITH ... SELECT``, ``VALUES``, ``TABLE``) to run instead (exactly one of ``table`` and
+        ``query``); anything else — a second statement, ``COPY``, an ``UPDATE`` — is refused before it is sent.
     timeout : float, default=5
         Seconds to wait for a database server to answer the connection (PostgreSQL, MySQL), so an unreachable
         server is reported quickly instead of hanging.
+    statement_timeout : float, optional
+        Seconds the statement may run (PostgreSQL ``statement_timeout``, MySQL ``max_execution_time``, SQLite by
+        interrupting it). Default: ``limits.sql_timeout`` (300 s, ``LEANLEARN_SQL_TIMEOUT``).
+    read_only : bool, default=True
+        Read in a read-only transaction (PostgreSQL, MySQL / MariaDB) or through a read-only connection (SQLite),
+        so even a statement that passed the check cannot write. ``False`` only for a database where that is not
+        possible; the SELECT check applies either way.
+    limits : Limits, optional
+        Row, column and cell limits of the result (see :mod:`leanlearn.limits`); rows are fetched in chunks, so
+        a result beyond them stops early.
 
     Returns
     -------
@@ -364,7 +644,8 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None, ti
     ------
     DataError
         For a malformed URL, a missing driver, a server that cannot be reached, a missing SQLite file, an unknown
-        table (naming the tables there are), a failing query (with the database's reason), or no rows.
+        table (naming the tables there are), a query that is not one read, a failing or too slow query (with the
+        database's reason), too many rows or columns, or no rows.
 
     Examples
     --------
@@ -384,67 +665,103 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None, ti
     Traceback (most recent call last):
     ...
     leanlearn.errors.DataError: sqlite:///.../mes.db: no table 'run'; did you mean 'runs'? tables there: runs
+    >>> read_sql(f"sqlite:///{db}", query="delete from runs")
+    Traceback (most recent call last):
+    ...
+    leanlearn.errors.DataError: sqlite:///.../mes.db: the query starts with 'delete'; a SQL source only reads: ...
     """
-    shown = redact_url(url)
+    limits = limits or Limits.from_env()
+    seconds = limits.sql_timeout if statement_timeout is None else statement_timeout
+    if not isinstance(url, str) or not url.strip():
+        raise DataError(f"{url!r}: not a database URL; write e.g. postgresql+psycopg://user@host:5432/db")
+    shown = redact(url)
     if (table is None) == (query is None):
         raise DataError(f"{shown}: name exactly one of a table (table: runs) or a query (query: select ...)")
-    if not isinstance(url, str) or not url.strip():
-        raise DataError(f"{url!r}: not a database URL; write e.g. postgresql+psycopg2://user@host:5432/db")
+    if not seconds > 0:
+        raise DataError(f"{shown}: statement_timeout={seconds!r} must be a positive number of seconds")
+    problem = _url_problem(url.strip())
+    if problem:
+        raise DataError(f"{shown}: {problem}")
+    if query is not None:
+        try:
+            check_read_only_sql(query)
+        except DataError as exc:
+            raise DataError(f"{shown}: {exc}") from None
     try:
         import sqlalchemy as sa
         from sqlalchemy import exc as sa_exc
     except ImportError:  # pragma: no cover - SQLAlchemy is installed with leanlearn's MLflow dependency
         raise DataError("SQL sources need SQLAlchemy: pip install 'sqlalchemy>=2'") from None
 
-    example = "e.g. postgresql+psycopg2://user@host:5432/db or sqlite:///data/mes.db"
+    example = "e.g. postgresql+psycopg://user@host:5432/db or sqlite:///data/mes.db"
     try:
         parsed = sa.engine.make_url(url.strip())
     except sa_exc.ArgumentError:
         raise DataError(f"{shown}: not a database URL; {example}") from None
-    shown = parsed.render_as_string(hide_password=True)
+    secrets = [parsed.password] if isinstance(parsed.password, str) else []
+    shown = redact(parsed.render_as_string(hide_password=True), secrets)
     backend = parsed.get_backend_name()
+    connect_args: dict[str, object] = {}
+    engine_args: dict[str, Any] = {}
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and not parsed.database.startswith(
         "file:"
     ):
         db_file = Path(parsed.database)
         if not db_file.is_file():
             raise DataError(f"{shown}: no such SQLite database file {db_file}; check the path in the URL")
-    connect_args: dict[str, object] = {}
+        if read_only:
+            import sqlite3
+
+            uri = f"{db_file.resolve().as_uri()}?mode=ro"
+            engine_args["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = max(1, round(timeout))
     try:
-        engine = sa.create_engine(parsed, connect_args=connect_args, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(parsed, connect_args=connect_args, poolclass=sa.pool.NullPool, **engine_args)
     except sa_exc.NoSuchModuleError:
         raise DataError(f"{shown}: unknown database kind {parsed.drivername!r}; {example}") from None
     except ModuleNotFoundError as exc:
         raise DataError(
             f"{shown}: the database driver {exc.name!r} is not installed; install it (pip install {exc.name}) "
-            "or name an installed driver in the URL, e.g. postgresql+psycopg2://"
+            "or name an installed driver in the URL, e.g. postgresql+psycopg://"
         ) from None
     except (sa_exc.ArgumentError, TypeError, ValueError) as exc:
-        raise DataError(f"{shown}: cannot use this URL ({_first_line(exc)}); {example}") from None
+        raise DataError(f"{shown}: cannot use this URL ({first_line(exc, secrets)}); {example}") from None
+    what = f"table {table!r}" if table is not None else "the query"
     try:
         try:
             connection = engine.connect()
         except sa_exc.DBAPIError as exc:
             raise DataError(
-                f"{shown}: cannot connect to the database ({_first_line(exc.orig or exc)}); check that the server "
-                "runs and that host, port, user and database in the URL are right"
+                f"{shown}: cannot connect to the database ({first_line(exc.orig or exc, secrets)}); check that the "
+                "server runs and that host, port, user and database in the URL are right"
             ) from None
         with connection:
-            what = f"table {table!r}" if table is not None else "the query"
             try:
-                if table is not None:
-                    frame = _read_sql_table(sa, connection, shown, table)
-                else:
-                    frame = pd.read_sql_query(sa.text(query), connection)  # type: ignore[arg-type]
+                if backend == "postgresql" and read_only:
+                    connection = connection.execution_options(postgresql_readonly=True)
+                with connection.begin():
+                    _guard_session(connection, sa, backend, read_only, seconds)
+                    if table is not None:
+                        statement = _table_select(sa, connection, shown, table)
+                    else:
+                        statement = sa.text(str(query))
+                    frame = _fetch(connection.execution_options(stream_results=True), statement, shown, what,
+                                   limits)
+            except DataError:
+                raise
             except (sa_exc.DBAPIError, pd.errors.DatabaseError) as exc:
                 cause = exc.__cause__ if isinstance(exc.__cause__, sa_exc.DBAPIError) else exc
-                reason = _first_line(cause.orig or cause) if isinstance(cause, sa_exc.DBAPIError) else _first_line(exc)
+                raw = cause.orig or cause if isinstance(cause, sa_exc.DBAPIError) else exc
+                reason = first_line(raw, secrets)
+                if _timed_out(raw):
+                    raise DataError(f"{shown}: {what} ran longer than the statement timeout of {seconds:g} s "
+                                    f"({reason}); narrow it, or raise statement_timeout / LEANLEARN_SQL_TIMEOUT"
+                                    ) from None
                 shown_query = " ".join(str(query).split())[:120] if query is not None else f"select * from {table}"
                 raise DataError(f"{shown}: the database refused {what} ({reason}); SQL: {shown_query}") from None
             except sa_exc.SQLAlchemyError as exc:
-                raise DataError(f"{shown}: cannot read {what} ({_first_line(exc)})") from None
+                raise DataError(f"{shown}: cannot read {what} ({first_line(exc, secrets)})") from None
     finally:
         engine.dispose()
     return _require_rows(
@@ -454,12 +771,56 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None, ti
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return redact_url(text.splitlines()[0]) if text else type(exc).__name__
+def _guard_session(connection: Any, sa: Any, backend: str, read_only: bool, seconds: float) -> None:
+    """Make the open transaction read-only and bounded in time, as the database allows."""
+    millis = max(1, int(seconds * 1000))
+    if backend == "postgresql":
+        if read_only:
+            connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+        connection.execute(sa.text(f"SET LOCAL statement_timeout = {millis}"))
+    elif backend in ("mysql", "mariadb"):
+        if read_only:
+            connection.execute(sa.text("SET SESSION TRANSACTION READ ONLY"))
+        variable = "max_statement_time" if backend == "mariadb" else "max_execution_time"
+        value = f"{seconds:g}" if backend == "mariadb" else str(millis)
+        connection.execute(sa.text(f"SET SESSION {variable} = {value}"))
+    elif backend == "sqlite":
+        import time
+
+        raw = connection.connection.dbapi_connection
+        deadline = time.monotonic() + seconds
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        if read_only:
+            connection.execute(sa.text("PRAGMA query_only = ON"))
 
 
-def _read_sql_table(sa: Any, connection: Any, shown: str, table: str) -> pd.DataFrame:
+def _timed_out(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("statement timeout", "canceling statement", "interrupted",
+                                         "max_execution_time", "max_statement_time"))
+
+
+def _fetch(connection: Any, statement: Any, shown: str, what: str, limits: Limits) -> pd.DataFrame:
+    """The statement's rows, fetched in chunks; refused as soon as they pass the row, column or cell limit."""
+    chunks: list[pd.DataFrame] = []
+    rows = 0
+    for chunk in pd.read_sql_query(statement, connection, chunksize=_SQL_CHUNK):
+        columns = chunk.shape[1]
+        limits.check("max_columns", columns, f"{shown}: {what}", "columns")
+        rows += len(chunk)
+        cap = _row_cap(columns, limits)
+        if rows > cap:
+            name = "max_rows" if cap == limits.max_rows else "max_cells"
+            unit = "rows" if name == "max_rows" else "cells (rows × columns)"
+            value = rows if name == "max_rows" else rows * columns
+            raise DataError(limits.message(name, f"more than {value - 1:,}", f"{shown}: {what}", unit))
+        chunks.append(chunk)
+    if not chunks:  # no rows: read the columns once more, without chunks
+        return pd.read_sql_query(statement, connection)
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def _table_select(sa: Any, connection: Any, shown: str, table: str) -> Any:
     schema, _, name = table.rpartition(".")
     inspector = sa.inspect(connection)
     names = [*inspector.get_table_names(schema=schema or None), *inspector.get_view_names(schema=schema or None)]
@@ -473,4 +834,4 @@ def _read_sql_table(sa: Any, connection: Any, shown: str, table: str) -> pd.Data
         there = f"tables there: {listed}" if names else f"the database has no tables{where}"
         raise DataError(f"{shown}: no table {table!r}{where}; {hint}{there}")
     reflected = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=connection)
-    return pd.read_sql_query(sa.select(reflected), connection)
+    return sa.select(reflected)

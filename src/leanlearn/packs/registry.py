@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanlearn._util import first_line, redact
 from leanlearn.errors import PackError, RegistryError
 from leanlearn.packs.pack import RulePack
 
@@ -166,8 +167,8 @@ def _safe(text: str) -> str:
 
 
 def _redact(uri: str) -> str:
-    """``uri`` without a password (``user:secret@host`` → ``user:***@host``)."""
-    return re.sub(r"(//[^/:@]+):[^/@]*@", r"\1:***@", uri)
+    """``uri`` without a password, in any form (``user:pw@host``, ``?password=pw``, ``user:p@ss@host``)."""
+    return redact(uri)
 
 
 # -- names ---------------------------------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
             parts = urlsplit(uri)
             host, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
         except ValueError as exc:
-            raise RegistryError(f"tracking URI {_redact(uri)!r} is not a valid URL ({exc})") from None
+            raise RegistryError(f"tracking URI {_redact(uri)!r} is not a valid URL ({first_line(exc)})") from None
         what, fix = "MLflow tracking server", "start the server"
     elif scheme in _DB_PORTS:
         try:
@@ -335,8 +336,11 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
 
             url = make_url(uri)
         except Exception as exc:  # any parse failure is the user's URI
-            raise RegistryError(f"tracking URI {_redact(uri)!r} is not a valid database URL ({exc})") from None
-        host, port = url.host, url.port or _DB_PORTS[scheme]
+            raise RegistryError(
+                f"tracking URI {_redact(uri)!r} is not a valid database URL ({first_line(exc)})"
+            ) from None
+        # a password with an unencoded '@' leaves its tail in the parsed host: never print that part
+        host, port = (url.host or "").rsplit("@", 1)[-1] or None, url.port or _DB_PORTS[scheme]
         what, fix = "MLflow tracking database", "start the database server"
     else:
         return
@@ -352,11 +356,6 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
         ) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @contextmanager
 def _registry_errors(action: str, tracking_uri: str) -> Iterator[None]:
     """Turn MLflow and connection failures into a one-line :class:`RegistryError` naming the URIs."""
@@ -369,7 +368,7 @@ def _registry_errors(action: str, tracking_uri: str) -> Iterator[None]:
         raise
     except MlflowException as exc:
         code = getattr(exc, "error_code", "")
-        msg = _first_line(exc)
+        msg = first_line(exc)
         if code == "RESOURCE_DOES_NOT_EXIST" or "not found" in msg.lower() or "does not exist" in msg.lower():
             hint = ("no such registered model, version or alias there; registered models are named "
                     "leanlearn.<line>.<target> and URIs look like models:/leanlearn.<line>.<target>@candidate")
@@ -380,13 +379,13 @@ def _registry_errors(action: str, tracking_uri: str) -> Iterator[None]:
         raise RegistryError(f"cannot {action} {where}: {msg} — {hint}") from exc
     except (ConnectionError, OSError, TimeoutError) as exc:
         raise RegistryError(
-            f"cannot {action} {where}: {_first_line(exc)} — check that the tracking server is up and reachable"
+            f"cannot {action} {where}: {first_line(exc)} — check that the tracking server is up and reachable"
         ) from exc
     except Exception as exc:
         module = type(exc).__module__ or ""
         if module.startswith(("sqlalchemy", "requests", "urllib3", "psycopg", "pymysql")):
             raise RegistryError(
-                f"cannot {action} {where}: {_first_line(exc)} — check the tracking URI and that its database is up"
+                f"cannot {action} {where}: {first_line(exc)} — check the tracking URI and that its database is up"
             ) from exc
         raise
 
