@@ -384,3 +384,113 @@ def test_register_and_load_on_postgresql(tmp_path: Path, monkeypatch: pytest.Mon
         for reg in registered:
             client.delete_registered_model(reg.name)
         client.delete_experiment(client.get_experiment_by_name(experiment).experiment_id)
+
+
+# -- drivers, stdout -----------------------------------------------------------------------------------------------
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP port that accepts connections (stands in for a database server the reachability check looks for)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_missing_postgres_driver_names_the_extra_to_install(listener: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails, as where it is not installed
+    uri = f"postgresql://postgres:secret@127.0.0.1:{listener}/test"
+    with pytest.raises(RegistryError, match=r"driver 'psycopg'.*pip install 'leanlearn\[postgres\]'") as info:
+        register_pack(_pack(), tracking_uri=uri)
+    assert "secret" not in str(info.value)
+
+
+def test_cli_with_a_missing_postgres_driver_prints_one_error_line(listener: int, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    pd.DataFrame({"x": x, "y": (x > 1).astype(int)}).to_csv(data, index=False)
+    code = ("import sys; sys.modules['psycopg'] = None; from leanlearn.cli import main; "
+            f"sys.argv = ['leanlearn', 'mine', {str(data)!r}, '-t', 'y', '--register', '-q']; main()")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"postgresql://postgres@127.0.0.1:{listener}/test",
+           "LEANLEARN_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert "leanlearn[postgres]" in done.stderr
+
+
+def test_register_and_load_with_a_plain_postgresql_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3, which the postgres extra installs."""
+    reason = _postgres_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEANLEARN_HOME", str(tmp_path / "home"))
+    uri = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?options=-csearch_path%3D{PG_SCHEMA}"
+    run_id = uuid.uuid4().hex[:10]
+    pack = _pack(line=f"pg3{run_id}")
+    experiment = f"leanlearn-test-{run_id}"
+    registered = register_pack(pack, tracking_uri=uri, experiment=experiment)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        assert load_pack(registered[0].uri, tracking_uri=uri).content_hash == split_pack(pack)[0].content_hash
+    finally:
+        for reg in registered:
+            client.delete_registered_model(reg.name)
+        client.delete_experiment(client.get_experiment_by_name(experiment).experiment_id)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` (SQLite backend) on a free port; its URL."""
+    import urllib.request
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow_cli), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+               "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1"]
+    log = (root / "server.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(480):  # a cold start (database migrations) takes 10-60 s on a busy machine
+            if server.poll() is not None:
+                pytest.skip(f"mlflow server exited: {(root / 'server.log').read_text()[-500:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.skip("mlflow server did not answer within 120 s")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.mark.slow
+def test_json_output_stays_pure_json_when_tracking_to_an_mlflow_server(mlflow_server: str, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    pd.DataFrame({"x": x, "y": (x > 1).astype(int)}).to_csv(data, index=False)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "LEANLEARN_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "leanlearn.cli", "mine", str(data), "-t", "y", "--register",
+                           "--json", "-q"], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["schema"] == "leanlearn.rulepack/1"  # nothing but the pack on stdout
+    assert "View run" not in done.stdout

@@ -195,8 +195,8 @@ def _rules_table(rules: Sequence[Rule]) -> Any:
     table.add_column("adj. p", justify="right", no_wrap=True)
     for rule in rules:
         table.add_row(
-            Text(rule.id),
-            Text(rule.text),
+            Text(_printable(rule.id)),
+            Text(_printable(rule.text)),
             f"{rule.n:,}",
             f"{rule.confidence:.0%} ({rule.ci[0]:.0%}–{rule.ci[1]:.0%})",
             f"{rule.lift:.1f}×",
@@ -236,29 +236,38 @@ def _no_rule_reason(target: str, stats: dict[str, Any] | None, mining: dict[str,
 
 
 def _report_rules(
-    console: Console, pack: RulePack, stats: dict[str, dict[str, Any]] | None = None, table: bool = True
+    console: Console, pack: RulePack, stats: dict[str, dict[str, Any]] | None = None, table: bool = True,
+    limit: int | None = None,
 ) -> None:
-    """Per target: a heading with its base rate, the rules table, and each rule in plain words."""
+    """Per target: a heading with its base rate, the rules table, and each rule in plain words.
+
+    ``limit``: at most this many rules per target (the rest counted); text from the pack is escaped for a terminal.
+    """
     from rich.text import Text
 
     for target in pack.targets:
-        rules = list(pack.rules.for_target(target.name))
+        every = pack.rules.for_target(target.name)
+        total = len(every)
+        rules = list(every if limit is None else every[:limit])
         info = (stats or {}).get(target.name)
-        heading = f"{target.name} · {target.waste}"
+        heading = f"{_printable(target.name)} · {_printable(target.waste)}"
         if info is not None:
             heading += f" · base rate {info['base_rate']:.1%} ({info['positives']:,} of {info['rows']:,} rows)"
         elif rules:
             heading += f" · base rate {rules[0].base_rate:.1%}"
-        heading += f" · {len(rules)} rule{'s' if len(rules) != 1 else ''}"
+        heading += f" · {total} rule{'s' if total != 1 else ''}"
         console.print()
         console.rule(Text(heading, style="bold"), align="left")
-        if not rules:
-            _say(console, _no_rule_reason(target.name, info, pack.mining), style="yellow")
+        if not total:
+            _say(console, _printable(_no_rule_reason(target.name, info, pack.mining)), style="yellow")
             continue
         if table:
             console.print(_rules_table(rules))
         for rule in rules:
-            _say(console, f"  {rule.id}: {rule.describe()}")
+            _say(console, _printable(f"  {rule.id}: {rule.describe()}"))
+        if total > len(rules):
+            _say(console, f"  … {total - len(rules):,} more rule(s) for {_printable(target.name)}; "
+                          "show them with --limit 0 (all) or a larger --limit", "dim")
 
 
 def _print_saved(console: Console, pack: RulePack, path: Path) -> None:
@@ -280,7 +289,7 @@ def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
     console.print()
     _say(console, f"registered in the MLflow model registry at {store}:", "bold")
     for item in registered:
-        _say(console, f"  {item.target}: {item.uri}  ({item.version_uri})")
+        _say(console, _printable(f"  {item.target}: {item.uri}  ({item.version_uri})"))
     _say(console, "open the MLflow UI to review them:")
     _say(console, f"  mlflow ui --backend-store-uri {store}")
 
@@ -448,16 +457,22 @@ def _parse_worse(options: list[str] | None) -> dict[str, str]:
 def show(
     pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the verified pack JSON only.")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, metavar="N", help="Show at most N rules per target (0: all).")
+    ] = 50,
 ) -> None:
     """Show a rule pack: where it came from and its rules in plain words.
 
     The pack is verified first (JSON Schema and content hash): a pack edited by hand is refused. Shows the name,
     line, targets, creation time, content hash, the data it was mined from (rows, fingerprint), the derived
-    features, and per target the rules table and each rule in words.
+    features, and per target the rules table and each rule in words — the first --limit rules per target (50 by
+    default; --limit 0 shows all). Text from the pack is printed with control characters escaped, so a pack
+    cannot send escape sequences to the terminal.
 
     \b
     [bold]Examples[/bold]
       leanlearn show models/ai4i-failures.json
+      leanlearn show models/ai4i-failures.json --limit 0
       leanlearn show models/ai4i-failures.json --json | jq '.rules | length'
     """
     with _user_errors():
@@ -476,24 +491,25 @@ def show(
         summary.add_column()
         rows = pack.data.get("rows")
         fingerprint = str(pack.data.get("sha256", ""))[:12]
-        summary.add_row("pack", Text(pack.name))
-        summary.add_row("line", Text(pack.line))
+        summary.add_row("pack", Text(_printable(pack.name)))
+        summary.add_row("line", Text(_printable(pack.line)))
         if pack.description:
-            summary.add_row("description", Text(pack.description))
-        summary.add_row("targets", Text(", ".join(f"{t.name} ({t.waste})" for t in pack.targets)))
-        summary.add_row("created", Text(f"{pack.created} with leanlearn {pack.leanlearn_version}"))
+            summary.add_row("description", Text(_printable(pack.description)))
+        summary.add_row("targets", Text(_printable(", ".join(f"{t.name} ({t.waste})" for t in pack.targets))))
+        summary.add_row("created", Text(_printable(f"{pack.created} with leanlearn {pack.leanlearn_version}")))
+        summary.add_row("rules", Text(f"{len(pack.rules):,}"))
         summary.add_row("content hash", Text(pack.content_hash))
         data_text = f"{rows:,} rows" if isinstance(rows, int) else "unknown rows"
         data_text += f" × {len(pack.data.get('columns', []))} columns, sha256 {fingerprint}…"
         if pack.mining.get("source"):
             data_text += f", from {pack.mining['source']}"
-        summary.add_row("data", Text(data_text))
+        summary.add_row("data", Text(_printable(data_text)))
         derived = "; ".join(f"{name} = {expr}" for name, expr in pack.derived) or "none"
-        summary.add_row("derived", Text(derived))
+        summary.add_row("derived", Text(_printable(derived)))
         if pack.parent:
-            summary.add_row("parent", Text(pack.parent))
+            summary.add_row("parent", Text(_printable(pack.parent)))
         console.print(summary)
-        _report_rules(console, pack)
+        _report_rules(console, pack, limit=limit or None)
 
 
 @_command
@@ -546,16 +562,18 @@ def apply(
         total = max(len(result), 1)
         for rule in pack.rules:
             n = int(fired_ids.map(lambda ids, rid=rule.id: rid in ids).sum())
-            counts.add_row(Text(rule.id), Text(rule.text), f"{n:,}", f"{n / total:.1%}")
+            counts.add_row(Text(_printable(rule.id)), Text(_printable(rule.text)), f"{n:,}", f"{n / total:.1%}")
         any_rule = int(fired_ids.map(len).astype(bool).sum())
         counts.add_row(Text("any", style="bold"), Text("at least one rule"), f"{any_rule:,}", f"{any_rule / total:.1%}")
-        _say(console, f"{data}: {len(result):,} rows; pack {pack.name!r} with {len(pack.rules)} rules", "dim")
+        _say(console, _printable(f"{data}: {len(result):,} rows; pack {pack.name!r} with {len(pack.rules)} rules"),
+             "dim")
         console.print(counts)
         head = Table(title="first rows", title_justify="left", show_edge=False, header_style="bold")
         for column in result.columns:
             head.add_column(str(column), justify="left" if column == "rules" else "right")
         for _, row in result.head(10).iterrows():
-            head.add_row(*[Text(", ".join(v) or "—") if isinstance(v, list) else Text(str(v)) for v in row.tolist()])
+            head.add_row(*[Text(_printable(", ".join(v) or "—")) if isinstance(v, list) else Text(_printable(v))
+                           for v in row.tolist()])
         console.print()
         console.print(head)
 

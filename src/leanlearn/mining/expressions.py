@@ -45,6 +45,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -267,7 +268,9 @@ class Expression:
         if "`" in text:
             raise ExpressionError(f"expression {source!r}: unmatched backtick; write column names as `name`")
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "invalid decimal literal": refused below
+                tree = ast.parse(text.strip(), mode="eval")
         except (SyntaxError, ValueError) as exc:
             reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
             raise ExpressionError(

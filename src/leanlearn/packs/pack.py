@@ -651,6 +651,7 @@ class RulePack:
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per row: ids of the rules that fire (``rules``), and one 0/1 column per target (any rule fires)."""
         prepared = self.prepare(frame)
+        self._check_columns(prepared)
         out = pd.DataFrame(index=frame.index)
         out["rules"] = self.rules.fired(prepared).to_numpy()
         for target in self.targets:
@@ -659,6 +660,28 @@ class RulePack:
                 hit |= rule.mask(prepared)
             out[f"{target.name}_predicted"] = hit.astype(int)
         return out
+
+    def _check_columns(self, prepared: pd.DataFrame) -> None:
+        """A numeric condition (``< <= > >= between``) on a column that holds text is one clear error."""
+        checked: set[str] = set()
+        for rule in self.rules:
+            for cond in rule.conditions:
+                if cond.feature in checked or cond.feature not in prepared.columns:
+                    continue
+                if cond.op not in ("<", "<=", ">", ">=", "between"):
+                    continue
+                checked.add(cond.feature)
+                column = prepared[cond.feature]
+                if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+                    continue
+                present = column.dropna()
+                if present.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).all():
+                    continue  # an object column of numbers (or only missing values) compares as numbers
+                example = present[present.map(lambda v: not isinstance(v, (int, float, np.number)))].iloc[0]
+                raise PackError(
+                    f"rule {rule.id!r:.40}: condition {cond.text!r:.120} needs numbers, but column "
+                    f"{cond.feature!r:.80} holds text (e.g. {example!r:.60}); convert the column to numbers"
+                )
 
     def with_rules(self, rules: RuleSet) -> RulePack:
         return replace(self, rules=rules)

@@ -55,11 +55,12 @@ import logging
 import os
 import re
 import socket
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,7 +84,10 @@ MLFLOW_LOGGING_ENV: dict[str, str] = {
     "MLFLOW_UV_AUTO_DETECT": "false",
     "MLFLOW_LOG_UV_FILES": "false",
     "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING": "false",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # no "View run ... at: http://..." lines on stdout
 }
+#: The extra that installs the database driver a tracking URI's SQLAlchemy dialect needs.
+DRIVER_EXTRAS: dict[str, str] = {"postgresql": "postgres"}
 #: Distributions a loaded pack model imports (pinned to the versions installed when the model is logged).
 MODEL_REQUIREMENTS: tuple[str, ...] = ("mlflow", "numpy", "pandas", "jsonschema")
 PACK_ARTIFACT = "pack"
@@ -256,7 +260,8 @@ class _AdviceFilter(logging.Filter):
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """MLflow's INFO chatter and its advice warnings (signature, input example, ...) off; env for logging set.
+    """MLflow's INFO chatter and its advice warnings (signature, input example, ...) off; env for logging set;
+    whatever MLflow prints on stdout (e.g. "View run ... at: http://..." for a tracking server) goes to stderr.
 
     MLflow must be imported before (its import configures the ``mlflow`` logger, which this then adjusts).
     """
@@ -271,7 +276,7 @@ def _quiet() -> Iterator[None]:
         item.addFilter(advice)
     os.environ.update(MLFLOW_LOGGING_ENV)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), redirect_stdout(sys.stderr):  # stdout stays the caller's (e.g. --json)
             for pattern in _QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow\..*")
@@ -312,7 +317,41 @@ def _using(uri: str) -> Iterator[Any]:
                 os.environ[key] = value
 
 
+def _check_driver(uri: str) -> None:
+    """Refuse a database tracking URI whose SQLAlchemy driver is not installed, naming what to install.
+
+    ``postgresql://`` means psycopg 3 to SQLAlchemy 2.1 (``pip install 'leanlearn[postgres]'``);
+    ``postgresql+psycopg2://`` means psycopg2; ``mysql+pymysql://`` means PyMySQL, and so on.
+    """
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in _DB_PORTS:
+        return
+    try:
+        from sqlalchemy.engine import make_url
+
+        dialect = make_url(uri).get_dialect()
+    except Exception:  # a malformed URL or an unknown dialect: _check_reachable and MLflow say what is wrong
+        return
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        driver = getattr(dialect, "driver", None) or getattr(exc, "name", None) or "its driver"
+        extra = DRIVER_EXTRAS.get(scheme)
+        fix = f"pip install 'leanlearn[{extra}]'" if extra and driver == "psycopg" else f"pip install {driver}"
+        raise RegistryError(
+            f"tracking URI {_redact(uri)!r} needs the database driver {driver!r}, which is not installed: "
+            f"{fix} (or name an installed driver in the URI, e.g. {scheme}+psycopg2://...)"
+        ) from None
+
+
 def _check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """Fail fast, instead of after MLflow's minutes of retries or a traceback, when ``uri`` cannot work: the server
+    does not answer (:func:`_check_server`) or the database driver is not installed (:func:`_check_driver`)."""
+    _check_server(uri, timeout)
+    _check_driver(uri)
+
+
+def _check_server(uri: str, timeout: float = 3.0) -> None:
     """Fail fast, instead of after MLflow's minutes of retries, when the server behind ``uri`` does not answer.
 
     Checks that a TCP connection opens to the database (PostgreSQL, MySQL, ...) or MLflow server (``http(s)://``,
@@ -380,6 +419,12 @@ def _registry_errors(action: str, tracking_uri: str) -> Iterator[None]:
     except (ConnectionError, OSError, TimeoutError) as exc:
         raise RegistryError(
             f"cannot {action} {where}: {first_line(exc)} — check that the tracking server is up and reachable"
+        ) from exc
+    except ImportError as exc:  # a database driver or MLflow extra missing
+        missing = getattr(exc, "name", None) or first_line(exc)
+        raise RegistryError(
+            f"cannot {action} {where}: the Python module {missing!r} is not installed — for PostgreSQL "
+            "pip install 'leanlearn[postgres]', else install the driver the tracking URI names"
         ) from exc
     except Exception as exc:
         module = type(exc).__module__ or ""
