@@ -49,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,9 @@ from leanlearn.errors import SchemaError
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
 STATS = ("n", "mean", "cv", "p10", "p25", "p50", "p75", "p90")
 WORK_KINDS = ("production", "setup")
+BOTTLENECK_COLUMNS = ("station", "sole_share", "shifting_share", "bottleneck_share", "sole_h", "shifting_h",
+                      "active_mean_min")
+MAX_WIP_PERIODS = 5_000_000  # rows of one resampled WIP series; a finer frequency is refused (or use freq=None)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 _MINUTE = pd.Timedelta(minutes=1)
 
@@ -85,6 +89,10 @@ def _table(frame: pd.DataFrame, table: str, start: str = "start", end: str = "en
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"the {table} table must be a pandas DataFrame, got {type(frame).__name__}")
     needed = [*required, start, end]
+    repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if repeated:
+        raise SchemaError(f"the {table} table has column(s) {', '.join(map(repr, repeated[:5]))} more than once; "
+                          "rename or drop the copies")
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise SchemaError(
@@ -146,6 +154,24 @@ def _key(ops: pd.DataFrame, key: str | None) -> str:
                       "station to station; map the order or serial number onto one of them")
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    """A finite real number (not a bool, not text)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_) and \
+        bool(np.isfinite(value))
+
+
+def _station_names(stations: Sequence[str]) -> list[str]:
+    """``stations=`` as a list of distinct station names (the table's stations are text)."""
+    if isinstance(stations, str):
+        raise SchemaError(f"stations= must be a list of station names, e.g. [{stations!r}], not the text {stations!r}")
+    names = [str(s) for s in stations]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SchemaError(f"stations= lists {', '.join(map(repr, repeated[:5]))} more than once; list each station "
+                          "once")
+    return names
+
+
 def _minutes(times: pd.Series) -> np.ndarray:
     return ((times - _EPOCH) / _MINUTE).to_numpy(dtype=float)
 
@@ -184,6 +210,10 @@ def describe(frame: pd.DataFrame, value: str, by: str = "station") -> pd.DataFra
     >>> describe(frame, "minutes").round(3).to_dict("records")
     [{'station': 'A', 'n': 5, 'mean': 3.0, 'cv': 0.527, 'p10': 1.4, 'p25': 2.0, 'p50': 3.0, 'p75': 4.0, 'p90': 4.6}]
     """
+    missing = [c for c in (by, value) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"describe needs column(s) {', '.join(map(repr, missing))}, which the table does not have "
+                          f"(columns: {', '.join(map(str, frame.columns))})")
     data = frame[[by, value]].dropna()
     grouped = data.groupby(by, sort=False)[value]
     out = pd.DataFrame({"n": grouped.size(), "mean": grouped.mean()})
@@ -406,7 +436,8 @@ def utilization(operations: pd.DataFrame, downtime: pd.DataFrame | None = None, 
         raise SchemaError(f"span must be 'line' or 'station', got {span!r}")
     ops = _operations(operations)
     down = _downtime(downtime)
-    names = list(stations) if stations is not None else list(dict.fromkeys([*ops["station"], *down["station"]]))
+    names = _station_names(stations) if stations is not None else list(dict.fromkeys([*ops["station"],
+                                                                                       *down["station"]]))
     work = ops[ops["kind"].isin(WORK_KINDS)]
     start, end = _minutes(work["start"]), _minutes(work["end"])
     busy = _union_minutes(work["station"].to_numpy(), start, end).reindex(names, fill_value=0.0)
@@ -441,7 +472,9 @@ def wip(operations: pd.DataFrame, key: str | None = None, freq: str | None = "1h
     """Work in process over time: the number of orders (or units) between their first start and their last end.
 
     With ``freq=None`` the exact step series (``time``, ``wip`` from that instant on). With a frequency, one row per
-    period (``time`` = period start) with the time-weighted mean ``wip`` and the highest ``wip_max`` in it.
+    period (``time`` = period start) with the time-weighted mean ``wip`` and the highest ``wip_max`` in it. The
+    frequency is a fixed one (``"15min"``, ``"1h"``, ``"1D"``; not months) giving at most ``MAX_WIP_PERIODS``
+    (5,000,000) periods over the span of the operations; otherwise a :class:`~leanlearn.errors.SchemaError` says so.
 
     Examples
     --------
@@ -461,11 +494,18 @@ def wip(operations: pd.DataFrame, key: str | None = None, freq: str | None = "1h
     level = steps.cumsum().astype("int64")
     if freq is None:
         return pd.DataFrame({"time": level.index, "wip": level.to_numpy()})
+    step = _frequency(freq)
     if level.empty:
         return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "wip": [], "wip_max": []})
-    edges = pd.date_range(level.index[0].floor(freq), level.index[-1].ceil(freq), freq=freq)
+    first, last = level.index[0].floor(freq), level.index[-1].ceil(freq)
+    periods = (last - first) / step
+    if periods > MAX_WIP_PERIODS:
+        raise SchemaError(f"a WIP series every {freq} from {first} to {last} would have {periods:,.0f} periods, "
+                          f"more than {MAX_WIP_PERIODS:,}; choose a coarser frequency than {freq!r} or freq=None, "
+                          "or check the operations for a start or end far from the others")
+    edges = pd.date_range(first, last, freq=freq)
     if len(edges) < 2:
-        edges = pd.DatetimeIndex([edges[0], edges[0] + pd.tseries.frequencies.to_offset(freq)])
+        edges = pd.DatetimeIndex([edges[0], edges[0] + step])
     tb, vb = _minutes(pd.Series(level.index)), level.to_numpy(dtype=float)
     te = _minutes(pd.Series(edges))
     area = np.concatenate([[0.0], np.cumsum(vb[:-1] * np.diff(tb))])
@@ -478,9 +518,22 @@ def wip(operations: pd.DataFrame, key: str | None = None, freq: str | None = "1h
     return pd.DataFrame({"time": edges[:-1], "wip": mean, "wip_max": peak.astype("int64")})
 
 
+def _frequency(freq: str) -> pd.Timedelta:
+    """A fixed resampling frequency such as ``"15min"``, ``"1h"`` or ``"1D"`` as a positive Timedelta."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except (TypeError, ValueError):
+        offset = None
+    if not isinstance(offset, pd.offsets.Tick) or pd.Timedelta(offset) <= pd.Timedelta(0):
+        raise SchemaError(f"{freq!r} is not a fixed time frequency; write one like '15min', '1h' or '1D'")
+    return pd.Timedelta(offset)
+
+
 def _bottleneck_segments(ops: pd.DataFrame, down: pd.DataFrame, names: list[str],
                          tolerance: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Elementary time segments with their momentary bottleneck and shifting flags (Roser et al.)."""
+    if not (_is_number(tolerance) and tolerance >= 0):
+        raise SchemaError(f"the bottleneck tolerance must be a number of minutes, 0 or more, got {tolerance!r}")
     active = pd.concat([ops[["station", "start", "end"]], down.loc[~down["planned"], ["station", "start", "end"]]])
     blocks = _merge(active["station"].to_numpy(), _minutes(active["start"]), _minutes(active["end"]), tolerance)
     blocks = blocks[blocks["end"] > blocks["start"]].reset_index(drop=True)
@@ -554,7 +607,8 @@ def bottlenecks(operations: pd.DataFrame, downtime: pd.DataFrame | None = None, 
     """
     ops = _operations(operations)
     down = _downtime(downtime)
-    names = list(stations) if stations is not None else list(dict.fromkeys([*ops["station"], *down["station"]]))
+    names = _station_names(stations) if stations is not None else list(dict.fromkeys([*ops["station"],
+                                                                                       *down["station"]]))
     segments, blocks = _bottleneck_segments(ops, down, names, tolerance)
     length = (segments["end"] - segments["start"]).to_numpy(dtype=float) if len(segments) else np.zeros(0)
     window = length.sum()
@@ -575,7 +629,7 @@ def bottlenecks(operations: pd.DataFrame, downtime: pd.DataFrame | None = None, 
             "sole_h": sole_min / 60.0, "shifting_h": shifting_min / 60.0,
             "active_mean_min": periods.mean() if len(periods) else np.nan,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(BOTTLENECK_COLUMNS))
 
 
 def momentary_bottleneck(operations: pd.DataFrame, downtime: pd.DataFrame | None = None,
@@ -657,6 +711,8 @@ def takt_time(demand: pd.DataFrame, available: float | None = None) -> float | N
     >>> takt_time(demand, available=7.5 * 60)
     0.9375
     """
+    if available is not None and not (_is_number(available) and available > 0):
+        raise SchemaError(f"available time must be a positive number of minutes, got {available!r}")
     periods = _table(demand, "demand", "period_start", "period_end", required=("qty",))
     quantity = pd.to_numeric(periods["qty"], errors="coerce").sum()
     if not quantity > 0:
@@ -807,7 +863,7 @@ def value_stream(operations: pd.DataFrame, downtime: pd.DataFrame | None = None,
         names = station_order(operations if "station" in operations.columns else ops, key)
         names += [s for s in dict.fromkeys(down["station"]) if s not in names]
     else:
-        names = [str(s) for s in stations]
+        names = _station_names(stations)
         unknown = sorted(set(ops["station"]) - set(names))
         if unknown:
             raise SchemaError(f"stations= leaves out station(s) {', '.join(unknown[:5])} that the operations have; "

@@ -68,7 +68,16 @@ import pandas as pd
 from scipy import stats
 
 from leanlearn.errors import SchemaError
-from leanlearn.lean.valuestream import _MINUTE, _elapsed_min, _key, _operations, cycle_times, waiting_times
+from leanlearn.lean.valuestream import (
+    _MINUTE,
+    _elapsed_min,
+    _is_number,
+    _key,
+    _operations,
+    _station_names,
+    cycle_times,
+    waiting_times,
+)
 
 IDENTIFIERS = ("line", "station", "unit_id", "order_id", "kind", "start", "end", "minutes", "cycle_min")
 OUTCOMES = ("defect", "defects", "scrap", "scrap_qty", "rework", "qty_rejected", "qty_mrb", "mrb_qty", "rejected",
@@ -244,11 +253,18 @@ def detect_shifts(operations: pd.DataFrame, window: int = 50, threshold: float =
         their level's typical cycle), and the attribution: ``parameter`` with its ``parameter_score`` (KS or
         total variation distance), ``parameter_smd``, ``parameter_before``, ``parameter_after``.
     """
-    if window < 3:
-        raise SchemaError(f"window must be at least 3 observations, got {window}")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 3:
+        raise SchemaError(f"window must be a whole number of observations, at least 3, got {window!r}")
+    if not (_is_number(threshold) and threshold > 0):
+        raise SchemaError(f"threshold must be a number above 0 (in standard deviations), got {threshold!r}")
+    if not (_is_number(allowance) and allowance >= 0):
+        raise SchemaError(f"allowance must be a number, 0 or more (in standard deviations), got {allowance!r}")
+    positive_takt = takt > pd.Timedelta(0) if isinstance(takt, pd.Timedelta) else _is_number(takt) and takt > 0
+    if takt is not None and not positive_takt:
+        raise SchemaError(f"takt must be a positive number of minutes or a pandas Timedelta, got {takt!r}")
     cycles = cycle_times(operations, qty)
     cycles = cycles[cycles["cycle_min"] > 0]
-    names = list(stations) if stations is not None else list(dict.fromkeys(cycles["station"]))
+    names = _station_names(stations) if stations is not None else list(dict.fromkeys(cycles["station"]))
     context = list(by or [])
     missing = [c for c in context if c not in cycles.columns]
     if missing:
