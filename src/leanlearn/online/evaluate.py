@@ -310,7 +310,8 @@ def coerce_number(value: Any, column: str) -> tuple[Any, BadValue | None]:
     """A value of a column that must hold numbers, as a float (missing → NaN), or why it cannot be one.
 
     Numbers and booleans are taken as they are; text is read as a number if it is one (``" 61.5 "``, ``"1e3"``;
-    an empty text is a missing value); anything else is a :class:`BadValue`.
+    an empty text, like NaN, is a missing value); an infinite number and anything else is a :class:`BadValue`
+    (an infinity would make window means and alerts meaningless).
 
     >>> coerce_number("61.5", "torque"), coerce_number(True, "torque")
     ((61.5, None), (1.0, None))
@@ -321,19 +322,25 @@ def coerce_number(value: Any, column: str) -> tuple[Any, BadValue | None]:
         return math.nan, None
     if isinstance(value, _NUMBER_TYPES):
         try:
-            return float(value), None
+            number = float(value)
         except OverflowError:
-            return math.nan, BadValue(column, value, "not-a-number",
-                                      f"column {column!r} holds a number too large for a float ({_short(value)})")
-    if isinstance(value, str):
+            number = math.inf
+    elif isinstance(value, str):
         text = value.strip()
         if not text:
             return math.nan, None
         try:
-            return float(text), None
+            number = float(text)
         except ValueError:
             return math.nan, BadValue(column, value, "not-a-number",
                                       f"column {column!r} holds text {_short(value)} where a number belongs")
+    else:
+        number = None
+    if number is not None:
+        if math.isinf(number):
+            return math.nan, BadValue(column, value, "not-a-number",
+                                      f"column {column!r} holds {_short(value)}, beyond the range of a float")
+        return number, None
     if is_missing(value):
         return math.nan, None
     if isinstance(value, (list, tuple, dict, set)):
@@ -346,7 +353,10 @@ def coerce_number(value: Any, column: str) -> tuple[Any, BadValue | None]:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more than 4,300 digits
+        text = f"<an integer of {int(value).bit_length():,} bits>"
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -485,7 +495,7 @@ class CompiledPack:
                 continue
             value = row[column]
             if numeric:
-                if type(value) is float:
+                if type(value) is float and not math.isinf(value):
                     continue
                 number, bad = coerce_number(value, column)
                 if bad is not None:
@@ -512,14 +522,19 @@ class CompiledPack:
             series = frame[column]
             dtype = series.dtype
             if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-                if numeric and not pd.api.types.is_float_dtype(dtype):
-                    changed[column] = series.to_numpy(dtype=float, na_value=np.nan)
+                if numeric:
+                    numbers = series.to_numpy(dtype=float, na_value=np.nan)
+                    if not pd.api.types.is_float_dtype(dtype):
+                        changed[column] = numbers
+                    for i in np.flatnonzero(np.isinf(numbers)).tolist():
+                        if i not in bad:
+                            bad[i] = coerce_number(series.iloc[i], column)[1]  # type: ignore[assignment]
                 continue
             values = series.tolist()
             if numeric:
                 numbers = np.empty(len(values), dtype=float)
                 for i, value in enumerate(values):
-                    if type(value) is float:
+                    if type(value) is float and not math.isinf(value):
                         numbers[i] = value
                         continue
                     numbers[i], problem = coerce_number(value, column)

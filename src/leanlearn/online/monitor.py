@@ -93,6 +93,21 @@ def _seconds_ns(seconds: np.ndarray) -> np.ndarray:
     return np.where(ok, np.nan_to_num(ns), NO_POSITION).astype(np.int64)
 
 
+def _datetimes_ns(parsed: pd.Series) -> np.ndarray:
+    """Parsed UTC datetimes (any unit) as int64 ns; NaT and times beyond ±146 years of 1970 → ``NO_POSITION``."""
+    naive = parsed.dt.tz_localize(None) if isinstance(parsed.dtype, pd.DatetimeTZDtype) else parsed
+    values = np.asarray(naive.to_numpy())
+    if values.dtype.kind != "M":
+        values = values.astype("datetime64[us]")
+    unit = np.datetime_data(values.dtype)[0]
+    scale = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}.get(unit)
+    if scale is None:  # pragma: no cover - pandas parses into s, ms, us or ns
+        values, scale = values.astype("datetime64[s]"), 10**9
+    ints = values.view(np.int64)
+    ok = ~np.isnat(values) & (np.abs(ints) < _MAX_NS // scale)
+    return np.where(ok, ints * scale, NO_POSITION).astype(np.int64)
+
+
 def timestamps_ns(values: pd.Series) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch (UTC); unreadable or missing → ``NO_POSITION``.
 
@@ -110,9 +125,7 @@ def timestamps_ns(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(dtype):
         return _seconds_ns(values.to_numpy(dtype=float, na_value=np.nan))
     if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-        parsed = pd.to_datetime(values, utc=True)
-        out = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        return np.where(parsed.isna().to_numpy(), NO_POSITION, out)
+        return _datetimes_ns(pd.to_datetime(values, utc=True))
     items = values.tolist()
     out = np.full(len(items), NO_POSITION, np.int64)
     numbers = [i for i, v in enumerate(items) if isinstance(v, (int, float, np.integer, np.floating))
@@ -123,15 +136,12 @@ def timestamps_ns(values: pd.Series) -> np.ndarray:
     if texts:
         parsed = pd.to_datetime(pd.Series([items[i] for i in texts], dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
-        ns = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        out[texts] = np.where(parsed.isna().to_numpy(), NO_POSITION, ns)
+        out[texts] = _datetimes_ns(parsed)
     stamps = [i for i, v in enumerate(items) if isinstance(v, (pd.Timestamp, np.datetime64)) or
               (hasattr(v, "isoformat") and not isinstance(v, str))]
     for i in stamps:
         try:
-            stamp = pd.Timestamp(items[i])
-            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-            out[i] = NO_POSITION if pd.isna(stamp) else int(stamp.as_unit("ns").value)
+            out[i] = _datetimes_ns(pd.to_datetime(pd.Series([items[i]], dtype=object), utc=True))[0]
         except (ValueError, TypeError, OverflowError):
             out[i] = NO_POSITION
     return out
@@ -309,8 +319,8 @@ class Monitor(OnlineBase):
             return BadValue(column, None, "no-time", f"no time in column {column!r} (a time window places every "
                                                      "event by its time)")
         return BadValue(column, value, "bad-time",
-                        f"column {column!r} holds {_short(value)}, not a time (ISO 8601 text, a datetime, or seconds "
-                        "since the epoch)")
+                        f"column {column!r} holds {_short(value)}, not a time between the years 1824 and 2116 (ISO "
+                        "8601 text, a datetime, or seconds since the epoch)")
 
     def _future_problem(self, value: Any, ns: int, latest: int) -> BadValue:
         column = self._time_column

@@ -170,7 +170,8 @@ class FileReplay:
         if self._frame is None:
             from leanlearn.data.sources import read_table
 
-            self._frame = read_table(self.path, encoding=self.encoding)
+            # coerce=False: the monitor judges every value itself and quarantines the event of a stray cell
+            self._frame = read_table(self.path, encoding=self.encoding, coerce=False)
         return self._frame
 
     def __len__(self) -> int:
