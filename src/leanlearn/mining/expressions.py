@@ -365,6 +365,7 @@ class Expression:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str):
                 return Step("text", node.value)
+            assert isinstance(node.value, (int, float))  # _check_node refused every other literal
             return Step("num", float(node.value))
         if isinstance(node, ast.Name):
             mapping = dict(self.names)

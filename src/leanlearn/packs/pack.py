@@ -359,7 +359,9 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
             def check_required(v: Any) -> list[tuple[list[Any], str]] | None:
                 if not isinstance(v, dict):
                     return None
-                missing = [([], f"{k!r} is a required property") for k in required if k not in v]
+                missing: list[tuple[list[Any], str]] = [
+                    ([], f"{k!r} is a required property") for k in required if k not in v
+                ]
                 return missing or None
 
             checks.append(check_required)
@@ -369,17 +371,18 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
             extra_check = None if extra is True or extra is False else build(extra)
 
             def check_props(v: Any) -> list[tuple[list[Any], str]] | None:
+                check: _Check | None
                 if not isinstance(v, dict):
                     return None
                 errors: list[tuple[list[Any], str]] = []
                 if extra is True:  # only the listed properties are checked
-                    for key, check in props.items():
+                    for key, listed in props.items():
                         if key in v:
-                            found = check(v[key])
+                            found = listed(v[key])
                             if found:
                                 errors.extend(([key, *path], message) for path, message in found)
                     return errors or None
-                unexpected = []
+                unexpected: list[str] = []
                 for key, value in v.items():
                     check = props.get(key)
                     if check is None:
@@ -393,9 +396,9 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
                     if found:
                         errors.extend(([key, *path], message) for path, message in found)
                 if unexpected:
-                    listed = ", ".join(repr(k)[:80] for k in unexpected[:5])
+                    names = ", ".join(repr(k)[:80] for k in unexpected[:5])
                     verb = "was" if len(unexpected) == 1 else "were"
-                    errors.append(([], f"Additional properties are not allowed ({listed} {verb} unexpected)"))
+                    errors.append(([], f"Additional properties are not allowed ({names} {verb} unexpected)"))
                 return errors or None
 
             checks.append(check_props)
