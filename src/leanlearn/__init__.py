@@ -10,7 +10,7 @@ The public API, re-exported lazily so that ``import leanlearn`` stays fast (heav
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -51,9 +51,55 @@ _EXPORTS = {
     "PackError": "leanlearn.errors",
     "RegistryError": "leanlearn.errors",
     "MappingError": "leanlearn.errors",
+    "transport": "leanlearn.lean.flows",
+    "MiningSettings": "leanlearn.mining.settings",
+    "TrackerSettings": "leanlearn.online.settings",
+    "Window": "leanlearn.online.settings",
+    "Limits": "leanlearn.limits",
+    "PipelineError": "leanlearn.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+# The public names (kept equal to _EXPORTS' keys; tests/test_public_api.py checks it).
+__all__ = [
+    "Condition", "DataError", "Expression", "ExpressionError", "FusionResult", "LeanlearnError", "Limits",
+    "MappingError", "MiningPipeline", "MiningSettings", "Monitor", "PackError", "PipelineError", "RegistryError",
+    "Rule", "RuleMiner", "RulePack", "RuleSet", "SchemaError", "ShiftMiner", "TrackerSettings", "Window",
+    "detect_shifts", "fuse", "inventory", "levelling", "load_ai4i", "load_fusion", "load_pack", "load_pipeline",
+    "load_production_4tu", "make_line", "mine_pack", "read_sql", "read_table", "register_pack", "revise_pack",
+    "run_pipeline", "transport", "value_stream", "waste_mutual_information", "write_table",
+]
+
+if TYPE_CHECKING:  # the same names for type checkers; at run time each loads on first use (__getattr__)
+    from leanlearn.data.datasets import load_ai4i, load_production_4tu
+    from leanlearn.data.fusion import FusionResult, fuse, load_fusion
+    from leanlearn.data.sources import read_sql, read_table, write_table
+    from leanlearn.data.synthetic import make_line
+    from leanlearn.errors import (
+        DataError,
+        ExpressionError,
+        LeanlearnError,
+        MappingError,
+        PackError,
+        PipelineError,
+        RegistryError,
+        SchemaError,
+    )
+    from leanlearn.lean.flows import inventory, levelling, transport
+    from leanlearn.lean.valuestream import value_stream
+    from leanlearn.lean.waste import detect_shifts, waste_mutual_information
+    from leanlearn.limits import Limits
+    from leanlearn.mining.expressions import Expression
+    from leanlearn.mining.miner import RuleMiner
+    from leanlearn.mining.rules import Condition, Rule, RuleSet
+    from leanlearn.mining.settings import MiningSettings
+    from leanlearn.mining.shift import ShiftMiner
+    from leanlearn.online.monitor import Monitor
+    from leanlearn.online.revision import revise_pack
+    from leanlearn.online.settings import TrackerSettings, Window
+    from leanlearn.packs.build import mine_pack
+    from leanlearn.packs.pack import RulePack
+    from leanlearn.packs.registry import load_pack, register_pack
+    from leanlearn.pipeline import MiningPipeline, load_pipeline, run_pipeline
 
 
 def __getattr__(name: str) -> Any:
