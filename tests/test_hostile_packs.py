@@ -284,3 +284,23 @@ def test_show_lists_the_first_rules_per_target_and_counts_the_rest(tmp_path):
     assert "70 more rule(s) for scrap" in shown.output and "R49:" in shown.output and "R50:" not in shown.output
     everything = CliRunner().invoke(app, ["show", str(path), "--limit", "0"])
     assert "R119:" in everything.output and "more rule(s)" not in everything.output
+
+
+# -- rules meeting text where they need numbers, on the live path -------------------------------------------------
+def _between_pack() -> RulePack:
+    return _pack(rules=RuleSet((_rule(op="between", value=[1.0, 2.0]),)))
+
+
+def test_a_between_rule_on_a_text_event_value_is_one_pack_error():
+    from leanlearn.online.evaluate import CompiledPack
+
+    with pytest.raises(PackError, match=r"column 'torque' is not numeric \(example value 'abc'\)"):
+        CompiledPack(_between_pack()).evaluate_row({"torque": "abc", "scrap": 1})
+
+
+def test_a_between_rule_on_a_text_column_in_a_batch_is_one_pack_error():
+    from leanlearn.online.evaluate import CompiledPack
+
+    frame = pd.DataFrame({"torque": pd.Series(["abc", 1.5], dtype=object), "scrap": [1, 0]})
+    with pytest.raises(PackError, match="column 'torque' is not numeric"):
+        CompiledPack(_between_pack()).evaluate_frame(frame)

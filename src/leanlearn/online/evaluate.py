@@ -101,7 +101,17 @@ def _scalar_test(cond: Condition) -> Callable[[Any], bool]:
         return lambda x: (not is_missing(x)) and x in values
     if op == "between":
         lo, hi = v
-        return lambda x: (not is_missing(x)) and bool(lo <= x <= hi)
+
+        def between(x: Any) -> bool:
+            if is_missing(x):
+                return False
+            if isinstance(x, str) or not isinstance(x, (int, float, np.number, np.bool_)):
+                raise PackError(
+                    f"condition {cond.text!r}: column {cond.feature!r} is not numeric (example value {x!r:.60})"
+                )
+            return bool(lo <= x <= hi)
+
+        return between
     if op == "==":
         return lambda x: (not is_missing(x)) and bool(x == v)
     return lambda x: (not is_missing(x)) and bool(x != v)
@@ -278,6 +288,9 @@ def _vector_mask(cond: Condition, column: pd.Series, numbers: np.ndarray | None 
         x = column.to_numpy(dtype=float, na_value=np.nan) if numbers is None else numbers
         with np.errstate(invalid="ignore"):
             return (x >= v[0]) & (x <= v[1])
+    if op == "between" and not numeric:  # text in the column: the per-event test names the value
+        test = _scalar_test(cond)
+        return np.fromiter((test(x) for x in column.tolist()), dtype=bool, count=len(column))
     return cond.mask_values(column)
 
 
