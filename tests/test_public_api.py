@@ -49,3 +49,9 @@ def test_import_leanlearn_loads_none_of_its_exports():
                          capture_output=True, text=True, check=True).stdout.split()
     loaded = {m for m in set(leanlearn._EXPORTS.values()) if m in out}
     assert loaded == set()
+
+
+def test_unknown_ai4i_target_is_a_leanlearn_error_that_is_still_a_value_error():
+    with pytest.raises(leanlearn.DataError, match="AI4I target must be one of Machine failure, TWF") as caught:
+        leanlearn.load_ai4i(target="HDFX")
+    assert isinstance(caught.value, ValueError)

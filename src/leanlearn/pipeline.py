@@ -81,7 +81,7 @@ class PipelineSource:
         if self.dataset == "ai4i2020":
             from leanlearn.data.datasets import load_ai4i
 
-            return load_ai4i()  # type: ignore[return-value]
+            return load_ai4i()
         from leanlearn.data.sources import read_table
 
         assert self.path is not None

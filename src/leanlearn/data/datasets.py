@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import overload
 
 import pandas as pd
+
+from leanlearn.errors import DataError
 
 AI4I_FLAGS = ("Machine failure", "TWF", "HDF", "PWF", "OSF", "RNF")
 AI4I_IDS = ("UDI", "Product ID")
@@ -29,6 +32,14 @@ def data_file(name: str) -> Path:
     return path
 
 
+class DatasetError(DataError, ValueError):
+    """A shipped dataset was asked for something it does not have (also a ``ValueError``, as before)."""
+
+
+@overload
+def load_ai4i(target: None = None) -> pd.DataFrame: ...
+@overload
+def load_ai4i(target: str) -> tuple[pd.DataFrame, pd.Series]: ...
 def load_ai4i(target: str | None = None) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
     """AI4I 2020 predictive-maintenance data (10,000 milling operations, 5 documented failure modes).
 
@@ -42,7 +53,7 @@ def load_ai4i(target: str | None = None) -> pd.DataFrame | tuple[pd.DataFrame, p
     if target is None:
         return frame
     if target not in AI4I_FLAGS:
-        raise ValueError(f"target must be one of {', '.join(AI4I_FLAGS)}, got {target!r}")
+        raise DatasetError(f"the AI4I target must be one of {', '.join(AI4I_FLAGS)}, got {target!r}")
     X = frame.drop(columns=[*AI4I_IDS, *AI4I_FLAGS])
     return X, frame[target].rename(target)
 
