@@ -4,20 +4,16 @@ A file a person hands to leanlearn — a table, a pipeline YAML, a database quer
 memory or time: each limit below ends in one :class:`~leanlearn.errors.LeanlearnError` that names the input, the
 limit and how to raise it, never in a traceback or an exhausted machine.
 
-=========================  ==========================  =============  ==================================================
-limit                      environment variable        default        what it bounds
-=========================  ==========================  =============  ==================================================
-``max_bytes``              ``LEANLEARN_MAX_BYTES``     1 GiB          bytes of one table file after decompression (a
-                                                                      ``.gz`` is read through a capped stream)
-``max_rows``               ``LEANLEARN_MAX_ROWS``      10,000,000     rows of one table (file or SQL result)
-``max_columns``            ``LEANLEARN_MAX_COLUMNS``   5,000          columns of one table
-``max_cells``              ``LEANLEARN_MAX_CELLS``     100,000,000    rows × columns of one table
-``max_yaml_bytes``         ``LEANLEARN_MAX_YAML_BYTES`` 1 MiB         size of one pipeline YAML file
-``max_yaml_aliases``       ``LEANLEARN_MAX_YAML_ALIASES`` 100         YAML aliases (``*name``) in one file
-``max_yaml_nodes``         ``LEANLEARN_MAX_YAML_NODES``  100,000      values in one YAML document, each alias counted
-                                                                      with everything it expands to
-``sql_timeout``            ``LEANLEARN_SQL_TIMEOUT``   300 (seconds)  run time of one SQL statement
-=========================  ==========================  =============  ==================================================
+- ``max_bytes`` (``LEANLEARN_MAX_BYTES``, default 1 GiB): bytes of one table file after decompression; a
+  ``.gz`` is inflated through a stream that stops one byte past the limit.
+- ``max_rows`` (``LEANLEARN_MAX_ROWS``, 10,000,000): rows of one table (a file or a SQL result).
+- ``max_columns`` (``LEANLEARN_MAX_COLUMNS``, 5,000): columns of one table.
+- ``max_cells`` (``LEANLEARN_MAX_CELLS``, 100,000,000): rows × columns of one table.
+- ``max_yaml_bytes`` (``LEANLEARN_MAX_YAML_BYTES``, 1 MiB): size of one pipeline YAML file.
+- ``max_yaml_aliases`` (``LEANLEARN_MAX_YAML_ALIASES``, 100): aliases (``*name``) in one YAML file.
+- ``max_yaml_nodes`` (``LEANLEARN_MAX_YAML_NODES``, 100,000): values in one YAML document, an alias counted
+  with everything it stands for (a 400-byte "billion laughs" file stands for 10⁸ values).
+- ``sql_timeout`` (``LEANLEARN_SQL_TIMEOUT``, 300 seconds): run time of one SQL statement.
 
 Override a limit for one call with ``limits=Limits(max_rows=50_000_000)`` (``read_table``, ``read_sql``,
 ``read_yaml``, ``fuse``), or for a whole process with the environment variable (``LEANLEARN_MAX_BYTES=4G``; byte
@@ -32,7 +28,7 @@ Examples
 >>> Limits(max_rows=10).check("max_rows", 11, "runs.csv", "rows")
 Traceback (most recent call last):
 ...
-leanlearn.errors.DataError: runs.csv: 11 rows exceed the limit of 10 rows (max_rows); raise it with ...
+leanlearn.errors.DataError: runs.csv: has 11 rows, over the limit of 10 (max_rows); raise it with ...
 """
 
 from __future__ import annotations
@@ -108,6 +104,5 @@ class Limits:
         """The one-line message for ``value`` exceeding limit ``name`` in ``where``."""
         limit = getattr(self, name)
         shown = f"{value:,}" if isinstance(value, (int, float)) else value
-        return (f"{where}: {shown} {unit} exceed the limit of {limit:,} {unit} ({name}); raise it with "
-                f"{ENV[name]}=<larger> in the environment, or limits=Limits({name}=...) in Python — or split the "
-                "input")
+        return (f"{where}: has {shown} {unit}, over the limit of {limit:,} ({name}); raise it with "
+                f"{ENV[name]}=<larger> in the environment or limits=Limits({name}=...) in Python, or split the input")

@@ -109,7 +109,7 @@ def read_yaml(path: str | Path, error: type[LeanlearnError], kind: str, *, limit
     >>> read_yaml(bomb, LeanlearnError, "pipeline", limits=Limits(max_yaml_nodes=1000))
     Traceback (most recent call last):
     ...
-    leanlearn.errors.LeanlearnError: .../bomb.yaml: more than 1,000 values (aliases expanded) exceed the limit ...
+    leanlearn.errors.LeanlearnError: .../bomb.yaml: has more than 1,000 values (aliases expanded), over the limit ...
     """
     import yaml
 
@@ -137,7 +137,7 @@ def read_yaml(path: str | Path, error: type[LeanlearnError], kind: str, *, limit
     try:
         return _bounded_load(text, limits)
     except _Refused as exc:
-        message = str(exc).replace("the file: ", "", 1)
+        message = str(exc).replace("the file: has", "has", 1)
         raise error(f"{path}: {message}") from None
     except RecursionError:
         raise error(f"{path}: values are nested too deeply; a {kind} needs a few levels") from None

@@ -145,12 +145,18 @@ def read_table(
     if kind == "parquet":
         frame = _read_parquet(path, limits, nested)
     else:
-        text = _decode(path, _read_bytes(path, gzipped, limits), encoding)
+        data = _read_bytes(path, gzipped, limits)
+        text = _decode(path, data, encoding)  # checks the encoding of every byte
         if not text.strip():
             raise DataError(f"{path}: the file is empty; export the table again (with a header row and data rows)")
-        frame = _read_csv(path, text, delimiter, na_values, limits) if kind == "csv" else _read_jsonl(path, text,
-                                                                                                        limits)
-        del text
+        if kind == "csv":  # parse from the bytes: a text copy of a large file would cost 4 bytes per character
+            sample = text[: 4 * _SNIFF_BYTES]
+            del text
+            frame = _read_csv(path, sample, delimiter, na_values, limits, data=data, encoding=encoding)
+        else:
+            frame = _read_jsonl(path, text, limits)
+            del text
+        del data
     if nested == "error":
         _refuse_nested(path, frame)
     frame = _require_rows(
@@ -372,25 +378,29 @@ def _read_csv(
     declared: str | None = None,
     na_values: list[str] | tuple[str, ...] | None = None,
     limits: Limits | None = None,
+    *,
+    data: bytes | None = None,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
+    """Parse CSV ``text`` — or, given ``data``, those bytes in ``encoding``, with ``text`` their beginning."""
     limits = limits or Limits.from_env()
     sample = text[:_SNIFF_BYTES]
     sniffed = sniff_delimiter(sample)
-    first_line = sample.lstrip("\r\n").splitlines()[0]
+    header_line = sample.lstrip("\r\n").splitlines()[0]
     delimiter = sniffed
     if declared is not None:
         if len(declared) != 1:
             raise DataError(f"{path}: delimiter {declared!r} must be one character, e.g. ';' or a tab")
         delimiter = declared
-        fields = next(csv.reader([first_line], delimiter=declared), [])
-        others = next(csv.reader([first_line], delimiter=sniffed), [])
+        fields = next(csv.reader([header_line], delimiter=declared), [])
+        others = next(csv.reader([header_line], delimiter=sniffed), [])
         if len(fields) == 1 and len(others) > 1:
             shown = _DELIMITER_NAMES.get(declared, repr(declared))
             raise DataError(
-                f"{path}: the declared delimiter {shown} finds one column in the header ({first_line[:60]!r}), "
+                f"{path}: the declared delimiter {shown} finds one column in the header ({header_line[:60]!r}), "
                 f"but the file looks separated by {_DELIMITER_NAMES[sniffed]}; declare delimiter: {sniffed!r}"
             )
-    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    header = next(csv.reader([header_line], delimiter=delimiter), [])
     seen: set[str] = set()
     for name in header:
         if name in seen and name:
@@ -401,7 +411,9 @@ def _read_csv(
     limits.check("max_columns", len(header), str(path), "columns")
     cap = _row_cap(len(header), limits)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True,
+        source: io.BytesIO | io.StringIO = io.BytesIO(data) if data is not None else io.StringIO(text)
+        frame = pd.read_csv(source, sep=delimiter, skip_blank_lines=True,
+                            encoding=(encoding or "utf-8-sig") if data is not None else None,
                             na_values=list(na_values) if na_values else None, nrows=cap + 1)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; export the table again with a header row and data rows") from None
@@ -476,15 +488,12 @@ def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error
         meta = pq.ParquetFile(path)
         schema = meta.schema_arrow
         rows = meta.metadata.num_rows
-        unpacked = sum(meta.metadata.row_group(i).total_byte_size for i in range(meta.metadata.num_row_groups))
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         meta = None
     except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
         raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
     if meta is not None:
         _check_shape(str(path), rows, len(schema.names), limits)
-        if unpacked > limits.max_bytes:
-            raise DataError(limits.message("max_bytes", unpacked, str(path), "bytes once decompressed"))
         if nested == "error":
             import pyarrow.types as pat
 
@@ -497,7 +506,18 @@ def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error
                         "read_table(..., nested='keep')"
                     )
     try:
-        return pd.read_parquet(path)
+        if meta is None:  # pragma: no cover
+            return pd.read_parquet(path)
+        import pyarrow as pa
+
+        batches, unpacked = [], 0
+        for batch in meta.iter_batches(batch_size=65_536):  # decoded batch by batch: stop at the byte limit
+            unpacked += batch.nbytes
+            if unpacked > limits.max_bytes:
+                raise DataError(limits.message("max_bytes", f"more than {limits.max_bytes:,}", str(path),
+                                               "bytes once decoded"))
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=schema).to_pandas()
     except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
         raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
 
@@ -812,8 +832,8 @@ def _fetch(connection: Any, statement: Any, shown: str, what: str, limits: Limit
         if rows > cap:
             name = "max_rows" if cap == limits.max_rows else "max_cells"
             unit = "rows" if name == "max_rows" else "cells (rows × columns)"
-            value = rows if name == "max_rows" else rows * columns
-            raise DataError(limits.message(name, f"more than {value - 1:,}", f"{shown}: {what}", unit))
+            value = cap if name == "max_rows" else cap * columns
+            raise DataError(limits.message(name, f"more than {value:,}", f"{shown}: {what}", unit))
         chunks.append(chunk)
     if not chunks:  # no rows: read the columns once more, without chunks
         return pd.read_sql_query(statement, connection)
