@@ -317,6 +317,8 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         automatically. Recompute them with :func:`~leanlearn.mining.expressions.evaluate_derived`.
     screened_ : list of str
         Columns left out of the search by the ``max_candidates`` guard (empty on most tables).
+    n_candidates_ : int
+        Itemsets the search enumerated (at most ``max_candidates``).
     """
 
     def __init__(
@@ -408,6 +410,7 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         self.base_rate_ = positives / self.n_rows_ if self.n_rows_ else 0.0
         self.features_ = [str(c) for c in X.columns]
         self.screened_: list[str] = []
+        self.n_candidates_ = 0
         self.rules_ = RuleSet()
         matrix = self._itemize(X, outcome, settings)
         if self.n_rows_ == 0 or positives == 0 or positives == self.n_rows_ or not self.itemizer_.items_:
@@ -523,6 +526,7 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
                 for s, c in engine.mine(positive_rows[:, keep], min_count, max_len,
                                         max_itemsets=settings.max_candidates)
             ]
+        self.n_candidates_ = len(found)
         found = [(s, c) for s, c in found if _valid_itemset(s, items)]
         self.n_tests_ += len(found)
         if not found:

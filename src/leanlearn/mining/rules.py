@@ -27,6 +27,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import json_plain
 from leanlearn.errors import PackError
 
 Op = Literal["<", "<=", ">", ">=", "==", "!=", "in", "between"]
@@ -57,6 +58,8 @@ def format_value(value: Any) -> str:
         v = float(value)
         if math.isfinite(v) and v == round(v) and abs(v) < 1e15:
             return str(int(round(v)))
+        if math.isfinite(v) and abs(v) >= 1e15:
+            return np.format_float_scientific(v, trim="-")  # 1.7e+308, not 309 digits
         return np.format_float_positional(v, trim="-")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(repr(x) if isinstance(x, str) else format_value(x) for x in value) + "]"
@@ -64,16 +67,8 @@ def format_value(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Convert numpy scalars and tuples to JSON-friendly Python values."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
+    """Numpy scalars and tuples as plain Python values, NaN and infinity kept (``leanlearn._util.json_plain``)."""
+    return json_plain(value, keep_nonfinite=True)
 
 
 @dataclass(frozen=True, slots=True)
