@@ -9,6 +9,7 @@ import pytest
 
 from leanlearn.errors import SchemaError
 from leanlearn.lean.plots import plot_value_stream
+from leanlearn.lean.tables import production_table, setup_table
 from leanlearn.lean.valuestream import (
     bottlenecks,
     describe,
@@ -158,3 +159,41 @@ def test_shift_takt_that_is_not_a_positive_duration_is_refused(ops, takt):
 
 def test_shift_takt_as_timedelta_is_accepted(ops):
     assert detect_shifts(ops, window=3, takt=pd.Timedelta(minutes=10)).empty
+
+
+# -- analysis tables from an events table -----------------------------------------------------------------------------
+@pytest.fixture
+def events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "order_id": ["o1", "o1", "o2", "o2"], "station": ["M1"] * 4, "material": ["A", "A", "B", "B"],
+        "worker": ["w1"] * 4, "kind": ["setup", "production", "setup", "production"],
+        "start": pd.to_datetime(["2012-01-02 06:00", "2012-01-02 07:00", "2012-01-02 09:00", "2012-01-02 11:30"]),
+        "end": pd.to_datetime(["2012-01-02 07:00", "2012-01-02 09:00", "2012-01-02 11:30", "2012-01-02 12:00"]),
+        "qty_completed": [0, 10, 0, 5], "qty_rejected": [0, 1, 0, 0]})
+
+
+def test_event_times_written_as_iso_text_are_read_as_times(events):
+    as_text = events.assign(start=events["start"].astype(str), end=events["end"].astype(str))
+    assert setup_table(as_text)["setup_min"].tolist() == setup_table(events)["setup_min"].tolist()
+
+
+def test_event_time_that_is_not_a_time_is_refused_with_row_and_value(events):
+    ends = events["end"].astype(str).tolist()
+    ends[2] = "soon"
+    with pytest.raises(SchemaError, match="column 'end' has text that is not a time in row 2 .*'soon'"):
+        production_table(events.assign(end=ends))
+
+
+def test_events_with_zone_on_start_only_are_refused(events):
+    with pytest.raises(SchemaError, match="'start' times carry a time zone and the others do not"):
+        setup_table(events.assign(start=events["start"].dt.tz_localize("UTC")))
+
+
+def test_rejected_quantity_with_text_is_refused_with_column_row_and_value(events):
+    with pytest.raises(SchemaError, match="column 'qty_rejected' has text in row 2 .*'n/a'"):
+        production_table(events.assign(qty_rejected=[0, 1, "n/a", 0]))
+
+
+def test_events_column_given_twice_is_refused(events):
+    with pytest.raises(SchemaError, match="'worker' more than once"):
+        production_table(pd.concat([events, events[["worker"]]], axis=1))

@@ -30,13 +30,50 @@ from leanlearn.errors import SchemaError
 EVENT_COLUMNS = ("order_id", "station", "material", "worker", "kind", "start", "end")
 
 
-def _check(events: pd.DataFrame) -> None:
+QUANTITY_COLUMNS = ("order_qty", "qty_completed", "qty_rejected")
+
+
+def _check(events: pd.DataFrame) -> pd.DataFrame:
+    """The events table with its columns checked: times as datetimes (ISO 8601 text is parsed), quantities numbers."""
+    if not isinstance(events, pd.DataFrame):
+        raise SchemaError(f"the events table must be a pandas DataFrame, got {type(events).__name__}")
+    repeated = sorted({str(c) for c in events.columns[events.columns.duplicated()]})
+    if repeated:
+        raise SchemaError(f"the events table has column(s) {', '.join(map(repr, repeated[:5]))} more than once; "
+                          "rename or drop the copies")
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
     if missing:
         raise SchemaError(
             f"events table lacks column(s) {', '.join(missing)}; it needs {', '.join(EVENT_COLUMNS)} "
             "(map your source's columns onto them)"
         )
+    out = events.copy()
+    for column in ("start", "end"):
+        values = out[column]
+        if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+            parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+            bad = parsed.isna() & values.notna()
+            if bad.any():
+                row = bad.to_numpy().nonzero()[0][0]
+                raise SchemaError(f"the events table's column {column!r} has text that is not a time in row {row} "
+                                  f"(counting from 0: {values.iloc[row]!r}; {int(bad.sum())} row(s)); write times "
+                                  "like 2012-01-02 06:00:00")
+            out[column] = parsed
+    zones = {column: isinstance(out[column].dtype, pd.DatetimeTZDtype) for column in ("start", "end")}
+    if zones["start"] != zones["end"]:
+        aware = "start" if zones["start"] else "end"
+        raise SchemaError(f"the events table's {aware!r} times carry a time zone and the others do not; give both "
+                          "columns in the same form")
+    for column in QUANTITY_COLUMNS:
+        if column in out.columns and not pd.api.types.is_numeric_dtype(out[column].dtype):
+            numbers = pd.to_numeric(out[column], errors="coerce")
+            bad = numbers.isna() & out[column].notna()
+            if bad.any():
+                row = bad.to_numpy().nonzero()[0][0]
+                raise SchemaError(f"the events table's column {column!r} has text in row {row} (counting from 0: "
+                                  f"{out[column].iloc[row]!r}; {int(bad.sum())} row(s)); it must hold numbers")
+            out[column] = numbers
+    return out
 
 
 def shift_of(start: pd.Series) -> pd.Series:
@@ -67,8 +104,7 @@ def _context(events: pd.DataFrame) -> pd.DataFrame:
 def setup_table(events: pd.DataFrame) -> pd.DataFrame:
     """One row per setup: station, material, previous material, ``changeover`` pair, worker, shift, weekday,
     order quantity, and the waste outcome ``setup_min`` (from the timestamps)."""
-    _check(events)
-    ctx = _context(events)
+    ctx = _context(_check(events))
     setups = ctx[ctx["kind"] == "setup"].copy()
     setups["changeover"] = setups["previous_material"].astype(str) + " → " + setups["material"].astype(str)
     columns = ["order_id", "station", "material", "previous_material", "changeover", "worker", "shift", "weekday"]
@@ -113,8 +149,7 @@ def production_table(events: pd.DataFrame) -> pd.DataFrame:
     """One row per production report: context (shift, worker, minutes since the station's last setup, orders queued
     at the station when it started) and the waste outcomes ``qty_rejected``, ``rejected`` (any unit scrapped) and
     ``reject_rate``."""
-    _check(events)
-    ctx = _context(events)
+    ctx = _context(_check(events))
     last_setup_end = ctx["end"].where(ctx["kind"] == "setup").groupby(ctx["station"]).ffill()
     ctx["min_since_setup"] = (ctx["start"] - last_setup_end).dt.total_seconds() / 60.0
     ctx["queue"] = queue_length(ctx)
