@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import json_plain as _json_safe  # numpy scalars to Python, NaN / infinity to None
 from leanlearn.errors import ExpressionError, PackError
 from leanlearn.mining.expressions import Expression, dtype_kind, evaluate_derived
 from leanlearn.mining.rules import WASTES, RuleSet
@@ -115,19 +116,6 @@ def _version() -> str:
         return version("leanlearn")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
-
-
-def _json_safe(value: Any) -> Any:
-    """Numpy scalars to Python, non-finite floats to None (JSON has no inf/nan)."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:
