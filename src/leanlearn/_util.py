@@ -75,27 +75,28 @@ def first_line(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     return redact(text.splitlines()[0], secrets) if text else type(exc).__name__
 
 
-def json_plain(value: Any) -> Any:
+def json_plain(value: Any, *, keep_nonfinite: bool = False) -> Any:
     """``value`` with numpy and pandas scalars, tuples and timestamps made plain JSON values, recursively.
 
     Mappings get text keys, tuples and sets become lists, numpy scalars Python numbers, timestamps ISO 8601 text,
-    and non-finite floats / missing values ``None`` (JSON has no NaN or infinity).
+    and non-finite floats / missing values ``None`` (JSON has no NaN or infinity) — unless ``keep_nonfinite``,
+    which keeps NaN and infinity as floats (for values that are not JSON yet, such as a rule's evidence).
 
     >>> import numpy as np, pandas as pd
     >>> json_plain({"n": np.int64(3), "cut": (np.float64(1.5), float("inf")), 1: pd.Timestamp("2024-03-01", tz="UTC")})
     {'n': 3, 'cut': [1.5, None], '1': '2024-03-01T00:00:00+00:00'}
     """
     if isinstance(value, dict):
-        return {str(k): json_plain(v) for k, v in value.items()}
+        return {str(k): json_plain(v, keep_nonfinite=keep_nonfinite) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_plain(v) for v in value]
+        return [json_plain(v, keep_nonfinite=keep_nonfinite) for v in value]
     item = getattr(value, "item", None)  # numpy scalars (np.float64 is also a float: unwrap it first)
     if callable(item) and type(value).__module__ == "numpy":
-        return json_plain(item())
+        return json_plain(item(), keep_nonfinite=keep_nonfinite)
     if isinstance(value, (str, bool, int)) or value is None:
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if keep_nonfinite or math.isfinite(value) else None
     if isinstance(value, (dt.datetime, dt.date)):
         try:
             import pandas as pd

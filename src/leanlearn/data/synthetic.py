@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import json_plain
+
 LINES = ("L1", "L2")
 SIGNALS = ("humidity", "temperature")
 PLC_TAGS = {"humidity": "RH", "temperature": "TEMP"}
@@ -814,15 +816,7 @@ class _Plant:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return json_plain(value, keep_nonfinite=True)
 
 
 __all__ = ["SyntheticData", "SyntheticLine", "make_line", "material_codes"]

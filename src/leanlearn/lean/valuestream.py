@@ -54,6 +54,7 @@ from typing import TypeGuard
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import as_utc
 from leanlearn.errors import SchemaError
 
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
@@ -68,11 +69,7 @@ _MINUTE = pd.Timedelta(minutes=1)
 
 # -- input ----------------------------------------------------------------------------------------------------------
 def _utc(values: pd.Series, column: str, table: str) -> pd.Series:
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    parsed = as_utc(values)
     bad = parsed.isna() & values.notna()
     if bad.any():
         example = values[bad].iloc[0]
