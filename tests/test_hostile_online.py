@@ -426,3 +426,26 @@ def test_a_numeric_rule_state_round_trips_with_its_page_hinkley_detector():
     monitor.update_many(pd.DataFrame({"torque": rng.normal(60, 5, 500), "setup": rng.normal(50, 10, 500)}))
     doc = json.loads(json.dumps(monitor.to_json()))
     assert Monitor.from_json(doc, pack).to_json() == monitor.to_json()
+
+
+@pytest.mark.parametrize("kind", ["datetime", "epoch-seconds", "mixed-text-and-numbers"])
+def test_times_of_any_type_give_the_same_windows_per_event_and_batched(kind):
+    frame = _timed(200)
+    stamps = pd.to_datetime(frame["ts"], utc=True)
+    if kind == "datetime":
+        frame["ts"] = stamps
+    elif kind == "epoch-seconds":
+        frame["ts"] = stamps.astype("int64") // 10**9
+    else:
+        frame["ts"] = [str(t) if i % 2 else t.timestamp() for i, t in enumerate(stamps)]
+    one, many = Monitor(PACK, window="30s", time_column="ts"), Monitor(PACK, window="30s", time_column="ts")
+    for row in frame.to_dict("records"):
+        one.update(row)
+    many.update_many(frame)
+    assert one.n_quarantined == many.n_quarantined == 0 and one.to_json() == many.to_json()
+
+
+def test_the_quarantine_file_cannot_be_the_alert_file(tmp_path, pack_file):
+    _events(20).to_csv(tmp_path / "events.csv", index=False)
+    _one_error_line(_invoke("monitor", pack_file, tmp_path / "events.csv", "--alerts", tmp_path / "a.jsonl",
+                            "--quarantine", tmp_path / "a.jsonl"))

@@ -317,6 +317,7 @@ class BadValue:
 
 
 _NUMBER_TYPES = (int, float, np.integer, np.floating, np.bool_, bool)
+_ABSENT = object()
 
 
 def coerce_number(value: Any, column: str) -> tuple[Any, BadValue | None]:
@@ -503,12 +504,13 @@ class CompiledPack:
         Columns are checked in name order, so an event with several bad values reports the same one on both paths.
         """
         out: dict[str, Any] | None = None
+        get = row.get
         for column, numeric in self._checks:
-            if column not in row:
-                continue
-            value = row[column]
+            value = get(column, _ABSENT)
             if numeric:
-                if type(value) is float and not math.isinf(value):
+                if type(value) is float and -math.inf < value < math.inf:
+                    continue  # the usual case: a finite float
+                if value is _ABSENT:
                     continue
                 number, bad = coerce_number(value, column)
                 if bad is not None:
@@ -516,7 +518,7 @@ class CompiledPack:
                 if out is None:
                     out = dict(row)
                 out[column] = number
-            elif isinstance(value, (list, tuple, dict, set)):
+            elif value is not _ABSENT and isinstance(value, (list, tuple, dict, set)):
                 return row, BadValue(column, value, "not-a-value",
                                      f"column {column!r} holds a {type(value).__name__} ({_short(value)}) where one "
                                      "value belongs")

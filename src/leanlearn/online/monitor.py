@@ -139,11 +139,15 @@ def timestamps_ns(values: pd.Series) -> np.ndarray:
         out[texts] = _datetimes_ns(parsed)
     stamps = [i for i, v in enumerate(items) if isinstance(v, (pd.Timestamp, np.datetime64)) or
               (hasattr(v, "isoformat") and not isinstance(v, str))]
-    for i in stamps:
+    if stamps:
         try:
-            out[i] = _datetimes_ns(pd.to_datetime(pd.Series([items[i]], dtype=object), utc=True))[0]
-        except (ValueError, TypeError, OverflowError):
-            out[i] = NO_POSITION
+            out[stamps] = _datetimes_ns(pd.to_datetime(pd.Series([items[i] for i in stamps], dtype=object), utc=True))
+        except (ValueError, TypeError, OverflowError):  # one odd value among them: judge each alone
+            for i in stamps:
+                try:
+                    out[i] = _datetimes_ns(pd.to_datetime(pd.Series([items[i]], dtype=object), utc=True))[0]
+                except (ValueError, TypeError, OverflowError):
+                    out[i] = NO_POSITION
     return out
 
 
@@ -425,7 +429,7 @@ class Monitor(OnlineBase):
         if column is not None:
             if column in checked.columns:
                 raw_times = checked[column].tolist()
-                times = timestamps_ns(checked[column].astype(object))
+                times = timestamps_ns(checked[column])  # value by value for text; as a whole for numbers, datetimes
                 blank = [i for i, v in enumerate(raw_times) if _blank(v)]
                 times[blank] = NO_POSITION
             else:

@@ -215,6 +215,8 @@ def run_monitor(
         quarantine = Path(alerts).with_name(Path(alerts).stem + ".quarantine.jsonl")
     elif quarantine is None and store is not None:
         quarantine = store.folder / "quarantine.jsonl"
+    if quarantine is not None and alerts is not None and Path(quarantine).resolve() == Path(alerts).resolve():
+        raise MonitorError(f"{quarantine}: the quarantine file and the alert file must be two files")
     if store is not None:
         store.lock()
     log: AlertLog | None = None
