@@ -449,3 +449,21 @@ def test_the_quarantine_file_cannot_be_the_alert_file(tmp_path, pack_file):
     _events(20).to_csv(tmp_path / "events.csv", index=False)
     _one_error_line(_invoke("monitor", pack_file, tmp_path / "events.csv", "--alerts", tmp_path / "a.jsonl",
                             "--quarantine", tmp_path / "a.jsonl"))
+
+
+def test_a_slow_file_replay_stops_at_once_on_sigint(tmp_path, pack_file):
+    _events(50).to_csv(tmp_path / "events.csv", index=False)
+    cmd = [sys.executable, "-m", "leanlearn.cli", "monitor", str(pack_file), str(tmp_path / "events.csv"),
+           "--rate", "0.01", "--checkpoint", str(tmp_path / "ckpt"), "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ckpt" / CHECKPOINT_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # one event per 100 s: without a stop it would run for hours
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert json.loads(out)["stopped"] is True

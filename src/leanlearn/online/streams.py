@@ -59,6 +59,7 @@ _MAX_PROBLEMS = 5
 MAX_LINE_BYTES = 16 << 20
 _TOO_LONG = b"\x00leanlearn: line too long\x00"
 _TICK = 0.05  # seconds: how finely a rate-limited replay is paced
+_IDLE = 0.2  # seconds: longest wait inside a stream before it yields an empty batch (so a stop is noticed)
 
 
 class Stream(Protocol):
@@ -187,9 +188,10 @@ class FileReplay:
             end = min(self._next + size, len(frame))
             if self.rate is not None:
                 due = started + (end - first) / self.rate
-                wait = due - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
+                while (wait := due - time.monotonic()) > 0:
+                    time.sleep(min(wait, _IDLE))
+                    if due - time.monotonic() > 0:
+                        yield frame.iloc[0:0]  # nothing yet: the caller may update its display or stop
             batch = frame.iloc[self._next:end]
             self._next = end
             yield batch
