@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leanlearn.errors import SchemaError
+from leanlearn.data.synthetic import SyntheticLineError, make_line
+from leanlearn.errors import LeanlearnError, SchemaError
 from leanlearn.lean.plots import plot_value_stream
 from leanlearn.lean.tables import production_table, setup_table
 from leanlearn.lean.valuestream import (
@@ -197,3 +198,22 @@ def test_rejected_quantity_with_text_is_refused_with_column_row_and_value(events
 def test_events_column_given_twice_is_refused(events):
     with pytest.raises(SchemaError, match="'worker' more than once"):
         production_table(pd.concat([events, events[["worker"]]], axis=1))
+
+
+# -- the synthetic plant --------------------------------------------------------------------------------------------
+def test_synthetic_month_at_one_hertz_is_refused_before_simulating():
+    with pytest.raises(SyntheticLineError, match="41,472,000 signal rows, more than 10,000,000 .*lower signal_hz or days"):
+        make_line(days=30)
+
+
+@pytest.mark.parametrize("setting", [{"days": "1"}, {"days": float("nan")}, {"signal_hz": float("inf")},
+                                     {"takt_s": True}])
+def test_synthetic_setting_that_is_not_a_positive_number_is_refused(setting):
+    with pytest.raises(SyntheticLineError, match="must be (a )?positive number"):
+        make_line(**setting)
+
+
+def test_synthetic_setting_errors_are_leanlearn_errors_and_still_value_errors():
+    with pytest.raises(LeanlearnError) as caught:
+        make_line(humidty=80)
+    assert isinstance(caught.value, ValueError)

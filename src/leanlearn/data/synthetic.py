@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from leanlearn._util import json_plain
+from leanlearn.errors import LeanlearnError
 
 LINES = ("L1", "L2")
 SIGNALS = ("humidity", "temperature")
@@ -65,6 +66,16 @@ BREAKDOWN_SHARES = (0.4, 0.25, 0.2, 0.15)
 L1_KINDS = {"production": "Fertigung", "setup": "Ruesten"}
 L2_KINDS = {"production": "RUN", "setup": "SETUP"}
 ARROW = " → "
+MAX_SIGNAL_ROWS = 10_000_000  # signal rows of one simulated plant (a week at the default 1 Hz); about 1.3 GB
+
+
+class SyntheticLineError(LeanlearnError, ValueError):
+    """An inconsistent or oversized simulation setting (also a ``ValueError``, as before)."""
+
+
+def _positive(value: object) -> bool:
+    """A finite number above 0 (not a bool, not text)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +190,8 @@ class SyntheticLine:
     def check(self) -> SyntheticLine:
         """Raise ``ValueError`` naming the first inconsistent parameter; return ``self``."""
         problems = []
-        if not self.days > 0:
-            problems.append(f"days must be positive, got {self.days!r}")
+        if not _positive(self.days):
+            problems.append(f"days must be a positive number, got {self.days!r}")
         if len(self.cycle_s) != len(self.stations):
             problems.append(f"cycle_s needs one value per station ({len(self.stations)}), got {len(self.cycle_s)}")
         if not len(self.materials) == len(self.material_factor) == len(self.material_mix):
@@ -194,12 +205,18 @@ class SyntheticLine:
             problems.append(f"costly_changeover {self.costly_changeover!r} must be two of {self.materials}")
         if not set(self.shift_lines) <= set(LINES):
             problems.append(f"shift_lines must be among {LINES}, got {self.shift_lines!r}")
-        if not (self.signal_hz > 0 and self.takt_s > 0 and self.mtbf_h > 0):
-            problems.append("signal_hz, takt_s and mtbf_h must be positive")
+        if not all(_positive(value) for value in (self.signal_hz, self.takt_s, self.mtbf_h)):
+            problems.append("signal_hz, takt_s and mtbf_h must be positive numbers")
+        elif _positive(self.days):
+            rows = self.days * 86400 * self.signal_hz * len(LINES) * len(self.stations) * len(SIGNALS)
+            if rows > MAX_SIGNAL_ROWS:
+                problems.append(f"days={self.days:g} at signal_hz={self.signal_hz:g} would make {rows:,.0f} signal "
+                                f"rows, more than {MAX_SIGNAL_ROWS:,} (about 120 bytes each in memory); lower "
+                                "signal_hz or days")
         if not 1 <= self.order_qty[0] <= self.order_qty[1]:
             problems.append(f"order_qty must be (low, high) with 1 <= low <= high, got {self.order_qty!r}")
         if problems:
-            raise ValueError("SyntheticLine: " + "; ".join(problems))
+            raise SyntheticLineError("SyntheticLine: " + "; ".join(problems))
         return self
 
 
@@ -324,7 +341,8 @@ def make_line(
         overrides["days"] = days
     unknown = sorted(set(overrides) - {f.name for f in fields(SyntheticLine)})
     if unknown:
-        raise ValueError(f"make_line: unknown parameter(s) {', '.join(unknown)}; see SyntheticLine for the fields")
+        raise SyntheticLineError(f"make_line: unknown parameter(s) {', '.join(unknown)}; see SyntheticLine for the "
+                                 "fields")
     cfg = replace(cfg, **overrides).check()
     return _Plant(cfg, int(seed)).build()
 
