@@ -547,3 +547,16 @@ def test_tracking_uri_with_an_unencoded_at_does_not_print_the_password_tail() ->
     with pytest.raises(RegistryError) as info:
         _check_reachable(f"postgresql://etl:pw@{SECRET}@127.0.0.1:1/mlflow", timeout=0.5)
     assert SECRET not in str(info.value)
+
+
+def test_code_map_file_keeps_a_rare_alphanumeric_code(tmp_path: Path) -> None:
+    codes = [str(4700 + i) for i in range(120)] + ["A-13"]
+    (tmp_path / "codes.csv").write_text("erp,mes\n" + "".join(f"{c},M{c}\n" for c in codes), encoding="utf-8")
+    (tmp_path / "ops.csv").write_text("station,start,end,article\nP1,2024-03-01T08:00Z,2024-03-01T09:00Z,A-13\n",
+                                      encoding="utf-8")
+    doc = {"name": "x", "line": "L1", "codes": {"erp": {"path": "codes.csv", "from": "erp", "to": "mes"}},
+           "sources": [{"name": "mes", "path": "ops.csv", "feeds": [{"table": "operations", "columns": {
+               "station": "station", "start": "start", "end": "end",
+               "material": {"column": "article", "codes": "erp"}}}]}]}
+    result = fuse(load_fusion(doc, base=tmp_path))
+    assert result.tables["operations"]["material"].tolist() == ["MA-13"]

@@ -274,7 +274,7 @@ def _file_codes(spec: dict[str, Any], key: str, ctx: _Doc) -> dict[str, str | bo
 
     path = ctx.base / ctx.text(spec["path"], f"{key}.path", "path: codes/erp.csv")
     try:
-        frame = read_table(path, encoding=spec.get("encoding"))
+        frame = read_table(path, encoding=spec.get("encoding"), coerce=False)  # codes are text, never numbers
     except DataError as exc:
         raise ctx.fail(f"{key}.path", str(exc)) from None
     for role in ("from", "to"):
