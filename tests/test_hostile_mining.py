@@ -78,6 +78,13 @@ def test_derived_feature_equal_to_the_target_is_refused_without_a_100_percent_ru
         mine_pack(planted().drop(columns="rework"), ["scrap"], ignore=["flag"], derive={"copy": "flag * 1"})
 
 
+def test_derived_copy_of_a_numeric_target_is_refused():
+    frame = planted().assign(minutes=lambda f: f["humidity"] * 2, spare=lambda f: f["humidity"] * 2)
+    with pytest.raises(DataError, match=r"'twice' .* equals the target 'minutes'"):
+        mine_pack(frame, ["minutes"], worse={"minutes": "higher"}, ignore=["flag", "scrap", "rework"],
+                  derive={"twice": "spare + 0"})
+
+
 def test_miner_refuses_a_declared_feature_that_reads_its_target_column():
     frame = planted()
     with pytest.raises(DataError, match=r"'leak' .* reads the target 'scrap'"):

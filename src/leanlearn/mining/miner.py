@@ -2,18 +2,26 @@
 
 How a fit works
 ---------------
-1. Derived features are computed from their expressions (:mod:`leanlearn.mining.expressions`).
-2. Columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels, and one-sided numeric
-   conditions at cut points chosen against the outcome.
-3. An itemset engine enumerates, *on the rows where the outcome holds*, every conjunction of up to
+:meth:`RuleMiner.fit` validates its parameters once (:class:`~leanlearn.mining.settings.MiningSettings`), then runs
+named steps:
+
+1. ``_prepare`` — derived features are computed from their expressions (:mod:`leanlearn.mining.expressions`),
+   and, when none is declared, products, ratios and differences of the strongest numeric columns are screened
+   (:mod:`leanlearn.mining.autofeatures`). A derived feature that reads the target or equals it is refused.
+2. ``_itemize`` — columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels, and
+   one-sided numeric conditions at cut points chosen against the outcome.
+3. ``_enumerate`` — an itemset engine enumerates, *on the rows where the outcome holds*, every conjunction of up to
    ``max_conditions`` items with at least ``min_support × rows`` hits (the class-association-rule trick: a rule's
-   support is its itemset's frequency among positive rows). Coverage on all rows comes from packed bitsets.
-4. The most significant candidates have each numeric threshold refined given the rule's other conditions: the cut
-   that minimises the one-sided Fisher p-value, at the roundest number between two observed values.
-5. A rule is kept only if every condition improves it significantly over the rule without that condition
-   (productive rules), if its confidence reaches ``min_confidence``, and if its p-value, adjusted for *every*
-   candidate and threshold the search evaluated (Holm by default), is at most ``alpha``.
-6. Rules are sorted by significance; at most ``max_rules`` are reported.
+   support is its itemset's frequency among positive rows). Coverage on all rows comes from packed bitsets. The
+   search never holds more than ``max_candidates`` itemsets: on a wide table it is narrowed to the columns with
+   the strongest single-condition evidence, and every candidate set aside still counts in the correction.
+4. ``_refine_candidates`` — the most significant candidates have each numeric threshold refined given the rule's
+   other conditions: the cut that minimises the one-sided Fisher p-value (and the surest cut), at the roundest
+   number between two observed values.
+5. ``_select_rules`` — a rule is kept only if every condition improves it significantly over the rule without
+   that condition (productive rules), if its confidence reaches ``min_confidence``, and if its p-value, adjusted
+   for *every* candidate and threshold the search evaluated (Holm by default), is at most ``alpha``; rules that
+   say nothing new are dropped; at most ``max_rules`` are reported, the most significant first.
 
 Examples
 --------

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leanlearn.errors import DataError
@@ -144,9 +145,11 @@ def mine_pack(
     X = prepared[feature_columns]
     for target in targets:
         started = time.perf_counter()
-        if target not in numeric:
+        if target in numeric:
+            outcome = pd.to_numeric(prepared[target], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        else:
             outcome = binary_outcome(prepared[target], target).astype(float)
-            leaking_features(prepared, derive, {target: outcome})
+        leaking_features(prepared, derive, {target: outcome})  # no derived feature may equal a target
         common = {"waste": wastes[target], "target": target, "units": units}
         if target in numeric:
             miner: RuleMiner = ShiftMiner.from_settings(settings, worse=numeric[target], **common)
