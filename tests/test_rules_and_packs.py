@@ -177,3 +177,12 @@ def test_condition_masks_treat_missing_values_as_not_holding():
 def test_condition_rejects_unknown_op_with_the_feature_named():
     with pytest.raises(PackError, match="'torque'.*unknown op '=>'"):
         Condition.from_json({"feature": "torque", "op": "=>", "value": 1})
+
+
+def test_a_loaded_pack_remembers_its_verified_hash_and_a_changed_copy_does_not(tmp_path):
+    from dataclasses import replace
+
+    path = _pack().save(tmp_path / "p.json")
+    loaded = RulePack.load(path)
+    assert loaded.source_hash == json.loads(path.read_text())["content_hash"] == loaded.content_hash
+    assert replace(loaded, line="L2").source_hash is None

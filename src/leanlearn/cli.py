@@ -498,7 +498,7 @@ def show(
         summary.add_row("targets", Text(_printable(", ".join(f"{t.name} ({t.waste})" for t in pack.targets))))
         summary.add_row("created", Text(_printable(f"{pack.created} with leanlearn {pack.leanlearn_version}")))
         summary.add_row("rules", Text(f"{len(pack.rules):,}"))
-        summary.add_row("content hash", Text(pack.content_hash))
+        summary.add_row("content hash", Text(pack.source_hash or pack.content_hash))
         data_text = f"{rows:,} rows" if isinstance(rows, int) else "unknown rows"
         data_text += f" × {len(pack.data.get('columns', []))} columns, sha256 {fingerprint}…"
         if pack.mining.get("source"):

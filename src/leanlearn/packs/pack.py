@@ -10,14 +10,14 @@ truncation. It does not prove who wrote it (*authenticity*): anyone can recomput
 
 Limits (each ends in one :class:`PackError`; override per call, or for a process with the environment variable):
 
-- :data:`MAX_PACK_BYTES` — 256 MiB per pack file (``max_bytes=``, ``LEANLEARN_MAX_PACK_BYTES``);
-- :data:`MAX_PACK_RULES` — 200,000 rules per pack (``max_rules=``, ``LEANLEARN_MAX_PACK_RULES``);
+- :data:`MAX_PACK_BYTES` — 128 MiB per pack file (``max_bytes=``, ``LEANLEARN_MAX_PACK_BYTES``);
+- :data:`MAX_PACK_RULES` — 150,000 rules per pack (``max_rules=``, ``LEANLEARN_MAX_PACK_RULES``);
 - :data:`MAX_NESTING` — 64 levels of nested objects/arrays in the free-form parts (``mining``, ``data``);
 - integers of more than :data:`MAX_INT_DIGITS` digits, ``NaN`` and ``Infinity`` are refused (not JSON numbers).
 
 The schema is checked by a validator compiled from ``rulepack.schema.json`` (:func:`compile_schema`; the subset of
-JSON Schema the file uses, and tested to agree with ``jsonschema``): a 100,000-rule pack validates in about a
-second instead of minutes.
+JSON Schema the file uses, and tested to agree with ``jsonschema``): a 100,000-rule pack validates in a few
+seconds instead of minutes.
 
 Examples
 --------
@@ -61,9 +61,9 @@ from leanlearn.mining.rules import WASTES, RuleSet
 
 SCHEMA_ID = "leanlearn.rulepack/1"
 #: Largest pack file :meth:`RulePack.load` reads, in bytes (``LEANLEARN_MAX_PACK_BYTES`` overrides).
-MAX_PACK_BYTES = 256 * 2**20
+MAX_PACK_BYTES = 128 * 2**20
 #: Most rules one pack may hold (``LEANLEARN_MAX_PACK_RULES`` overrides).
-MAX_PACK_RULES = 200_000
+MAX_PACK_RULES = 150_000
 #: Deepest nesting of objects and arrays in a pack's free-form parts (``mining``, ``data``).
 MAX_NESTING = 64
 #: Longest integer literal in a pack, in digits.
@@ -484,6 +484,7 @@ class RulePack:
     parent: str | None = None
     description: str = ""
     leanlearn_version: str = field(default_factory=_version)
+    _source_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- JSON -----------------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -510,7 +511,17 @@ class RulePack:
 
     @property
     def content_hash(self) -> str:
+        """The sha256 of the pack's canonical JSON (computed now, from the pack as it is)."""
         return self.to_json()["content_hash"]
+
+    @property
+    def source_hash(self) -> str | None:
+        """The content hash stored in the document this pack was read from (verified when read), else ``None``.
+
+        Cheap: a display of a loaded pack needs no re-serialisation of its rules. A pack made with
+        :func:`dataclasses.replace` or :meth:`with_rules` is a new pack: its ``source_hash`` is ``None``.
+        """
+        return self._source_hash
 
     @classmethod
     def from_json(cls, doc: Any, where: str | None = None, *, max_rules: int | None = None) -> RulePack:
@@ -546,6 +557,7 @@ class RulePack:
             leanlearn_version=doc.get("leanlearn_version", "0+unknown"),
         )
         pack.check_types(label)
+        object.__setattr__(pack, "_source_hash", stored)
         return pack
 
     def check_types(self, where: str | None = None) -> None:
@@ -599,7 +611,8 @@ class RulePack:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, *, max_bytes: int | None = None, max_rules: int | None = None) -> RulePack:
+    def load(cls, path: str | Path, *, max_bytes: int | None = None, max_rules: int | None = None,
+             where: str | None = None) -> RulePack:
         """Read and verify a pack file; every problem is a :class:`PackError` naming the file.
 
         Parameters
@@ -609,26 +622,29 @@ class RulePack:
             Largest file accepted; default :data:`MAX_PACK_BYTES` or ``LEANLEARN_MAX_PACK_BYTES``.
         max_rules : int, optional
             Most rules accepted; default :data:`MAX_PACK_RULES` or ``LEANLEARN_MAX_PACK_RULES``.
+        where : str, optional
+            How messages name the pack (default: the path), e.g. the model URI it was downloaded from.
         """
         path = Path(path)
+        label = where or str(path)
         if not path.exists():
-            raise PackError(f"{path}: no such rule pack file")
+            raise PackError(f"{label}: no such rule pack file")
         if path.is_dir():
-            raise PackError(f"{path}: is a folder, not a rule pack file")
+            raise PackError(f"{label}: is a folder, not a rule pack file")
         limit = _limit(max_bytes, "LEANLEARN_MAX_PACK_BYTES", MAX_PACK_BYTES)
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
             raise PackError(
-                f"{path}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
+                f"{label}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
                 "LEANLEARN_MAX_PACK_BYTES (or max_bytes=...) if the file is trusted"
             )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise PackError(f"{path}: not a UTF-8 text file; a rule pack is JSON") from None
-        doc = parse_json(text, str(path))
-        return cls.from_json(doc, where=str(path), max_rules=max_rules)
+            raise PackError(f"{label}: not a UTF-8 text file; a rule pack is JSON") from None
+        doc = parse_json(text, label)
+        return cls.from_json(doc, where=label, max_rules=max_rules)
 
     # -- use ------------------------------------------------------------------------------------------------
     @property

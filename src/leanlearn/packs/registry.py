@@ -50,7 +50,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -655,7 +654,8 @@ def load_pack(uri: str, *, tracking_uri: str | None = None) -> RulePack:
     """The verified rule pack behind a model URI.
 
     Downloads only the model's ``MLmodel`` file and its pack artifact (no code runs, nothing is unpickled) and
-    checks the pack's schema and content hash.
+    checks the pack's schema, limits and content hash. The hash proves the artifact is the document its writer
+    hashed (integrity), not who wrote it (authenticity): trust follows the registry's access control.
 
     Parameters
     ----------
@@ -685,11 +685,7 @@ def load_pack(uri: str, *, tracking_uri: str | None = None) -> RulePack:
         if not isinstance(entry, dict) or not entry.get("path"):
             raise RegistryError(f"model {uri!r} is not a leanlearn rule pack: it has no '{PACK_ARTIFACT}' artifact")
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/{entry['path']}", dst_path=tmp))
-        try:
-            doc = json.loads(local.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PackError(f"{uri}: the pack artifact is not valid JSON ({exc})") from None
-        return RulePack.from_json(doc, where=uri)
+        return RulePack.load(local, where=uri)  # limits, strict JSON, schema, hash: no code runs
 
 
 def load_model(uri: str, tracking_uri: str | None = None) -> PyFuncModel:
@@ -699,6 +695,10 @@ def load_model(uri: str, tracking_uri: str | None = None) -> PyFuncModel:
     the input's index and columns ``rules`` (ids of the rules that fire, joined by ``","``; ``""`` when none does),
     ``n_rules`` (how many fire) and ``<target>_predicted`` (0/1). The pack is verified (schema, content hash) when
     the model loads.
+
+    Loading a model *runs code stored with the model*: MLflow imports the model's ``pyfunc_model.py`` and, where
+    leanlearn is not installed, the bundled copy of leanlearn's source. Load models only from a registry whose
+    writers you trust; to read the rules of an untrusted model, use :func:`load_pack`, which executes nothing.
 
     Raises
     ------
