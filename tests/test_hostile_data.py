@@ -560,3 +560,33 @@ def test_code_map_file_keeps_a_rare_alphanumeric_code(tmp_path: Path) -> None:
                "material": {"column": "article", "codes": "erp"}}}]}]}
     result = fuse(load_fusion(doc, base=tmp_path))
     assert result.tables["operations"]["material"].tolist() == ["MA-13"]
+
+
+def test_jsonl_line_nested_100k_deep_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 1 nests lists or objects too deeply"):
+        read_table(path)
+
+
+def test_jsonl_integer_of_5000_digits_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"a": 1' + "0" * 5000 + "}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 1 holds a value leanlearn cannot read"):
+        read_table(path)
+
+
+def test_truncated_parquet_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.parquet"
+    pd.DataFrame({"a": range(1000)}).to_parquet(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match=r"cut\.parquet: not a readable Parquet file"):
+        read_table(path)
+
+
+def test_sql_source_repr_never_shows_the_password() -> None:
+    doc = {"name": "x", "line": "L1", "sources": [{
+        "name": "db", "url": f"postgresql://etl:{SECRET}@db/mes", "table": "t",
+        "feeds": [{"table": "operations", "columns": {"station": "a", "start": "b", "end": "c"}}]}]}
+    pipeline = load_fusion(doc)
+    assert SECRET not in repr(pipeline) and SECRET not in pipeline.sources[0].label

@@ -466,6 +466,12 @@ def _read_jsonl(path: Path, text: str, limits: Limits | None = None) -> pd.DataF
                 f"{path}: line {number} is not valid JSON ({exc.msg} at column {exc.colno}); "
                 "JSON Lines needs one complete object per line"
             ) from None
+        except RecursionError:
+            raise DataError(f"{path}: line {number} nests lists or objects too deeply to be a table row; write "
+                            "one flat object per line") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise DataError(f"{path}: line {number} holds a value leanlearn cannot read ({first_line(exc)}); "
+                            "write plain numbers and text") from None
         if not isinstance(record, dict):
             raise DataError(
                 f"{path}: line {number} holds a {type(record).__name__}, not an object; write one "
@@ -479,38 +485,32 @@ def _read_jsonl(path: Path, text: str, limits: Limits | None = None) -> pd.DataF
 
 
 def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error") -> pd.DataFrame:
+    """A Parquet file, its shape checked from the metadata and its data decoded batch by batch up to the limit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
     limits = limits or Limits.from_env()
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; export the table again")
+    unreadable = (OSError, ValueError, pa.ArrowException)
     try:
-        import pyarrow.parquet as pq
-
         meta = pq.ParquetFile(path)
         schema = meta.schema_arrow
         rows = meta.metadata.num_rows
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        meta = None
-    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+    except unreadable as exc:
         raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
-    if meta is not None:
-        _check_shape(str(path), rows, len(schema.names), limits)
-        if nested == "error":
-            import pyarrow.types as pat
-
-            for item in schema:
-                kind = item.type
-                if pat.is_nested(kind):
-                    raise DataError(
-                        f"{path}: column {item.name!r} is nested ({kind}), not single values; leanlearn reads flat "
-                        "tables: flatten it into one column per field before exporting, or read it with "
-                        "read_table(..., nested='keep')"
-                    )
+    _check_shape(str(path), rows, len(schema.names), limits)
+    if nested == "error":
+        for item in schema:
+            if pat.is_nested(item.type):
+                raise DataError(
+                    f"{path}: column {item.name!r} is nested ({item.type}), not single values; leanlearn reads "
+                    "flat tables: flatten it into one column per field before exporting, or read it with "
+                    "read_table(..., nested='keep')"
+                )
+    batches, unpacked = [], 0
     try:
-        if meta is None:  # pragma: no cover
-            return pd.read_parquet(path)
-        import pyarrow as pa
-
-        batches, unpacked = [], 0
         for batch in meta.iter_batches(batch_size=65_536):  # decoded batch by batch: stop at the byte limit
             unpacked += batch.nbytes
             if unpacked > limits.max_bytes:
@@ -518,7 +518,7 @@ def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error
                                                "bytes once decoded"))
             batches.append(batch)
         return pa.Table.from_batches(batches, schema=schema).to_pandas()
-    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+    except unreadable as exc:
         raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
 
 

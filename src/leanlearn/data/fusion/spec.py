@@ -91,7 +91,7 @@ class SourceSpec:
     feeds: tuple[FeedSpec, ...]
     path: Path | None = None
     dataset: str | None = None
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # may hold a password: never in a repr
     table: str | None = None
     query: str | None = None
     encoding: str | None = None
