@@ -590,3 +590,29 @@ def test_sql_source_repr_never_shows_the_password() -> None:
         "feeds": [{"table": "operations", "columns": {"station": "a", "start": "b", "end": "c"}}]}]}
     pipeline = load_fusion(doc)
     assert SECRET not in repr(pipeline) and SECRET not in pipeline.sources[0].label
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "zlib", "base64"])
+def test_a_codec_that_is_no_text_encoding_is_refused(tmp_path: Path, encoding: str) -> None:
+    path = _ops_csv(tmp_path / "ops.csv", ["20"])
+    with pytest.raises(DataError, match=f"unknown encoding '{encoding}'"):
+        read_table(path, encoding=encoding)
+
+
+def test_time_years_beyond_what_a_timestamp_holds_are_refused(tmp_path: Path) -> None:
+    doc = _ops_pipeline(tmp_path / "ops.csv")
+    doc["sources"][0]["time"] = {"years": [1, 99999]}  # type: ignore[index]
+    with pytest.raises(MappingError, match="years': must be .*between 1678 and 2261"):
+        load_fusion(doc)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_is_refused_instead_of_waiting_forever(tmp_path: Path) -> None:
+    fifo = tmp_path / "feed.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        read_table(fifo)
+    yaml_fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(yaml_fifo)
+    with pytest.raises(PipelineError, match="not a regular file"):
+        load_pipeline(yaml_fifo)

@@ -119,6 +119,8 @@ def read_yaml(path: str | Path, error: type[LeanlearnError], kind: str, *, limit
         raise error(f"{path}: no such {kind} file; check the path (relative paths start in {Path.cwd()})")
     if path.is_dir():
         raise error(f"{path}: is a directory; name a {kind} .yaml file inside it")
+    if not path.is_file():
+        raise error(f"{path}: is not a regular file (a pipe or a device?); save the {kind} as a .yaml file")
     try:
         size = path.stat().st_size
     except OSError as exc:

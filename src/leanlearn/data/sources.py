@@ -141,6 +141,8 @@ def read_table(
         raise DataError(f"{path}: no such file; check the path (relative paths start in {Path.cwd()})")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a table file; name one file inside it ({_supported()})")
+    if not path.is_file():
+        raise DataError(f"{path}: is not a regular file (a pipe or a device?); export the table to a file")
     kind, gzipped = table_format(path)
     if kind == "parquet":
         frame = _read_parquet(path, limits, nested)
@@ -326,12 +328,16 @@ def _read_bytes(path: Path, gzipped: bool, limits: Limits) -> bytes:
 def _decode(path: Path, data: bytes, encoding: str | None) -> str:
     if encoding is not None:
         try:
-            codecs.lookup(encoding)
+            if not codecs.lookup(encoding)._is_text_encoding:
+                raise LookupError(encoding)
         except LookupError:
             raise DataError(f"{path}: unknown encoding {encoding!r}; use e.g. 'utf-8', 'cp1252' or 'latin-1'") from None
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
+            if not isinstance(exc, UnicodeDecodeError):
+                raise DataError(f"{path}: cannot be decoded as {encoding} ({first_line(exc)}); declare the "
+                                "encoding the file was written in") from None
             line = data[: exc.start].count(b"\n") + 1
             raise DataError(
                 f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) is not valid {encoding}; "

@@ -324,8 +324,9 @@ def _parse_time(value: Any, key: str, ctx: _Doc, base: TimeSpec) -> TimeSpec:
     if "years" in spec:
         years = spec["years"]
         if (not isinstance(years, list) or len(years) != 2 or not all(isinstance(y, int) for y in years)
-                or years[0] > years[1]):
-            raise ctx.fail(f"{key}.years", f"must be [first, last] plausible years, got {years!r}; e.g. [1990, 2100]")
+                or years[0] > years[1] or years[0] < 1678 or years[1] > 2261):
+            raise ctx.fail(f"{key}.years", f"must be [first, last] plausible years between 1678 and 2261 (what a "
+                                           f"timestamp can hold), got {years!r}; e.g. [1990, 2100]")
         changes["years"] = (years[0], years[1])
     return replace(base, **changes)
 
