@@ -99,7 +99,7 @@ PY_CMPOPS: dict[str, Callable[[Any, Any], Any]] = {
 _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {t: CMPOPS[s] for t, s in _CMP_SYMBOLS.items()}
 _BACKTICK = re.compile(r"`([^`]*)`")
 _NUMERIC_DTYPE = re.compile(r"^(u?int|float|double|halffloat|complex|bool|Int|UInt|Float|boolean|decimal)", re.I)
-_TEXT_DTYPE = re.compile(r"^(object|str|string|large_string|category|O$)", re.I)
+_TEXT_DTYPE = re.compile(r"^(object|str|string|large_string|O$)", re.I)  # a category may hold numbers
 
 
 def _allowed_functions() -> str:
