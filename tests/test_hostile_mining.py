@@ -62,6 +62,16 @@ def test_cli_mine_with_a_repeated_target_is_one_error_line(tmp_path):
     assert lines[0].endswith("target 'scrap' is named more than once; name each target once")
 
 
+def test_cli_mine_with_too_many_conditions_is_one_error_line_naming_the_setting(tmp_path):
+    path = tmp_path / "runs.csv"
+    planted().drop(columns="flag").to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["mine", str(path), "-t", "scrap", "--max-conditions", "9", "--quiet"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0] == "error: mining setting 'max_conditions' must be a whole number from 1 to 8, got 9"
+
+
 # -- derived features that leak the target ------------------------------------------------------------------------
 def test_derived_feature_reading_the_target_is_refused_naming_both():
     with pytest.raises(DataError, match=r"derived feature 'leak' .* reads the target 'scrap'"):
@@ -147,6 +157,14 @@ def test_columns_set_aside_by_the_guard_still_count_as_tests():
     guarded = RuleMiner(max_candidates=5_000, auto_features=False, max_refine=10).fit(X, y)
     assert guarded.screened_
     assert guarded.n_tests_ > math.comb(240 - 2 * len(guarded.screened_), 2)
+
+
+def test_a_single_column_beyond_the_guard_is_one_clear_error():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"batch": rng.choice([f"b{i}" for i in range(2000)], 4000)})
+    y = pd.Series(rng.random(4000) < 0.5, name="scrap")
+    with pytest.raises(DataError, match=r"column 'batch' alone gives more than max_candidates=1,000"):
+        RuleMiner(max_candidates=1000, max_levels=3000, min_hits=1, min_support=0).fit(X, y)
 
 
 def test_bitset_engine_stops_at_the_itemset_limit():

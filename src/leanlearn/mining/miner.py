@@ -213,27 +213,28 @@ def _column_space(features: Sequence[str], max_len: int) -> int:
     return sum(e[1:])
 
 
-def _screen_columns(
-    items: list[Condition], matrix: np.ndarray, outcome: np.ndarray, max_len: int, budget: int
-) -> np.ndarray:
-    """Indices of the items of the columns with the strongest single-condition evidence, as many columns as keep
-    every itemset of up to ``max_len`` of their items (any columns) within ``budget``."""
+def _rank_columns(items: list[Condition], matrix: np.ndarray, outcome: np.ndarray) -> list[list[int]]:
+    """Item indices grouped by column, the column with the strongest single-condition evidence first."""
     positives, n_rows = int(outcome.sum()), len(outcome)
-    hits = matrix[outcome].sum(axis=0)
-    covered = matrix.sum(axis=0)
-    logp = fisher_greater_log(hits, covered, positives, n_rows)
+    logp = fisher_greater_log(matrix[outcome].sum(axis=0), matrix.sum(axis=0), positives, n_rows)
     best: dict[str, tuple[float, int]] = {}
     members: dict[str, list[int]] = {}
     for j, item in enumerate(items):
         score, first = best.get(item.feature, (0.0, j))
         best[item.feature] = (min(score, float(logp[j])), first)
         members.setdefault(item.feature, []).append(j)
+    return [members[c] for c in sorted(best, key=lambda c: best[c])]
+
+
+def _columns_within(ranked: list[list[int]], max_len: int, bound: float) -> np.ndarray:
+    """Items of the leading columns of ``ranked`` while ``sum(C(items, 1..max_len))`` stays within ``bound``
+    (the first column always)."""
     kept: list[int] = []
-    for column in sorted(best, key=lambda c: best[c]):
-        trial = len(kept) + len(members[column])
-        if kept and sum(math.comb(trial, k) for k in range(1, max_len + 1)) > budget:
+    for column in ranked:
+        trial = len(kept) + len(column)
+        if kept and sum(math.comb(trial, k) for k in range(1, max_len + 1)) > bound:
             break
-        kept.extend(members[column])
+        kept.extend(column)
     return np.array(sorted(kept), dtype=np.int64)
 
 
@@ -523,17 +524,7 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         try:
             found = engine.mine(positive_rows, min_count, max_len, max_itemsets=settings.max_candidates)
         except TooManyItemsets:
-            keep = _screen_columns(items, matrix, outcome, max_len, settings.max_candidates)
-            kept_columns = {items[j].feature for j in keep}
-            self.screened_ = sorted({c.feature for c in items} - kept_columns)
-            self.n_tests_ += len(items) + _column_space([c.feature for c in items], max_len) - _column_space(
-                [items[j].feature for j in keep], max_len
-            )
-            found = [
-                (tuple(int(keep[i]) for i in s), c)
-                for s, c in engine.mine(positive_rows[:, keep], min_count, max_len,
-                                        max_itemsets=settings.max_candidates)
-            ]
+            found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings)
         self.n_candidates_ = len(found)
         found = [(s, c) for s, c in found if _valid_itemset(s, items)]
         self.n_tests_ += len(found)
@@ -541,6 +532,40 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
             return []
         covered = _coverage(pack_columns(matrix), [s for s, _ in found])
         return [(s, c, int(n)) for (s, c), n in zip(found, covered)]
+
+    def _enumerate_screened(
+        self, positive_rows: np.ndarray, matrix: np.ndarray, outcome: np.ndarray, min_count: int,
+        settings: MiningSettings,
+    ) -> list[tuple[tuple[int, ...], int]]:
+        """The search on the columns with the strongest single-condition evidence, as many as fit the guard.
+
+        Starts optimistic (support pruning usually leaves far fewer itemsets than the items allow) and narrows
+        by a factor of 4 while the engine still finds too many; every candidate of the columns set aside counts as
+        a test, so screening never makes a rule look more significant than the full search would.
+        """
+        items = self.itemizer_.items_
+        engine = get_engine(settings.engine)
+        max_len = settings.max_conditions
+        ranked = _rank_columns(items, matrix, outcome)
+        bound = 4.0 * settings.max_candidates
+        while True:
+            keep = _columns_within(ranked, max_len, bound)
+            try:
+                mined = engine.mine(positive_rows[:, keep], min_count, max_len, max_itemsets=settings.max_candidates)
+                break
+            except TooManyItemsets:
+                if len({items[j].feature for j in keep}) == 1:
+                    raise DataError(
+                        f"column {items[int(keep[0])].feature!r} alone gives more than max_candidates="
+                        f"{settings.max_candidates:,} candidate rules; raise max_candidates or lower max_conditions"
+                    ) from None
+                bound /= 4
+        kept_columns = {items[j].feature for j in keep}
+        self.screened_ = sorted({c.feature for c in items} - kept_columns)
+        self.n_tests_ += len(items) + _column_space([c.feature for c in items], max_len) - _column_space(
+            [items[j].feature for j in keep], max_len
+        )
+        return [(tuple(int(keep[i]) for i in itemset), count) for itemset, count in mined]
 
     def _refine_candidates(
         self,
