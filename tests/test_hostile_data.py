@@ -616,3 +616,17 @@ def test_a_named_pipe_is_refused_instead_of_waiting_forever(tmp_path: Path) -> N
     os.mkfifo(yaml_fifo)
     with pytest.raises(PipelineError, match="not a regular file"):
         load_pipeline(yaml_fifo)
+
+
+def test_a_broken_strptime_format_is_a_mapping_error(tmp_path: Path) -> None:
+    doc = _ops_pipeline(tmp_path / "ops.csv")
+    doc["sources"][0]["time"] = {"format": "%"}  # type: ignore[index]
+    with pytest.raises(MappingError, match=r"time.format': '%' is not a valid strptime format"):
+        load_fusion(doc)
+
+
+def test_a_time_column_given_a_true_false_constant_is_a_mapping_error(tmp_path: Path) -> None:
+    doc = _ops_pipeline(tmp_path / "ops.csv")
+    doc["sources"][0]["feeds"][0]["columns"]["start"] = True  # type: ignore[index]
+    with pytest.raises(MappingError, match="'start' is a time column; its constant must be a timestamp text"):
+        load_fusion(doc)

@@ -304,6 +304,12 @@ def _parse_time(value: Any, key: str, ctx: _Doc, base: TimeSpec) -> TimeSpec:
         elif "%" not in fmt:
             raise ctx.fail(f"{key}.format", f"is {fmt!r}; write a strptime format such as '%d.%m.%Y %H:%M', or "
                                             "iso, or epoch (with unit: s, ms, us or ns)")
+        else:
+            try:
+                pd.to_datetime(pd.Series(["2024-03-01 08:00:00"]), format=fmt, errors="coerce")
+            except (ValueError, TypeError) as exc:
+                raise ctx.fail(f"{key}.format", f"{fmt!r} is not a valid strptime format ({exc}); e.g. "
+                                                "'%d.%m.%Y %H:%M'") from None
         changes["format"] = fmt
     if "unit" in spec:
         changes["unit"] = ctx.choice(spec["unit"], f"{key}.unit", tuple(EPOCH_UNITS))
@@ -519,6 +525,15 @@ def _parse_column(name: Any, value: Any, key: str, ctx: _Doc, codes: dict[str, d
     if "convert" in spec or "unit" in spec:
         kind = "number"
     fields["type"] = kind
+    if "value" in spec and kind in ("time", "number", "bool"):
+        constant = spec["value"]
+        fits = {"time": isinstance(constant, str), "bool": isinstance(constant, bool),
+                "number": isinstance(constant, (int, float)) and not isinstance(constant, bool)}[kind]
+        if not fits:
+            example = {"time": "'2024-03-01T00:00Z'", "bool": "true", "number": "0"}[kind]
+            raise ctx.fail(f"{key}.value", f"{name!r} is a {kind} column; its constant must be "
+                                           f"{'a timestamp text' if kind == 'time' else 'a ' + kind}, got "
+                                           f"{constant!r}; e.g. value: {example}")
     if "time" in spec:
         if kind != "time":
             raise ctx.fail(f"{key}.time", f"{name!r} is not a time column; add `type: time` to parse it as one")
