@@ -304,3 +304,17 @@ def test_a_between_rule_on_a_text_column_in_a_batch_is_one_pack_error():
     frame = pd.DataFrame({"torque": pd.Series(["abc", 1.5], dtype=object), "scrap": [1, 0]})
     with pytest.raises(PackError, match="column 'torque' is not numeric"):
         CompiledPack(_between_pack()).evaluate_frame(frame)
+
+
+def test_apply_summarises_a_large_pack_without_listing_every_rule(tmp_path):
+    from typer.testing import CliRunner
+
+    from leanlearn.cli import app
+
+    path = _pack(rules=RuleSet(tuple(_rule(i, value=float(i)) for i in range(120)))).save(tmp_path / "many.json")
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"torque": [10.5, 200.0]}).to_csv(data, index=False)
+    result = CliRunner().invoke(app, ["apply", str(path), str(data)])
+    assert result.exit_code == 0, result.output
+    assert "70 more rule(s)" in result.output
+    assert "R49" in result.output and "R50 " not in result.output

@@ -522,6 +522,9 @@ def apply(
     encoding: Annotated[
         str | None, typer.Option(metavar="ENC", help="Text encoding of a CSV/JSONL file that is not UTF-8.")
     ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, metavar="N", help="List at most N rules in the summary (0: all).")
+    ] = 50,
 ) -> None:
     """Apply a rule pack to new data: which rules fire on each row.
 
@@ -558,11 +561,18 @@ def apply(
         counts = Table(title="rows each rule fires on", title_justify="left", show_edge=False, header_style="bold")
         for name, justify in (("id", "left"), ("rule", "left"), ("rows", "right"), ("share", "right")):
             counts.add_column(name, justify=justify)  # type: ignore[arg-type]
+        from collections import Counter
+
         fired_ids = result["rules"]
         total = max(len(result), 1)
-        for rule in pack.rules:
-            n = int(fired_ids.map(lambda ids, rid=rule.id: rid in ids).sum())
+        per_rule = Counter(rid for ids in fired_ids for rid in set(ids))
+        listed = pack.rules if not limit else pack.rules[:limit]
+        for rule in listed:
+            n = per_rule.get(rule.id, 0)
             counts.add_row(Text(_printable(rule.id)), Text(_printable(rule.text)), f"{n:,}", f"{n / total:.1%}")
+        if len(pack.rules) > len(listed):
+            counts.add_row(Text("…", style="dim"), Text(f"{len(pack.rules) - len(listed):,} more rule(s): --limit 0 "
+                                                          "lists all", style="dim"), "", "")
         any_rule = int(fired_ids.map(len).astype(bool).sum())
         counts.add_row(Text("any", style="bold"), Text("at least one rule"), f"{any_rule:,}", f"{any_rule / total:.1%}")
         _say(console, _printable(f"{data}: {len(result):,} rows; pack {pack.name!r} with {len(pack.rules)} rules"),
