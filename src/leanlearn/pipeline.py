@@ -16,8 +16,10 @@ A pipeline file (see ``pipelines/ai4i.yaml`` for a commented example)::
     register: true               # register the pack in the MLflow registry
 
 Loading checks every key and type and raises :class:`~leanlearn.errors.PipelineError` naming the file and the key;
-it never executes anything from the file (``yaml.safe_load``, and derived features go through the whitelisted
-expression parser).
+it never executes anything from the file (safe YAML with bounded aliases, see :mod:`leanlearn.limits`, and derived
+features go through the whitelisted expression parser). A pipeline reads the one table it names; ``leanlearn run``
+writes the pack to ``out`` (a ``.json`` file; an existing file there is replaced only if it is a rule pack) or to
+``models/<name>.json`` — ``name`` is a plain file name, never a path.
 
 Examples
 --------

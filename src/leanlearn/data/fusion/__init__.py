@@ -15,7 +15,8 @@ The YAML format (``pipelines/production_4tu.yaml`` is a commented real example):
     sources:
       - name: mes                      # unique; used in quarantine and reconciliation
         path: exports/mes.csv          # relative to this YAML; or `dataset: production_4tu`;
-                                       # or `url: postgresql+psycopg2://user@host/db` with `table:` or `query:`
+                                       # or `url: postgresql+psycopg://user@host/db` with `table:` or `query:`
+                                       # (one SELECT, run read-only; `timeout: 600` seconds, default 300)
         delimiter: ";"                 # optional (sniffed by default); also `encoding:` and `na_values: [-]`
         time: {format: "%d.%m.%Y %H:%M", zone: Europe/Berlin, nonexistent: shift_forward, ambiguous: infer}
         feeds:
@@ -71,6 +72,18 @@ time format or epoch unit under which *no* value of a column parses, a numeric c
 row with a reason code (see :data:`leanlearn.data.schema.REASONS`). A row that several feeds route is all-or-nothing:
 if one feed rejects it, it is quarantined (once, first reason) and feeds no table. Signal readings that fall in no
 operation's window are quarantined as ``out_of_window`` (``outside: keep`` keeps them in ``signals``, counted as used).
+
+What a pipeline may touch: it reads the files, shipped datasets and databases it names (relative paths start in the
+YAML's folder, or ``base``); a SQL source runs one ``SELECT`` (anything else, a second statement or ``COPY`` is
+refused before it is sent) in a read-only transaction with a statement timeout; ``${VARIABLE}`` in a URL reads that
+environment variable. It writes nothing itself: ``leanlearn fuse`` writes the tables into ``fused/<name>/`` (``name``
+is a plain file name, never a path) or the ``--out`` folder. Nothing in the file is executed (safe YAML; ``convert:``
+goes through the whitelisted expression parser), and every input is bounded by :mod:`leanlearn.limits`.
+
+The package: :mod:`~leanlearn.data.fusion.spec` (the YAML spec and its checks), :mod:`~leanlearn.data.fusion.values`
+(codes, parts, numbers, units), :mod:`~leanlearn.data.fusion.times` (zones → UTC), :mod:`~leanlearn.data.fusion.engine`
+(:func:`fuse`) and :mod:`~leanlearn.data.fusion.signals` (:func:`attach_signals`); lean views on the fused tables
+(``levelling``, ``transport``, ``inventory``) are in :mod:`leanlearn.lean.flows`.
 
 Examples
 --------
