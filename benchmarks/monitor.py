@@ -7,7 +7,7 @@ Throughput — events per second of :class:`leanlearn.online.Monitor` on a synth
 rules (:func:`leanlearn.online.scenarios.planted_stream`; each rule covers 2 % resp. 0.5 % of events, so ~0.4 resp.
 ~0.5 rule firings per event), window 10,000 events, one process, one thread:
 
-- per event: ``update_one(dict)`` on each event (the rows are turned into dicts before the clock starts);
+- per event: ``update(dict)`` on each event (the rows are turned into dicts before the clock starts);
 - batched: ``update_many(DataFrame)`` on micro-batches of 10,000 and 100,000 events (slices of one DataFrame).
 
 Detection — streams of ``--events`` events, 20 rules, window 10,000:
@@ -66,7 +66,7 @@ def throughput(n_rules: int, n_events: int, repeat: int, per_event: int) -> list
         monitor = Monitor(pack, window=WINDOW)
         started = time.perf_counter()
         for record in records:
-            monitor.update_one(record)
+            monitor.update(record)
         times.append(time.perf_counter() - started)
     best = min(times)
     rows.append({"rules": n_rules, "path": "per event", "events": per_event, "seconds": best,
