@@ -285,6 +285,46 @@ def test_rule_from_counts_matches_the_miners_evidence():
     assert rebuilt == mined
 
 
+def test_integer_and_mixed_column_names_are_mined_as_text():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({0: rng.normal(size=400), "a": rng.normal(size=400)})  # raised TypeError / KeyError
+    miner = RuleMiner().fit(X, pd.Series(X[0] > 1, name="y"))
+    assert miner.rules_[0].text == "0 >= 1 → y"
+    assert miner.predict(X).sum() == miner.rules_[0].n
+
+
+def test_duplicate_column_names_are_refused_naming_the_column():
+    X = pd.DataFrame(np.zeros((20, 2)), columns=["x", "x"])
+    with pytest.raises(DataError, match="two columns named 'x'"):
+        RuleMiner().fit(X, pd.Series(np.arange(20) % 2))
+
+
+def test_nullable_integer_column_with_missing_values_is_mined():
+    rng = np.random.default_rng(4)
+    level = rng.choice([1, 2, 3, 4], 1200).astype(object)
+    level[rng.random(1200) < 0.1] = None  # pd.NA in an Int64 column: raised "boolean value of NA is ambiguous"
+    X = pd.DataFrame({"level": pd.array(level, dtype="Int64")})
+    y = pd.Series((X["level"].fillna(0).to_numpy() >= 3) & (rng.random(1200) < 0.6), name="y")
+    assert RuleMiner().fit(X, y).rules_[0].text == "level >= 3 → y"
+
+
+def test_condition_on_a_nullable_column_never_fires_on_missing():
+    values = pd.Series(pd.array([1, None, 5], dtype="Int64"))
+    assert Condition("x", ">=", 2).mask_values(values).tolist() == [False, False, True]
+    assert Condition("x", "!=", 1).mask_values(values).tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(("column", "reason"), [
+    (pd.to_timedelta(np.arange(300) % 7, unit="h"), "durations"),
+    (pd.Series(np.arange(300) % 7 + 1j), "complex numbers"),
+])
+def test_columns_without_a_threshold_are_skipped_with_the_reason(column, reason):
+    X = pd.DataFrame({"odd": column, "x": np.arange(300.0)})
+    miner = RuleMiner().fit(X, pd.Series(np.arange(300) >= 250, name="y"))
+    assert reason in miner.itemizer_.skipped_["odd"]
+    assert miner.rules_[0].text == "x >= 250 → y"
+
+
 def test_two_column_target_array_is_refused():
     with pytest.raises(TargetError, match="one column"):
         RuleMiner().fit(np.zeros((10, 2)), np.zeros((10, 2)))

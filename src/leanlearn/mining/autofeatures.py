@@ -111,7 +111,7 @@ def propose_features(
     numeric = [
         str(c) for c in X.columns
         if pd.api.types.is_numeric_dtype(X[c].dtype) and not pd.api.types.is_bool_dtype(X[c].dtype)
-        and X[c].nunique(dropna=True) > 2
+        and not pd.api.types.is_complex_dtype(X[c].dtype) and X[c].nunique(dropna=True) > 2
     ]
     proposal = Proposal()
     if len(numeric) < 2 or positives == 0:

@@ -212,6 +212,15 @@ def quantile_cuts(values: np.ndarray, quantiles: tuple[float, ...] = (0.25, 0.5,
     return sorted(cuts)
 
 
+def _unsupported_kind(series: pd.Series) -> str | None:
+    """Why a column cannot become items, or None: durations and complex numbers have no threshold to state."""
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return "durations (timedelta): convert them to a number of minutes or seconds first"
+    if pd.api.types.is_complex_dtype(series.dtype):
+        return "complex numbers: derive a real quantity (e.g. the magnitude) first"
+    return None
+
+
 def is_categorical(series: pd.Series, max_levels: int) -> bool:
     """Treat text, category and bool columns, and numeric columns with at most two values, as categorical."""
     if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
@@ -267,6 +276,10 @@ class Itemizer:
                 continue
             if series.nunique(dropna=True) < 2:
                 self.skipped_[name] = "constant"
+                continue
+            unsupported = _unsupported_kind(series)
+            if unsupported:
+                self.skipped_[name] = unsupported
                 continue
             if is_categorical(series, self.max_levels):
                 counts = series.value_counts(dropna=True)

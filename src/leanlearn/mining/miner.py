@@ -464,6 +464,13 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         """
         if isinstance(X, pd.DataFrame):
             frame = X
+            if not all(isinstance(c, str) for c in frame.columns):
+                frame = frame.rename(columns=str)  # rules name columns by text
+            duplicated = frame.columns[frame.columns.duplicated()]
+            if len(duplicated):
+                raise MinerInputError(
+                    f"X has two columns named {str(duplicated[0])!r}; give every column its own name"
+                )
             if reset:
                 validate_data(self, X=frame, reset=True, skip_check_array=True)
         else:

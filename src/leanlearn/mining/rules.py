@@ -133,13 +133,13 @@ class Condition:
         op, v = self.op, self.value
         with np.errstate(invalid="ignore"):
             if op == "in":
-                hit = s.isin(list(v)).to_numpy()
+                hit = s.isin(list(v)).to_numpy(dtype=bool, na_value=False)
             elif op == "between":
-                hit = ((s >= v[0]) & (s <= v[1])).to_numpy()
+                hit = ((s >= v[0]) & (s <= v[1])).to_numpy(dtype=bool, na_value=False)
             elif op == "==":
-                hit = (s == v).to_numpy()
+                hit = (s == v).to_numpy(dtype=bool, na_value=False)
             elif op == "!=":
-                hit = (s != v).to_numpy()
+                hit = (s != v).to_numpy(dtype=bool, na_value=False)
             else:
                 numeric = pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
                 if isinstance(v, str) or not numeric:
@@ -148,13 +148,13 @@ class Condition:
                         f"(example value {s.dropna().iloc[0] if present.any() else None!r})"
                     )
                 if op == "<":
-                    hit = (s < v).to_numpy()
+                    hit = (s < v).to_numpy(dtype=bool, na_value=False)
                 elif op == "<=":
-                    hit = (s <= v).to_numpy()
+                    hit = (s <= v).to_numpy(dtype=bool, na_value=False)
                 elif op == ">":
-                    hit = (s > v).to_numpy()
+                    hit = (s > v).to_numpy(dtype=bool, na_value=False)
                 else:
-                    hit = (s >= v).to_numpy()
+                    hit = (s >= v).to_numpy(dtype=bool, na_value=False)
         return np.asarray(hit, dtype=bool) & present
 
     def to_json(self) -> dict[str, Any]:
