@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leanlearn._util import first_line as _first_line  # also used by the monitor
 from leanlearn.errors import ExpressionError, LeanlearnError, PackError
 from leanlearn.mining import expressions as _expr
 from leanlearn.mining.expressions import Expression, Step, compare_values
@@ -410,11 +411,6 @@ class FrameResult:
 
 
 _EVALUATION_ERRORS = (LeanlearnError, TypeError, ValueError, OverflowError, ArithmeticError)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _stack(results: Sequence[RowResult], n_rules: int, n_groups: int) -> FrameResult:
