@@ -254,6 +254,17 @@ def test_revision_re_mines_with_the_pack_settings():
     assert all(len(r.conditions) == 1 for r in revision.candidate.rules)
 
 
+def test_revision_refuses_a_pack_whose_mining_record_has_a_bad_setting():
+    from dataclasses import replace
+
+    from leanlearn.online.revision import revise_pack
+
+    pack = mine_pack(planted(), ["scrap"], ignore=["flag", "rework", "speed"])
+    broken = replace(pack, mining={**pack.mining, "max_conditions": "3"})
+    with pytest.raises(PackError, match=r"mining record is invalid: mining setting 'max_conditions'"):
+        revise_pack(broken, planted(seed=3))
+
+
 @pytest.mark.parametrize(("mining", "fragment"), [
     ("{alpha: '0.05'}", "key 'mining.alpha': must be a number in (0, 1], got '0.05'"),
     ("{max_conditions: 2.0}", "key 'mining.max_conditions': must be a whole number from 1 to 8, got 2.0"),
