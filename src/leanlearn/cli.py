@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,9 +90,10 @@ def _user_errors() -> Iterator[None]:
 @contextmanager
 def _about(path: Path, *also: type[LeanlearnError]) -> Iterator[None]:
     """Prefix data-related errors with the file they concern (``runs.csv: target 'x' is not a column ...``)."""
+    caught: tuple[type[LeanlearnError], ...] = (DataError, SchemaError, ExpressionError, *also)
     try:
         yield
-    except (DataError, SchemaError, ExpressionError, *also) as exc:
+    except caught as exc:
         if str(exc).startswith(str(path)):
             raise
         raise type(exc)(f"{path}: {exc}") from None
@@ -755,16 +755,17 @@ def fuse(
         top = result.top_reasons()
         if len(top):
             console.print()
-            reasons = Table(title="top quarantine reasons, with an example row each", title_justify="left",
-                            show_edge=False, header_style="bold")
+            reason_table = Table(title="top quarantine reasons, with an example row each", title_justify="left",
+                                 show_edge=False, header_style="bold")
             for name, justify in (("reason", "left"), ("rows", "right"), ("example", "left")):
-                reasons.add_column(name, justify=justify)  # type: ignore[arg-type]
+                reason_table.add_column(name, justify=justify)  # type: ignore[arg-type]
             for item in top.to_dict("records"):
                 example = f"{item['source']} row {item['row']}"
                 if item["column"] is not None:
                     example += f", {item['column']} = {item['value']!r}"
-                reasons.add_row(Text(item["reason"]), f"{item['count']:,}", Text(f"{example}: {item['message']}"))
-            console.print(reasons)
+                reason_table.add_row(Text(item["reason"]), f"{item['count']:,}",
+                                     Text(f"{example}: {item['message']}"))
+            console.print(reason_table)
         console.print()
         written = ", ".join(f"{name} ({rows:,} rows)" for name, rows in doc["tables"].items())
         _say(console, f"wrote {written}, quarantine ({doc['quarantined']:,} rows) and reconciliation.json to {target}")
@@ -1137,4 +1138,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()  # exits through typer with the command's code
