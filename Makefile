@@ -1,10 +1,10 @@
-# leanlearn — two commands: `make demo` and `make test`. Both create .venv and install from the lock file.
+# leanlearn — two commands: `make demo` and `make test` (ruff, mypy, pytest). Both create .venv and install from the lock file.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint lock clean
+.PHONY: install demo test test-slow lint lock clean
 
 install: $(STAMP)
 
@@ -19,10 +19,16 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The long checks (100k-rule pack, 1,000 x 2,000 table within 2 GB, kill -9 at many points, ...); CI runs them too.
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: install

@@ -172,9 +172,7 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint_and_the_run_resumes_exactly(tmp_
 
 
 @pytest.mark.slow
-def test_kill_9_at_60_random_points_on_a_longer_stream(tmp_path, request):
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("long: run with -m slow")
+def test_kill_9_at_60_random_points_on_a_longer_stream(tmp_path):
     n_events = 100_000
     pack, _ = _scenario(tmp_path, n_events)
     expected_state, expected_alerts = _reference(tmp_path, pack, n_events)
