@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from leanlearn._util import first_line, redact
+from conftest import POSTGRES
+from leanlearn._util import redact
 from leanlearn.cli import app
 from leanlearn.data.fusion import fuse, load_fusion
 from leanlearn.data.sources import check_read_only_sql, read_sql, read_table
@@ -27,7 +28,6 @@ from leanlearn.pipeline import check_out, load_pipeline
 from leanlearn.yamlfile import read_yaml
 
 runner = CliRunner()
-POSTGRES = os.environ.get("LEANLEARN_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 SECRET = "s3cretPw"
 
 
@@ -411,21 +411,6 @@ def test_sql_result_beyond_the_row_limit_is_refused(sqlite_db: Path) -> None:
 ])
 def test_semicolons_inside_quotes_and_comments_are_not_statements(query: str) -> None:
     assert check_read_only_sql(query) == query
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[object]:
-    sa = pytest.importorskip("sqlalchemy")
-    pytest.importorskip("psycopg2")
-    engine = sa.create_engine(POSTGRES, connect_args={"connect_timeout": 2}, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL at {redact(POSTGRES)} is not reachable ({first_line(exc.orig or exc)})")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture()

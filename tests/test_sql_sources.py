@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import uuid
@@ -12,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import POSTGRES
 from leanlearn.data.fusion import fuse
 from leanlearn.data.sources import read_sql, redact_url
 from leanlearn.errors import DataError
 
 # The real server (trust auth). Point LEANLEARN_TEST_POSTGRES elsewhere to use another; unreachable → skipped.
-POSTGRES = os.environ.get("LEANLEARN_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture()
@@ -122,21 +121,6 @@ def test_sqlite_source_in_a_fusion_pipeline(sqlite_db: Path) -> None:
 
 
 # -- the real PostgreSQL server -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[object]:
-    sa = pytest.importorskip("sqlalchemy")
-    pytest.importorskip("psycopg2")
-    engine = sa.create_engine(POSTGRES, connect_args={"connect_timeout": 2}, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL at {redact_url(POSTGRES)} is not reachable ({str(exc.orig).strip().splitlines()[0]})")
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture()
 def pg_table(postgres: object) -> Iterator[str]:
     import sqlalchemy as sa
