@@ -24,6 +24,7 @@ _EXPORTS = {
     "mine_pack": "leanlearn.packs.build",
     "register_pack": "leanlearn.packs.registry",
     "load_pack": "leanlearn.packs.registry",
+    "review_rule": "leanlearn.packs.registry",
     "load_ai4i": "leanlearn.data.datasets",
     "load_production_4tu": "leanlearn.data.datasets",
     "read_table": "leanlearn.data.sources",
@@ -65,8 +66,8 @@ __all__ = [
     "MappingError", "MiningPipeline", "MiningSettings", "Monitor", "PackError", "PipelineError", "RegistryError",
     "Rule", "RuleMiner", "RulePack", "RuleSet", "SchemaError", "ShiftMiner", "TrackerSettings", "Window",
     "detect_shifts", "fuse", "inventory", "levelling", "load_ai4i", "load_fusion", "load_pack", "load_pipeline",
-    "load_production_4tu", "make_line", "mine_pack", "read_sql", "read_table", "register_pack", "revise_pack",
-    "run_pipeline", "transport", "value_stream", "waste_mutual_information", "write_table",
+    "load_production_4tu", "make_line", "mine_pack", "read_sql", "read_table", "register_pack", "review_rule",
+    "revise_pack", "run_pipeline", "transport", "value_stream", "waste_mutual_information", "write_table",
 ]
 
 if TYPE_CHECKING:  # the same names for type checkers; at run time each loads on first use (__getattr__)
@@ -98,7 +99,7 @@ if TYPE_CHECKING:  # the same names for type checkers; at run time each loads on
     from leanlearn.online.settings import TrackerSettings, Window
     from leanlearn.packs.build import mine_pack
     from leanlearn.packs.pack import RulePack
-    from leanlearn.packs.registry import load_pack, register_pack
+    from leanlearn.packs.registry import load_pack, register_pack, review_rule
     from leanlearn.pipeline import MiningPipeline, load_pipeline, run_pipeline
 
 

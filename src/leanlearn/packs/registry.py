@@ -73,8 +73,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mlflow.pyfunc import PyFuncModel
 
-__all__ = ["RegisteredPack", "default_tracking_uri", "load_model", "load_pack", "model_name", "register_pack",
-           "split_pack"]
+__all__ = ["RegisteredPack", "ReviewState", "RuleReview", "default_tracking_uri", "list_versions", "load_model",
+           "load_pack", "model_name", "promote_approved", "read_review_log", "register_pack", "review_rule",
+           "review_state", "split_pack"]
 
 #: Environment defaults set (``setdefault``) before MLflow is first imported: no usage telemetry.
 MLFLOW_PROCESS_ENV: dict[str, str] = {"MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -84,6 +85,7 @@ MLFLOW_LOGGING_ENV: dict[str, str] = {
     "MLFLOW_LOG_UV_FILES": "false",
     "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING": "false",
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # no "View run ... at: http://..." lines on stdout
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # no "Downloading artifacts" bars on stderr
 }
 #: The extra that installs the database driver a tracking URI's SQLAlchemy dialect needs.
 DRIVER_EXTRAS: dict[str, str] = {"postgresql": "postgres"}
@@ -766,3 +768,395 @@ class AlertMetrics:
     def close(self, status: str = "FINISHED") -> None:
         with _quiet(), _registry_errors("end the monitor run", self.tracking_uri):
             self._client.set_terminated(self.run_id, status=status)
+
+
+# -- review records ------------------------------------------------------------------------------------------------
+#: What an engineer can decide on a rule (``pending`` takes a decision back); ``comment`` only adds a note.
+REVIEW_DECISIONS: tuple[str, ...] = ("approved", "rejected", "pending")
+#: Version tag summing up the review: ``pending`` (a rule is undecided), ``decided`` (every rule is), ``approved``.
+REVIEW_TAG = f"{TAG_PREFIX}review"
+#: Per-rule version tags, each followed by ``.<rule id>``: the decision, who took it, when (UTC ISO 8601), why.
+REVIEW_RULE_TAG = f"{TAG_PREFIX}review."
+REVIEW_BY_TAG = f"{TAG_PREFIX}review_by."
+REVIEW_AT_TAG = f"{TAG_PREFIX}review_at."
+REVIEW_REASON_TAG = f"{TAG_PREFIX}review_reason."
+REVIEW_COMMENT_TAG = f"{TAG_PREFIX}review_comment."
+#: Folder of the run's review logs (one JSON-lines file per model version: ``<name>.v<version>.jsonl``).
+REVIEW_LOG_DIR = "review"
+#: The alias a fully reviewed version can be promoted to.
+APPROVED_ALIAS = "approved"
+MAX_REVIEWER_CHARS = 200
+MAX_REASON_CHARS = 2000
+_TAG_SAFE_ID = re.compile(r"^[\w\-. /]{1,180}$")
+
+
+@dataclass(frozen=True)
+class RuleReview:
+    """The review record of one rule of a registered version (read from the version's tags).
+
+    Attributes
+    ----------
+    rule_id : str
+    decision : str
+        ``pending``, ``approved`` or ``rejected``.
+    reviewer, at, reason, comment : str or None
+        Who took the decision, when (UTC, ISO 8601), why; the latest comment.
+    """
+
+    rule_id: str
+    decision: str = "pending"
+    reviewer: str | None = None
+    at: str | None = None
+    reason: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """The review state of one registered model version: a record per rule, in the pack's rule order.
+
+    Attributes
+    ----------
+    name, version : str
+        The registered model and version.
+    content_hash : str
+        Content hash of the version's pack.
+    rules : tuple of RuleReview
+    aliases : tuple of str
+        Aliases pointing at the version (``approved`` once promoted).
+    """
+
+    name: str
+    version: str
+    content_hash: str
+    rules: tuple[RuleReview, ...]
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def version_uri(self) -> str:
+        """``models:/<name>/<version>``."""
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def undecided(self) -> list[str]:
+        """Ids of the rules still ``pending``."""
+        return [r.rule_id for r in self.rules if r.decision == "pending"]
+
+    @property
+    def complete(self) -> bool:
+        """Every rule is approved or rejected."""
+        return not self.undecided
+
+    @property
+    def summary(self) -> str:
+        """``approved`` (promoted), ``decided`` (every rule decided) or ``pending``."""
+        if APPROVED_ALIAS in self.aliases:
+            return "approved"
+        return "decided" if self.complete else "pending"
+
+    def __getitem__(self, rule_id: str) -> RuleReview:
+        for record in self.rules:
+            if record.rule_id == rule_id:
+                return record
+        raise KeyError(rule_id)
+
+
+def _parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/<name>/<version>`` or ``models:/<name>@<alias>`` → (name, version, alias)."""
+    uri = _model_uri(uri)
+    if not uri.startswith("models:/"):
+        raise RegistryError(f"{uri!r} is not a registered-model URI; write models:/<name>/<version> or "
+                            "models:/<name>@<alias>")
+    rest = uri[len("models:/"):]
+    if "@" in rest:
+        name, _, alias = rest.rpartition("@")
+        if name and alias:
+            return name, None, alias
+    else:
+        name, _, version = rest.rpartition("/")
+        if name and version.isdigit():
+            return name, version, None
+    raise RegistryError(f"{uri!r} is not a registered-model URI; write models:/<name>/<version> (a number) or "
+                        "models:/<name>@<alias>")
+
+
+def _find_version(client: Any, uri: str) -> Any:
+    """The MLflow ``ModelVersion`` behind a ``models:/`` URI, or a RegistryError naming what is missing."""
+    from mlflow.exceptions import MlflowException
+
+    name, version, alias = _parse_model_uri(uri)
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise RegistryError(f"no registered model {name!r} in this registry; list them with leanlearn review, or "
+                            "register the pack first (leanlearn mine ... --register)") from None
+    try:
+        if alias is not None:
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, version)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        what = f"alias {alias!r}" if alias is not None else f"version {version}"
+        raise RegistryError(f"registered model {name!r} has no {what}; use one of its versions "
+                            f"(models:/{name}/<version>) or aliases") from None
+
+
+def _version_pack(version: Any, store: str) -> RulePack:
+    return load_pack(f"models:/{version.name}/{version.version}", tracking_uri=store)
+
+
+def _state_from(version: Any, pack: RulePack) -> ReviewState:
+    tags = dict(version.tags or {})
+    records = []
+    for rule in pack.rules:
+        rid = str(rule.id)
+        decision = tags.get(REVIEW_RULE_TAG + rid, "pending")
+        records.append(RuleReview(
+            rid, decision if decision in REVIEW_DECISIONS else "pending", tags.get(REVIEW_BY_TAG + rid) or None,
+            tags.get(REVIEW_AT_TAG + rid) or None, tags.get(REVIEW_REASON_TAG + rid) or None,
+            tags.get(REVIEW_COMMENT_TAG + rid) or None,
+        ))
+    return ReviewState(str(version.name), str(version.version), pack.content_hash, tuple(records),
+                       tuple(sorted(getattr(version, "aliases", None) or ())))
+
+
+def review_state(model_uri: str, *, tracking_uri: str | None = None) -> ReviewState:
+    """Every rule's review decision of the version behind ``model_uri``, read from its tags (the source of truth).
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/<name>/<version>`` or ``models:/<name>@<alias>``.
+    tracking_uri : str, optional
+        Default :func:`default_tracking_uri`.
+
+    Raises
+    ------
+    RegistryError
+        No such model, version or alias, or the store cannot be reached.
+    """
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"read the review of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        pack = _version_pack(version, store)
+        return _state_from(client.get_model_version(version.name, version.version), pack)
+
+
+def _clean_text(value: Any, what: str, limit: int, *, one_line: bool) -> str:
+    if not isinstance(value, str):
+        raise RegistryError(f"{what} must be text, not {type(value).__name__}")
+    text = " ".join(value.split()) if one_line else value.strip()
+    if len(text) > limit:
+        raise RegistryError(f"{what} is {len(text):,} characters long; keep it to {limit:,}")
+    return text
+
+
+def review_rule(
+    model_uri: str,
+    rule_id: str,
+    decision: str,
+    reviewer: str,
+    reason: str | None = None,
+    *,
+    tracking_uri: str | None = None,
+) -> ReviewState:
+    """Record an engineer's decision on one rule of a registered pack version.
+
+    The decision becomes tags of the model version — ``leanlearn.review.<rule id>`` (the decision),
+    ``leanlearn.review_by.<rule id>``, ``leanlearn.review_at.<rule id>`` (UTC, ISO 8601) and
+    ``leanlearn.review_reason.<rule id>`` — and a JSON line (``at``, ``reviewer``, ``model``, ``version``,
+    ``rule_id``, ``decision``, ``reason``, ``content_hash``) appended to the artifact
+    ``review/<name>.v<version>.jsonl`` of the version's run. The tags are the source of truth; the log is the
+    history. The version's ``leanlearn.review`` tag becomes ``decided`` once every rule is decided. The review app
+    calls this very function.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` (the version the alias points to now).
+    rule_id : str
+        Id of a rule of that version's pack.
+    decision : {"approved", "rejected", "pending", "comment"}
+        ``pending`` takes a decision back; ``comment`` adds a note (tag ``leanlearn.review_comment.<rule id>``)
+        and leaves the decision as it is.
+    reviewer : str
+        Who decides (required).
+    reason : str, optional
+        Why; required to reject or comment.
+    tracking_uri : str, optional
+        Default :func:`default_tracking_uri`.
+
+    Returns
+    -------
+    ReviewState
+        The version's review state after the decision.
+
+    Raises
+    ------
+    RegistryError
+        Unknown decision, missing reviewer or reason, unknown model, version, alias or rule id.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    if decision not in (*REVIEW_DECISIONS, "comment"):
+        raise RegistryError(f"decision {decision!r} is not one of {', '.join(REVIEW_DECISIONS)} (or comment)")
+    who = _clean_text(reviewer, "the reviewer's name", MAX_REVIEWER_CHARS, one_line=True)
+    if not who:
+        raise RegistryError("a decision needs the reviewer's name: pass reviewer='<name>'")
+    why = _clean_text(reason if reason is not None else "", "the reason", MAX_REASON_CHARS, one_line=False)
+    if decision in ("rejected", "comment") and not why:
+        raise RegistryError(f"{'rejecting' if decision == 'rejected' else 'commenting on'} rule {rule_id!r} needs "
+                            "a reason: say what is wrong with it (reason='...')")
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"record the review of rule {rule_id!r} of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        pack = _version_pack(version, store)
+        ids = [str(r.id) for r in pack.rules]
+        if rule_id not in ids:
+            shown = ", ".join(ids[:20]) + (", ..." if len(ids) > 20 else "")
+            raise RegistryError(f"{version.name} version {version.version} has no rule {rule_id!r}; its rules are "
+                                f"{shown or 'none'}")
+        if not _TAG_SAFE_ID.match(rule_id):
+            raise RegistryError(f"rule id {rule_id!r} cannot name an MLflow tag (letters, digits, _ - . / and "
+                                "spaces only, at most 180); rename the rule in the pack and register it again")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        name, number = str(version.name), str(version.version)
+        if decision == "comment":
+            tags = {REVIEW_COMMENT_TAG + rule_id: why}
+        else:
+            tags = {REVIEW_RULE_TAG + rule_id: decision, REVIEW_BY_TAG + rule_id: who,
+                    REVIEW_AT_TAG + rule_id: now, REVIEW_REASON_TAG + rule_id: why}
+        line = {"at": now, "reviewer": who, "model": name, "version": number, "rule_id": rule_id,
+                "decision": decision, "reason": why, "content_hash": pack.content_hash}
+        if version.run_id:
+            _append_review_log(client, str(version.run_id), name, number, json.dumps(line, ensure_ascii=False))
+        for key, value in tags.items():
+            if value:
+                client.set_model_version_tag(name, number, key, value)
+            elif key in (version.tags or {}):  # an approval without a reason clears an earlier rejection's reason
+                client.delete_model_version_tag(name, number, key)
+        state = _state_from(client.get_model_version(name, number), pack)
+        client.set_model_version_tag(name, number, REVIEW_TAG, state.summary)
+        return state
+
+
+def review_log_path(name: str, version: str) -> str:
+    """Artifact path (in the version's run) of a version's review log."""
+    return f"{REVIEW_LOG_DIR}/{_safe(name)}.v{version}.jsonl"
+
+
+def _append_review_log(client: Any, run_id: str, name: str, version: str, line: str) -> None:
+    """Append ``line`` to the version's review log (artifacts cannot be appended to: read, extend, write back)."""
+    path = review_log_path(name, version)
+    with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
+        previous = ""
+        try:
+            local = client.download_artifacts(run_id, path, tmp)
+            previous = Path(local).read_text(encoding="utf-8")
+        except Exception:  # no log yet (MLflow raises different errors per artifact store)
+            previous = ""
+        if previous and not previous.endswith("\n"):
+            previous += "\n"
+        client.log_text(run_id, previous + line + "\n", path)
+
+
+def read_review_log(model_uri: str, *, tracking_uri: str | None = None) -> list[dict[str, Any]]:
+    """The review log of the version behind ``model_uri``: one dict per decision, oldest first ([] if none yet)."""
+    import json
+
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"read the review log of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        if not version.run_id:
+            return []
+        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
+            try:
+                local = client.download_artifacts(version.run_id, review_log_path(version.name, version.version),
+                                                  tmp)
+            except Exception:  # no log yet
+                return []
+            text = Path(local).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def promote_approved(model_uri: str, reviewer: str, *, tracking_uri: str | None = None) -> ReviewState:
+    """Point the alias ``approved`` at the version behind ``model_uri`` — only when every rule of it is decided.
+
+    Rejected rules stay in the pack with their review record. Tags ``leanlearn.approved_by`` and
+    ``leanlearn.approved_at`` record who promoted it and when; ``leanlearn.review`` becomes ``approved``.
+
+    Raises
+    ------
+    RegistryError
+        A rule is still pending (they are named), no reviewer, or no such model/version.
+    """
+    from datetime import UTC, datetime
+
+    who = _clean_text(reviewer, "the reviewer's name", MAX_REVIEWER_CHARS, one_line=True)
+    if not who:
+        raise RegistryError("promoting a version needs the reviewer's name: pass reviewer='<name>'")
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"promote {model_uri!r} to {APPROVED_ALIAS!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        pack = _version_pack(version, store)
+        state = _state_from(version, pack)
+        if not state.complete:
+            pending = state.undecided
+            shown = ", ".join(pending[:20]) + (", ..." if len(pending) > 20 else "")
+            raise RegistryError(
+                f"cannot promote {version.name} version {version.version} to {APPROVED_ALIAS!r}: "
+                f"{len(pending)} of {len(state.rules)} rule(s) not decided yet ({shown}); approve or reject each first"
+            )
+        name, number = str(version.name), str(version.version)
+        client.set_registered_model_alias(name, APPROVED_ALIAS, number)
+        client.set_model_version_tag(name, number, f"{TAG_PREFIX}approved_by", who)
+        client.set_model_version_tag(name, number, f"{TAG_PREFIX}approved_at",
+                                     datetime.now(UTC).isoformat(timespec="seconds"))
+        client.set_model_version_tag(name, number, REVIEW_TAG, "approved")
+        return _state_from(client.get_model_version(name, number), pack)
+
+
+def list_versions(*, tracking_uri: str | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every leanlearn pack version in the registry: (model name, version, aliases), newest version first."""
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors("list the registered rule packs", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        out = []
+        token = None
+        while True:
+            page = client.search_registered_models(filter_string="name LIKE 'leanlearn.%'", page_token=token)
+            for model in page:
+                quoted = str(model.name).replace("'", "\\'")
+                aliases: dict[str, list[str]] = {}
+                for alias, number in (client.get_registered_model(model.name).aliases or {}).items():
+                    aliases.setdefault(str(number), []).append(str(alias))
+                for version in client.search_model_versions(f"name = '{quoted}'"):
+                    number = str(version.version)
+                    out.append((str(version.name), number, tuple(sorted(aliases.get(number, ())))))
+            token = getattr(page, "token", None)
+            if not token:
+                break
+        return sorted(out, key=lambda item: (item[0], -int(item[1])))

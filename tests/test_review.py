@@ -1,0 +1,240 @@
+"""Rule review: decisions as MLflow model-version tags and a review log, promotion to ``approved``, the Streamlit
+app through its own harness (``AppTest``) — all on an embedded SQLite store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leanlearn.errors import RegistryError
+from leanlearn.mining.rules import Condition, Rule, RuleSet
+from leanlearn.packs.pack import RulePack, Target
+from leanlearn.packs.registry import (
+    RegisteredPack,
+    read_review_log,
+    register_pack,
+    review_log_path,
+    review_rule,
+    review_state,
+)
+from leanlearn.review import APP, TRACKING_ENV
+
+
+def _rule(rule_id: str, feature: str, threshold: float, target: str) -> Rule:
+    return Rule(
+        (Condition(feature, ">=", threshold),), Condition(target, "==", 1), support=0.1, coverage=0.12,
+        confidence=0.85, lift=4.2, leverage=0.07, conviction=5.3, n=120, hits=102, p_value=1e-6, p_value_raw=1e-8,
+        ci=(0.77, 0.9), base_rate=0.2, id=rule_id,
+    )
+
+
+def _pack(line: str) -> RulePack:
+    """Two targets: ``scrap`` with rules S1, S2 and ``rework`` with W1 (one registered model each)."""
+    rules = RuleSet((_rule("S1", "torque", 60.0, "scrap"), _rule("S2", "wear", 200.0, "scrap"),
+                     _rule("W1", "rpm", 1100.0, "rework")))
+    return RulePack(name="press-line", line=line, targets=(Target("scrap"), Target("rework")), rules=rules)
+
+
+@dataclass
+class Store:
+    uri: str
+    api: dict[str, RegisteredPack]  # for the Python API tests, by target
+    app: dict[str, RegisteredPack]  # for the app tests (another line: the two never touch each other's versions)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    root = tmp_path_factory.mktemp("review")
+    uri = "sqlite:///" + (root / "mlflow.db").as_posix()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("LEANLEARN_HOME", str(root / "home"))
+        mp.delenv("LEANLEARN_ARTIFACT_ROOT", raising=False)
+        api = {r.target: r for r in register_pack(_pack("L1"), tracking_uri=uri)}
+        app = {r.target: r for r in register_pack(_pack("APP"), tracking_uri=uri)}
+        yield Store(uri, api, app)
+
+
+@pytest.fixture
+def client(store: Store):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+
+
+def _tags(client, registered: RegisteredPack) -> dict[str, str]:
+    return dict(client.get_model_version(registered.name, registered.version).tags)
+
+
+# -- the Python API --------------------------------------------------------------------------------------------------
+def test_approval_is_stored_as_version_tags_naming_who_and_when(store: Store, client) -> None:
+    scrap = store.api["scrap"]
+    review_rule(scrap.uri, "S1", "approved", "Ana Lopez", tracking_uri=store.uri)
+    tags = _tags(client, scrap)
+    assert tags["leanlearn.review.S1"] == "approved"
+    assert tags["leanlearn.review_by.S1"] == "Ana Lopez"
+    assert tags["leanlearn.review_at.S1"].endswith("+00:00")
+
+
+def test_rejection_keeps_its_reason_in_the_tags_and_the_review_log(store: Store, client) -> None:
+    scrap = store.api["scrap"]
+    review_rule(scrap.version_uri, "S2", "rejected", "Bo", "wear sensor was miscalibrated", tracking_uri=store.uri)
+    assert _tags(client, scrap)["leanlearn.review_reason.S2"] == "wear sensor was miscalibrated"
+    run_id = client.get_model_version(scrap.name, scrap.version).run_id
+    local = client.download_artifacts(run_id, review_log_path(scrap.name, scrap.version), str(Path.cwd()))
+    lines = [json.loads(line) for line in Path(local).read_text(encoding="utf-8").splitlines()]
+    last = lines[-1]
+    assert (last["rule_id"], last["decision"], last["reviewer"], last["reason"]) == (
+        "S2", "rejected", "Bo", "wear sensor was miscalibrated")
+    assert last["content_hash"] == review_state(scrap.uri, tracking_uri=store.uri).content_hash
+    assert last["at"]
+
+
+def test_review_log_appends_one_line_per_decision(store: Store) -> None:
+    rework = store.api["rework"]
+    before = len(read_review_log(rework.uri, tracking_uri=store.uri))
+    review_rule(rework.uri, "W1", "comment", "Cy", "check against the spindle log", tracking_uri=store.uri)
+    review_rule(rework.uri, "W1", "pending", "Cy", tracking_uri=store.uri)
+    log = read_review_log(rework.uri, tracking_uri=store.uri)
+    assert len(log) == before + 2 and [e["decision"] for e in log[-2:]] == ["comment", "pending"]
+
+
+def test_review_state_reads_the_tags_as_the_source_of_truth(store: Store, client) -> None:
+    rework = store.api["rework"]
+    client.set_model_version_tag(rework.name, rework.version, "leanlearn.review.W1", "rejected")
+    client.set_model_version_tag(rework.name, rework.version, "leanlearn.review_by.W1", "set by hand")
+    record = review_state(rework.version_uri, tracking_uri=store.uri)["W1"]
+    assert (record.decision, record.reviewer) == ("rejected", "set by hand")
+    review_rule(rework.uri, "W1", "pending", "Cy", tracking_uri=store.uri)
+
+
+def test_a_comment_leaves_the_decision_as_it_was(store: Store) -> None:
+    scrap = store.api["scrap"]
+    review_rule(scrap.uri, "S1", "approved", "Ana", tracking_uri=store.uri)
+    state = review_rule(scrap.uri, "S1", "comment", "Bo", "holds on line 2 as well", tracking_uri=store.uri)
+    assert (state["S1"].decision, state["S1"].comment) == ("approved", "holds on line 2 as well")
+
+
+def test_promotion_is_refused_while_a_rule_is_pending_naming_it(store: Store, client) -> None:
+    rework = store.api["rework"]
+    review_rule(rework.uri, "W1", "pending", "Cy", tracking_uri=store.uri)
+    from leanlearn.packs.registry import promote_approved
+
+    with pytest.raises(RegistryError, match=r"1 of 1 rule\(s\) not decided yet \(W1\)"):
+        promote_approved(rework.uri, "Cy", tracking_uri=store.uri)
+    assert "approved" not in client.get_registered_model(rework.name).aliases
+
+
+def test_promotion_sets_the_approved_alias_once_every_rule_is_decided(store: Store, client) -> None:
+    from leanlearn.packs.registry import promote_approved
+
+    scrap = store.api["scrap"]
+    review_rule(scrap.uri, "S1", "approved", "Ana", tracking_uri=store.uri)
+    review_rule(scrap.uri, "S2", "rejected", "Ana", "spurious", tracking_uri=store.uri)
+    state = promote_approved(scrap.uri, "Ana", tracking_uri=store.uri)
+    assert str(client.get_registered_model(scrap.name).aliases["approved"]) == scrap.version
+    assert state.summary == "approved" and _tags(client, scrap)["leanlearn.review"] == "approved"
+    assert _tags(client, scrap)["leanlearn.approved_by"] == "Ana"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "decision", "reviewer", "reason", "message"),
+    [
+        ("S9", "approved", "Ana", None, r"has no rule 'S9'; its rules are S1, S2"),
+        ("S1", "maybe", "Ana", None, r"decision 'maybe' is not one of approved, rejected, pending"),
+        ("S1", "rejected", "Ana", "  ", r"rejecting rule 'S1' needs a reason"),
+        ("S1", "approved", " ", None, r"needs the reviewer's name"),
+        ("S1", "approved", "A" * 201, None, r"keep it to 200"),
+    ],
+    ids=["unknown-rule", "bad-decision", "rejection-without-reason", "no-reviewer", "reviewer-too-long"],
+)
+def test_bad_decisions_are_refused_with_a_clear_message(store: Store, rule_id, decision, reviewer, reason,
+                                                        message) -> None:
+    with pytest.raises(RegistryError, match=message):
+        review_rule(store.api["scrap"].uri, rule_id, decision, reviewer, reason, tracking_uri=store.uri)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("models:/leanlearn.L1.nope/1", r"no registered model 'leanlearn.L1.nope'"),
+        ("models:/leanlearn.L1.scrap/99", r"has no version 99"),
+        ("models:/leanlearn.L1.scrap@gold", r"has no alias 'gold'"),
+        ("runs:/abc/model", r"not a registered-model URI"),
+    ],
+    ids=["unknown-model", "unknown-version", "unknown-alias", "not-a-registry-uri"],
+)
+def test_unknown_model_version_or_alias_is_refused_naming_it(store: Store, uri: str, message: str) -> None:
+    with pytest.raises(RegistryError, match=message):
+        review_rule(uri, "S1", "approved", "Ana", tracking_uri=store.uri)
+
+
+# -- the app, through Streamlit's AppTest harness ---------------------------------------------------------------------
+def _app(store: Store, monkeypatch: pytest.MonkeyPatch, version: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(TRACKING_ENV, store.uri)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    if version is not None:
+        box = at.selectbox(key="version")
+        box.select(next(o for o in box.options if o.startswith(version))).run()
+    return at
+
+
+def _shown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_app_lists_every_registered_version(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(store, monkeypatch)
+    options = at.selectbox(key="version").options
+    assert any(o.startswith("leanlearn.APP.scrap v1") for o in options)
+    assert any(o.startswith("leanlearn.L1.rework v1") for o in options)
+
+
+def test_app_decisions_reach_the_registry_and_survive_a_restart(store: Store, client,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    scrap = store.app["scrap"]
+    at = _app(store, monkeypatch, f"{scrap.name} v{scrap.version}")
+    assert at.button(key="approved-S1").disabled  # no reviewer name yet
+    at.sidebar.text_input(key="reviewer").input("Dana").run()
+    at.button(key="approved-S1").click().run()
+    at.text_input(key="reason-S2").input("threshold sits on a sensor artefact").run()
+    at.button(key="rejected-S2").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    tags = _tags(client, scrap)
+    assert (tags["leanlearn.review.S1"], tags["leanlearn.review_by.S1"]) == ("approved", "Dana")
+    assert (tags["leanlearn.review.S2"], tags["leanlearn.review_reason.S2"]) == (
+        "rejected", "threshold sits on a sensor artefact")
+    fresh = _app(store, monkeypatch, f"{scrap.name} v{scrap.version}")  # a new session: nothing kept in memory
+    shown = _shown(fresh)
+    assert "✅ approved by Dana" in shown
+    assert "❌ rejected by Dana" in shown and "reason: threshold sits on a sensor artefact" in shown
+
+
+def test_app_rejection_without_a_reason_shows_the_error_and_records_nothing(
+        store: Store, client, monkeypatch: pytest.MonkeyPatch) -> None:
+    rework = store.app["rework"]
+    at = _app(store, monkeypatch, f"{rework.name} v{rework.version}")
+    at.sidebar.text_input(key="reviewer").input("Dana").run()
+    at.button(key="rejected-W1").click().run()
+    assert any("needs a reason" in e.value for e in at.error)
+    assert "leanlearn.review.W1" not in _tags(client, rework)
+
+
+def test_app_promote_button_is_enabled_only_when_every_rule_is_decided(
+        store: Store, client, monkeypatch: pytest.MonkeyPatch) -> None:
+    rework = store.app["rework"]
+    at = _app(store, monkeypatch, f"{rework.name} v{rework.version}")
+    at.sidebar.text_input(key="reviewer").input("Dana").run()
+    assert at.button(key="promote").disabled
+    at.button(key="approved-W1").click().run()
+    assert not at.button(key="promote").disabled
+    at.button(key="promote").click().run()
+    assert str(client.get_registered_model(rework.name).aliases["approved"]) == rework.version
