@@ -238,3 +238,64 @@ def test_app_promote_button_is_enabled_only_when_every_rule_is_decided(
     assert not at.button(key="promote").disabled
     at.button(key="promote").click().run()
     assert str(client.get_registered_model(rework.name).aliases["approved"]) == rework.version
+
+
+# -- the CLI -----------------------------------------------------------------------------------------------------------
+def _cli(args: list[str], monkeypatch: pytest.MonkeyPatch, store: Store):
+    from typer.testing import CliRunner
+
+    from leanlearn.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner().invoke(app, args)
+
+
+def test_show_prints_the_registry_review_state_of_a_registered_version(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    scrap = store.api["scrap"]
+    review_rule(scrap.uri, "S2", "rejected", "Show Tester", "wear readings are stale", tracking_uri=store.uri)
+    result = _cli(["show", scrap.version_uri], monkeypatch, store)
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if row.strip().startswith("S2") and "Show Tester" in row)
+    assert "rejected" in line and "wear readings are stale" in line
+
+
+def test_show_prints_the_review_state_stored_in_a_pack_file(tmp_path: Path, store: Store,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from leanlearn.mining.rules import Review
+
+    pack = _pack("FILE")
+    first = pack.rules[0].with_review(Review("approved", "Eve", "2026-01-02T03:04:05+00:00", None))
+    path = RulePack(name=pack.name, line=pack.line, targets=pack.targets,
+                    rules=RuleSet((first, *list(pack.rules)[1:]))).save(tmp_path / "pack.json")
+    result = _cli(["show", str(path)], monkeypatch, store)
+    assert result.exit_code == 0, result.output
+    rows = {row.split()[0]: row for row in result.output.splitlines() if row.strip()[:2] in ("S1", "S2", "W1")
+            and ("pending" in row or "approved" in row)}
+    assert "approved" in rows["S1"] and "Eve" in rows["S1"] and "pending" in rows["W1"]
+
+
+def test_review_command_serves_the_app_on_localhost_with_the_tracking_uri(store: Store,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    seen: dict[str, object] = {}
+
+    def fake_call(command: list[str], env: dict[str, str]) -> int:
+        seen.update(command=command, env=env)
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", fake_call)
+    result = _cli(["review", "--port", "8765"], monkeypatch, store)
+    assert result.exit_code == 0, result.output
+    command = seen["command"]
+    assert isinstance(command, list) and str(APP) in command
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("--server.port") + 1] == "8765"
+    assert seen["env"][TRACKING_ENV] == store.uri  # type: ignore[index]
+
+
+def test_review_command_refuses_a_port_out_of_range(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _cli(["review", "--port", "70000"], monkeypatch, store)
+    assert result.exit_code == 2 and "--port" in result.output

@@ -453,6 +453,35 @@ def _parse_worse(options: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _review_table(pack: RulePack, records: dict[str, Any] | None = None) -> Any:
+    """Each rule's review record: decision, who, when, why (``records``: by rule id, else the pack's own)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {"approved": "green", "rejected": "red", "pending": "yellow"}
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("id", "review", "by", "at", "reason / comment"):
+        table.add_column(column, ratio=1 if column.startswith("reason") else None, no_wrap=column != "reason / comment")
+    for rule in pack.rules:
+        review = (records or {}).get(str(rule.id), rule.review)
+        table.add_row(Text(_printable(rule.id)), Text(review.status, style=styles.get(review.status, "")),
+                      Text(_printable(review.by or "")), Text(_printable(review.at or "")),
+                      Text(_printable(review.comment or "")))
+    return table
+
+
+def _registry_reviews(uri: str) -> dict[str, Any]:
+    """Each rule's review record of the registered version behind ``uri`` (its tags), as pack ``Review`` objects."""
+    from leanlearn.mining.rules import Review
+    from leanlearn.packs.registry import review_state
+
+    out: dict[str, Any] = {}
+    for record in review_state(uri).rules:
+        note = "; ".join(t for t in (record.reason, f"comment: {record.comment}" if record.comment else "") if t)
+        out[record.rule_id] = Review(record.decision, record.reviewer, record.at, note or None)  # type: ignore[arg-type]
+    return out
+
+
 @_command
 def show(
     pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
@@ -466,12 +495,15 @@ def show(
     The pack is verified first (JSON Schema and content hash): a pack edited by hand is refused. Shows the name,
     line, targets, creation time, content hash, the data it was mined from (rows, fingerprint), the derived
     features, and per target the rules table and each rule in words — the first --limit rules per target (50 by
-    default; --limit 0 shows all). Text from the pack is printed with control characters escaped, so a pack
-    cannot send escape sequences to the terminal.
+    default; --limit 0 shows all) — and each rule's review state (pending, approved or rejected, by whom, when,
+    why). Given a registered version (models:/leanlearn.<line>.<target>@candidate or .../<version>) instead of a
+    file, the review state is the registry's. Text from the pack is printed with control characters escaped, so a
+    pack cannot send escape sequences to the terminal.
 
     \b
     [bold]Examples[/bold]
       leanlearn show models/ai4i-failures.json
+      leanlearn show models:/leanlearn.ai4i.HDF@candidate
       leanlearn show models/ai4i-failures.json --limit 0
       leanlearn show models/ai4i-failures.json --json | jq '.rules | length'
     """
@@ -481,7 +513,14 @@ def show(
 
         from leanlearn.packs.pack import RulePack
 
-        pack = RulePack.load(pack_file)
+        records: dict[str, Any] | None = None
+        if str(pack_file).startswith("models:"):  # a registered version: its review lives in the registry
+            from leanlearn.packs.registry import load_pack
+
+            pack = load_pack(str(pack_file))
+            records = None if json_out else _registry_reviews(str(pack_file))
+        else:
+            pack = RulePack.load(pack_file)
         if json_out:
             _emit_json(pack)
             return
@@ -510,6 +549,47 @@ def show(
             summary.add_row("parent", Text(_printable(pack.parent)))
         console.print(summary)
         _report_rules(console, pack, limit=limit or None)
+        if len(pack.rules):
+            console.print()
+            console.rule(Text("review", style="bold"), align="left")
+            console.print(_review_table(pack, records))
+
+
+@_command
+def review(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, metavar="P", help="Port to serve on.")] = 8501,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDR", help="Address to bind (default: this machine only).")
+    ] = "127.0.0.1",
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or "
+                     "~/.leanlearn/mlflow.db)."),
+    ] = None,
+) -> None:
+    """Open the review app: approve or reject each registered rule, with your name and a reason.
+
+    Serves a Streamlit page (on 127.0.0.1 unless --host says otherwise; the app has no login, so share it on a
+    network only where everyone who reaches it may record decisions). It lists the registered rule packs and
+    versions, shows a card per rule (its sentence, the evidence with its interval, its review record) and stores
+    every decision as tags of the model version and a line of the version's review log in MLflow — the registry is
+    the source of truth, so decisions survive a restart and scripts read them with MlflowClient or leanlearn show.
+    Once every rule of a version is decided it can be promoted to the alias 'approved'. Stop it with Ctrl+C.
+
+    \b
+    [bold]Examples[/bold]
+      leanlearn review
+      leanlearn review --port 8600
+      leanlearn review --tracking-uri http://mlflow.example:5000
+    """
+    with _user_errors():
+        from leanlearn.review import serve
+
+        uri = tracking_uri or None
+        _say(_console(stderr=True), f"review app on http://{host}:{port} (Ctrl+C stops it)")
+        code = serve(host=host, port=port, tracking_uri=uri)
+    if code:
+        raise typer.Exit(code)
 
 
 @_command
