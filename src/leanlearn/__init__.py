@@ -58,6 +58,7 @@ _EXPORTS = {
     "Window": "leanlearn.online.settings",
     "Limits": "leanlearn.limits",
     "PipelineError": "leanlearn.errors",
+    "explain": "leanlearn.explain",
 }
 
 # The public names (kept equal to _EXPORTS' keys; tests/test_public_api.py checks it).
@@ -65,9 +66,10 @@ __all__ = [
     "Condition", "DataError", "Expression", "ExpressionError", "FusionResult", "LeanlearnError", "Limits",
     "MappingError", "MiningPipeline", "MiningSettings", "Monitor", "PackError", "PipelineError", "RegistryError",
     "Rule", "RuleMiner", "RulePack", "RuleSet", "SchemaError", "ShiftMiner", "TrackerSettings", "Window",
-    "detect_shifts", "fuse", "inventory", "levelling", "load_ai4i", "load_fusion", "load_pack", "load_pipeline",
-    "load_production_4tu", "make_line", "mine_pack", "read_sql", "read_table", "register_pack", "review_rule",
-    "revise_pack", "run_pipeline", "transport", "value_stream", "waste_mutual_information", "write_table",
+    "detect_shifts", "explain", "fuse", "inventory", "levelling", "load_ai4i", "load_fusion", "load_pack",
+    "load_pipeline", "load_production_4tu", "make_line", "mine_pack", "read_sql", "read_table", "register_pack",
+    "review_rule", "revise_pack", "run_pipeline", "transport", "value_stream", "waste_mutual_information",
+    "write_table",
 ]
 
 if TYPE_CHECKING:  # the same names for type checkers; at run time each loads on first use (__getattr__)
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # the same names for type checkers; at run time each loads on
         RegistryError,
         SchemaError,
     )
+    from leanlearn.explain import explain
     from leanlearn.lean.flows import inventory, levelling, transport
     from leanlearn.lean.valuestream import value_stream
     from leanlearn.lean.waste import detect_shifts, waste_mutual_information
