@@ -393,15 +393,20 @@ def explain(
     >>> bool(result.rules.loc[0, "corroborated"])
     True
     """
-    import lightgbm
-    import shap
-    from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.model_selection import KFold, StratifiedKFold
-
     started = time.perf_counter()
     settings = settings or ExplainSettings()
     say = progress or (lambda text: None)
-    prepared = _prepare(pack, frame)
+    prepared = _prepare(pack, frame)  # bad input fails before the heavy libraries load
+
+    import warnings
+
+    import lightgbm
+    from sklearn.metrics import r2_score, roc_auc_score
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    with warnings.catch_warnings():  # SHAP's own deprecation notices about matplotlib colour maps
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
     target_names = {t.name for t in pack.targets}
     declared = [f.name for f in pack.features] or [str(c) for c in prepared.columns]
     used_anywhere = [f for r in pack.rules for f in rule_features(r, pack)]
