@@ -299,3 +299,14 @@ def test_review_command_serves_the_app_on_localhost_with_the_tracking_uri(store:
 def test_review_command_refuses_a_port_out_of_range(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _cli(["review", "--port", "70000"], monkeypatch, store)
     assert result.exit_code == 2 and "--port" in result.output
+
+
+def test_app_opens_the_version_named_in_the_query_string(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    rework = store.api["rework"]
+    monkeypatch.setenv(TRACKING_ENV, store.uri)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["version"] = f"{rework.name}/{rework.version}"
+    at.run()
+    assert at.selectbox(key="version").value.startswith(f"{rework.name} v{rework.version}")

@@ -1,7 +1,8 @@
 """The review app's Streamlit script (run by ``leanlearn review``; tested with ``streamlit.testing.v1.AppTest``).
 
 Every decision goes through :func:`leanlearn.packs.registry.review_rule`; what the page shows is read back from the
-registry on every rerun, never kept in the session (only the reviewer's name is).
+registry on every rerun, never kept in the session (only the reviewer's name is). The query parameter
+``?version=<model name>/<version>`` opens that version first.
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def _record_text(state: ReviewState, rule_id: str) -> str:
 
 def _evidence(rule: Any) -> str:
     lo, hi = rule.ci
+    if rule.shift is not None:
+        return (f"n = {rule.n:,} covered rows; {rule.confidence:.1%} of them worse than the overall median "
+                f"(95 % CI {lo:.1%}–{hi:.1%}); Cliff's delta {rule.shift.effect_size:.2f}; "
+                f"adjusted p = {rule.p_value:.2g}")
     return (f"n = {rule.n:,} covered rows, {rule.hits:,} with {rule.target}; confidence {rule.confidence:.1%} "
             f"(95 % CI {lo:.1%}–{hi:.1%}) vs base rate {rule.base_rate:.1%}; lift {rule.lift:.2f}; "
             f"adjusted p = {rule.p_value:.2g}")
@@ -103,7 +108,9 @@ def main() -> None:
         return
     labels = {f"{name} v{number}" + (f" ({', '.join(aliases)})" if aliases else ""): f"models:/{name}/{number}"
               for name, number, aliases in versions}
-    label = st.sidebar.selectbox("Pack version", list(labels), key="version")
+    wanted = str(st.query_params.get("version", ""))  # e.g. ?version=leanlearn.ai4i.HDF/2 opens that version
+    index = next((i for i, uri in enumerate(labels.values()) if wanted and uri == f"models:/{wanted}"), 0)
+    label = st.sidebar.selectbox("Pack version", list(labels), index=index, key="version")
     version_uri = labels[str(label)]
     try:
         pack = _pack(version_uri, tracking_uri)
