@@ -223,3 +223,18 @@ def test_explain_is_the_same_callable_however_it_is_imported() -> None:
     from leanlearn.explain import explain
 
     assert ll.explain is package is explain and callable(ll.explain)
+
+
+def test_what_the_rules_miss_lists_an_interaction_no_single_rule_uses() -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"load": rng.uniform(0, 1, 2000), "heat": rng.uniform(0, 1, 2000),
+                          "speed": rng.uniform(0, 1, 2000)})
+    frame["scrap"] = ((frame["load"] >= 0.5) & (frame["heat"] >= 0.5)).astype(int)
+    rules = RuleSet((_rule(frame, [Condition("load", ">=", 0.5)], "scrap", "scrap-001"),
+                     _rule(frame, [Condition("heat", ">=", 0.5)], "scrap", "scrap-002")))
+    pack = RulePack(name="apart", line="L1", targets=(Target("scrap"),), rules=rules)
+    result = ll.explain(pack, frame, ExplainSettings(folds=3, n_estimators=40))
+    assert result.missed.empty
+    pairs = {frozenset((r.feature, r.other)) for r in result.missed_interactions.itertuples()}
+    assert pairs == {frozenset(("load", "heat"))}
+    assert "load × heat" in report_html(result, pack) or "heat × load" in report_html(result, pack)

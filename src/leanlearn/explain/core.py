@@ -36,6 +36,8 @@ from leanlearn.packs.pack import RulePack
 
 #: Most rows (a seeded sample) whose SHAP values are computed per target for importances and plots.
 MAX_SHAP_ROWS = 2000
+#: Rows (a seeded sample) whose SHAP interaction values are computed per target (0 turns interactions off).
+MAX_INTERACTION_ROWS = 300
 #: Most covered rows per rule whose SHAP values are computed for its corroboration (a seeded sample beyond that).
 MAX_COVERED_ROWS = 1000
 
@@ -66,6 +68,11 @@ class ExplainSettings:
         Below these cross-validated scores the surrogate is too weak to corroborate anything.
     missed_min_share : float, default=0.1
         Share of mean |SHAP| from which a feature no rule uses is listed under "what the rules miss".
+    max_interaction_rows : int, default=MAX_INTERACTION_ROWS
+        Rows sampled per target for SHAP interaction values (0: no interactions).
+    missed_min_interaction : float, default=0.05
+        Share of the mean |SHAP interaction| matrix from which a pair of features no single rule uses together is
+        listed under "what the rules miss".
     counterexamples : int, default=5
         Rows shown per kind of counterexample.
     seed : int, default=0
@@ -84,17 +91,21 @@ class ExplainSettings:
     min_auc: float = 0.6
     min_r2: float = 0.05
     missed_min_share: float = 0.1
+    max_interaction_rows: int = MAX_INTERACTION_ROWS
+    missed_min_interaction: float = 0.05
     counterexamples: int = 5
     seed: int = 0
 
     def __post_init__(self) -> None:
         whole = {"folds": 2, "n_estimators": 1, "num_leaves": 2, "min_child_samples": 1, "max_shap_rows": 10,
-                 "max_covered_rows": 1, "counterexamples": 0, "seed": 0}
+                 "max_covered_rows": 1, "max_interaction_rows": 0,
+                 "counterexamples": 0, "seed": 0}
         for name, low in whole.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ExplainSettingError(f"explain setting {name}={value!r}: give a whole number ≥ {low}")
-        for name in ("learning_rate", "min_sign_agreement", "min_shap_share", "min_auc", "missed_min_share"):
+        for name in ("learning_rate", "min_sign_agreement", "min_shap_share", "min_auc", "missed_min_share",
+                     "missed_min_interaction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ExplainSettingError(f"explain setting {name}={value!r}: give a number between 0 and 1")
@@ -128,6 +139,11 @@ class Explanation:
         Per target and feature: ``mean_abs_shap``, ``share`` and ``used`` (by a rule of that target).
     missed : DataFrame
         The rows of ``importance`` no rule uses with ``share`` ≥ ``settings.missed_min_share``.
+    interactions : DataFrame
+        Per target and pair of features: ``mean_abs_interaction`` (both off-diagonal halves), ``share`` of the whole
+        mean |SHAP interaction| matrix, and ``used`` (some rule of the target speaks about both).
+    missed_interactions : DataFrame
+        The rows of ``interactions`` no rule uses with ``share`` ≥ ``settings.missed_min_interaction``.
     shap : mapping of str to DataFrame
         Per target: SHAP values of the explained rows (index: row labels; columns: features).
     values : mapping of str to DataFrame
@@ -143,6 +159,8 @@ class Explanation:
     importance: pd.DataFrame
     missed: pd.DataFrame
     settings: ExplainSettings
+    interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missed_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     shap: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     values: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     seconds: float = 0.0
@@ -172,6 +190,7 @@ class Explanation:
             "folds": records(self.folds),
             "rules": [self.rule(str(rid)) for rid in self.rules["rule_id"]],
             "missed": records(self.missed),
+            "missed_interactions": records(self.missed_interactions),
             "importance": records(self.importance),
         }
 
@@ -420,6 +439,7 @@ def explain(
     rule_rows: list[dict[str, Any]] = []
     cex_rows: list[dict[str, Any]] = []
     imp_rows: list[dict[str, Any]] = []
+    inter_rows: list[dict[str, Any]] = []
     shap_frames: dict[str, pd.DataFrame] = {}
     value_frames: dict[str, pd.DataFrame] = {}
 
@@ -478,6 +498,11 @@ def explain(
             imp_rows.append({"target": target.name, "feature": name, "mean_abs_shap": float(m),
                              "share": float(m) / total, "used": name in used})
 
+        if settings.max_interaction_rows:
+            say(f"{target.name}: SHAP interaction values")
+            picked = sample[: settings.max_interaction_rows]
+            inter_rows.extend(_interactions(shap.TreeExplainer(model), X.iloc[picked], names, target.name,
+                                            [rule_features(r, pack) for r in rules]))
         model_rows.append({"target": target.name, "kind": "numeric" if numeric else "binary", "metric": metric,
                            "score": score, "score_std": float(np.std(scores)) if scores else float("nan"),
                            "folds": len(scores), "rows": int(len(X)), "positives": None if numeric else int(y.sum()),
@@ -511,6 +536,10 @@ def explain(
     importance = importance.sort_values(["target", "mean_abs_shap"], ascending=[True, False], kind="stable")
     importance = importance.reset_index(drop=True)
     missed = importance[(~importance["used"].astype(bool)) & (importance["share"] >= settings.missed_min_share)]
+    inter = pd.DataFrame(inter_rows, columns=["target", "feature", "other", "mean_abs_interaction", "share", "used"])
+    inter = inter.sort_values(["target", "mean_abs_interaction"], ascending=[True, False], kind="stable")
+    inter = inter.reset_index(drop=True)
+    missed_inter = inter[(~inter["used"].astype(bool)) & (inter["share"] >= settings.missed_min_interaction)]
     cex_columns = ["rule_id", "kind", "rank", "row", "distance", "surrogate", "values"]
     return Explanation(
         pack=pack.name,
@@ -522,10 +551,37 @@ def explain(
         importance=importance,
         missed=missed.drop(columns="used").reset_index(drop=True),
         settings=settings,
+        interactions=inter,
+        missed_interactions=missed_inter.drop(columns="used").reset_index(drop=True),
         shap=shap_frames,
         values=value_frames,
         seconds=time.perf_counter() - started,
     )
+
+
+def _interactions(explainer: Any, X: pd.DataFrame, names: list[str], target: str,
+                  rule_feature_sets: list[list[str]]) -> list[dict[str, Any]]:
+    """Pairs of features by mean |SHAP interaction| (both halves of the symmetric matrix), with their share."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        raw = explainer.shap_interaction_values(X)
+    if isinstance(raw, list):
+        raw = raw[-1]
+    values = np.asarray(raw, dtype=float)
+    if values.ndim == 4:
+        values = values[-1] if values.shape[0] in (1, 2) and values.shape[1] == len(X) else values[..., -1]
+    mean = np.abs(values).mean(axis=0)
+    total = float(mean.sum()) or 1.0
+    together = [set(s) for s in rule_feature_sets]
+    out = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            strength = float(mean[i, j] + mean[j, i])
+            out.append({"target": target, "feature": names[i], "other": names[j], "mean_abs_interaction": strength,
+                        "share": strength / total, "used": any({names[i], names[j]} <= s for s in together)})
+    return out
 
 
 def _cross_validate(X: pd.DataFrame, y: np.ndarray, numeric: bool, settings: ExplainSettings, params: dict[str, Any],

@@ -170,6 +170,9 @@ def report_html(explanation: Explanation, pack: RulePack) -> str:
         })
     missed = [{"target": m["target"], "feature": m["feature"], "share of mean |SHAP|": percent(float(m["share"]))}
               for m in explanation.missed.to_dict(orient="records")]
+    missed_pairs = [{"target": m["target"], "features": f"{m['feature']} × {m['other']}",
+                     "share of mean |SHAP interaction|": percent(float(m["share"]))}
+                    for m in explanation.missed_interactions.to_dict(orient="records")]
     flagged = int((~explanation.rules["corroborated"].astype(bool)).sum()) if len(explanation.rules) else 0
     sections = "".join(_rule_section(explanation, pack, rule) for rule in pack.rules
                        if rule.id in set(explanation.rules["rule_id"]))
@@ -192,6 +195,9 @@ def report_html(explanation: Explanation, pack: RulePack) -> str:
         "<h2>What the rules miss</h2>"
         f"<p>Features holding at least {percent(s.missed_min_share)} of a target's mean |SHAP| that no rule of that "
         f"target uses:</p>{_table(missed)}"
+        f"<p>Pairs of features whose SHAP interaction holds at least {percent(s.missed_min_interaction)} of a "
+        f"target's mean |SHAP interaction| matrix ({s.max_interaction_rows:,} sampled rows) and that no single rule "
+        f"uses together:</p>{_table(missed_pairs)}"
         "</body></html>\n"
     )
 
