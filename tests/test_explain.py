@@ -238,3 +238,14 @@ def test_what_the_rules_miss_lists_an_interaction_no_single_rule_uses() -> None:
     pairs = {frozenset((r.feature, r.other)) for r in result.missed_interactions.itertuples()}
     assert pairs == {frozenset(("load", "heat"))}
     assert "load × heat" in report_html(result, pack) or "heat × load" in report_html(result, pack)
+
+
+def test_numeric_target_is_judged_by_cross_validated_r2_and_the_worse_direction() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"load": rng.uniform(0, 1, 2000), "speed": rng.uniform(0, 1, 2000)})
+    frame["setup_min"] = 10 + 5 * (frame["load"] > 0.7) + rng.normal(0, 1, 2000)
+    pack = ll.mine_pack(frame, ["setup_min"], worse={"setup_min": "higher"}, line="L1")
+    result = ll.explain(pack, frame, ExplainSettings(folds=3, n_estimators=40))
+    assert result.models.loc[0, "metric"] == "r2" and result.models.loc[0, "score"] > 0.5
+    assert result.rules["corroborated"].all()
+    assert "have a higher setup_min: median 15 against" in result.rules.loc[0, "sentence"]
