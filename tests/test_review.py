@@ -310,3 +310,32 @@ def test_app_opens_the_version_named_in_the_query_string(store: Store, monkeypat
     at.query_params["version"] = f"{rework.name}/{rework.version}"
     at.run()
     assert at.selectbox(key="version").value.startswith(f"{rework.name} v{rework.version}")
+
+
+def test_app_shows_logged_corroboration_and_flags_a_rule_the_model_does_not_see(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leanlearn.packs.registry import log_explanation, read_explanation
+
+    scrap = store.app["scrap"]
+    state = review_state(scrap.version_uri, tracking_uri=store.uri)
+    figures = {"pack": "press-line.scrap", "content_hash": state.content_hash, "rules": [
+        {"rule_id": "S1", "sign_agreement": 0.97, "shap_share": 0.62, "covered_rows": 120, "corroborated": True,
+         "reason": "", "counterexamples": [{"kind": "covered without outcome", "rank": 1, "row": 7,
+                                            "values": {"torque": 61.0, "scrap": 0}}]},
+        {"rule_id": "S2", "sign_agreement": 0.41, "shap_share": 0.03, "covered_rows": 120, "corroborated": False,
+         "reason": "the surrogate gives wear almost no weight on the covered rows", "counterexamples": []},
+    ]}
+    log_explanation(scrap.version_uri, figures, "<html></html>", tracking_uri=store.uri)
+    assert read_explanation(scrap.uri, tracking_uri=store.uri)["rules"][1]["corroborated"] is False
+    at = _app(store, monkeypatch, f"{scrap.name} v{scrap.version}")
+    shown = _shown(at)
+    assert "corroborated — sign agreement 97%, share of |SHAP| 62%" in shown
+    assert "**not corroborated** — sign agreement 41%" in shown and "almost no weight" in shown
+
+
+def test_explanation_of_another_pack_is_refused(store: Store) -> None:
+    from leanlearn.packs.registry import log_explanation
+
+    with pytest.raises(RegistryError, match="the explanation is of pack sha256:0+, not of leanlearn.L1.rework"):
+        log_explanation(store.api["rework"].uri, {"content_hash": "sha256:" + "0" * 64, "rules": []},
+                        tracking_uri=store.uri)

@@ -74,8 +74,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow.pyfunc import PyFuncModel
 
 __all__ = ["RegisteredPack", "ReviewState", "RuleReview", "default_tracking_uri", "list_versions", "load_model",
-           "load_pack", "model_name", "promote_approved", "read_review_log", "register_pack", "review_rule",
-           "review_state", "split_pack"]
+           "load_pack", "log_explanation", "model_name", "promote_approved", "read_explanation", "read_review_log",
+           "register_pack", "review_rule", "review_state", "split_pack"]
 
 #: Environment defaults set (``setdefault``) before MLflow is first imported: no usage telemetry.
 MLFLOW_PROCESS_ENV: dict[str, str] = {"MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -1160,3 +1160,75 @@ def list_versions(*, tracking_uri: str | None = None) -> list[tuple[str, str, tu
             if not token:
                 break
         return sorted(out, key=lambda item: (item[0], -int(item[1])))
+
+
+# -- explanations beside a version ---------------------------------------------------------------------------------
+#: Folder of the run's explanation artifacts: ``<name>.v<version>.json`` (figures) and ``.html`` (the report).
+EXPLAIN_DIR = "explain"
+
+
+def _explain_path(name: str, version: str, suffix: str) -> str:
+    return f"{EXPLAIN_DIR}/{_safe(name)}.v{version}.{suffix}"
+
+
+def log_explanation(model_uri: str, figures: dict[str, Any], report_html: str | None = None, *,
+                    tracking_uri: str | None = None) -> str:
+    """Store a version's explanation figures (``Explanation.to_json()``) and report beside it in its run.
+
+    The figures go to ``explain/<name>.v<version>.json`` and the report to ``.html``; the version is tagged
+    ``leanlearn.explained`` (the explanation's content hash). The review app shows the figures on the rule cards.
+
+    Returns
+    -------
+    str
+        The artifact path of the figures.
+
+    Raises
+    ------
+    RegistryError
+        No such model or version, or the figures explain another pack (their content hash differs).
+    """
+    import json
+
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"log the explanation of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        if not version.run_id:
+            raise RegistryError(f"{version.name} version {version.version} has no run to log its explanation to")
+        tags = dict(version.tags or {})
+        known = {tags.get(f"{TAG_PREFIX}content_hash"), tags.get(f"{TAG_PREFIX}source_pack_hash")}
+        explained = figures.get("content_hash")
+        if explained and explained not in known:
+            raise RegistryError(f"the explanation is of pack {explained}, not of {version.name} version "
+                                f"{version.version} (pack {tags.get(f'{TAG_PREFIX}content_hash')}); explain that pack")
+        name, number = str(version.name), str(version.version)
+        path = _explain_path(name, number, "json")
+        client.log_text(str(version.run_id), json.dumps(figures, ensure_ascii=False, allow_nan=False), path)
+        if report_html is not None:
+            client.log_text(str(version.run_id), report_html, _explain_path(name, number, "html"))
+        client.set_model_version_tag(name, number, f"{TAG_PREFIX}explained", str(explained or "yes"))
+        return path
+
+
+def read_explanation(model_uri: str, *, tracking_uri: str | None = None) -> dict[str, Any] | None:
+    """The explanation figures logged beside the version behind ``model_uri`` (``None`` if none was logged)."""
+    import json
+
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"read the explanation of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        if not version.run_id or f"{TAG_PREFIX}explained" not in (version.tags or {}):
+            return None
+        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
+            local = client.download_artifacts(str(version.run_id),
+                                              _explain_path(version.name, version.version, "json"), tmp)
+            doc = json.loads(Path(local).read_text(encoding="utf-8"))
+    return doc if isinstance(doc, dict) else None

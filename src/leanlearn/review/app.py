@@ -21,6 +21,7 @@ from leanlearn.packs.registry import (
     list_versions,
     load_pack,
     promote_approved,
+    read_explanation,
     review_rule,
     review_state,
 )
@@ -76,6 +77,29 @@ def _record_text(state: ReviewState, rule_id: str) -> str:
     return text
 
 
+def _sentence(rule: Any, pack: RulePack) -> str:
+    """The explanation wing's plain-words sentence where it is installed, else the rule's own description."""
+    try:
+        from leanlearn.explain import sentence
+    except ImportError:  # pragma: no cover - the explain wing is part of leanlearn; kept optional for the app
+        return str(rule.describe())
+    return str(sentence(rule, pack))
+
+
+def _corroboration(figures: dict[str, Any]) -> str:
+    """One line: does the LightGBM surrogate see the rule (SHAP sign agreement and share on the covered rows)?"""
+    def share(key: str) -> str:
+        value = figures.get(key)
+        return f"{value:.0%}" if isinstance(value, (int, float)) else "n/a"
+
+    verdict = "corroborated" if figures.get("corroborated") else "⚠️ **not corroborated**"
+    text = (f"**SHAP corroboration:** {verdict} — sign agreement {share('sign_agreement')}, share of |SHAP| "
+            f"{share('shap_share')} on {figures.get('covered_rows', 'n/a')} covered rows")
+    if figures.get("reason"):
+        text += f" ({figures['reason']})"
+    return text
+
+
 def _evidence(rule: Any) -> str:
     lo, hi = rule.ci
     if rule.shift is not None:
@@ -115,9 +139,11 @@ def main() -> None:
     try:
         pack = _pack(version_uri, tracking_uri)
         state = review_state(version_uri, tracking_uri=tracking_uri)
+        explanation = read_explanation(version_uri, tracking_uri=tracking_uri) or {}
     except LeanlearnError as exc:
         st.error(str(exc))
         return
+    figures = {str(doc.get("rule_id")): doc for doc in explanation.get("rules", []) if isinstance(doc, dict)}
     if not reviewer:
         st.warning("Enter your name in the sidebar to approve, reject or comment.")
     decided = len(state.rules) - len(state.undecided)
@@ -131,8 +157,19 @@ def main() -> None:
         rid = str(rule.id)
         with st.container(border=True):
             st.subheader(f"{rid}: {rule.text}")
-            st.markdown(rule.describe())
+            st.markdown(_sentence(rule, pack))
             st.caption(_evidence(rule))
+            if rid in figures:
+                st.markdown(_corroboration(figures[rid]))
+                rows = figures[rid].get("counterexamples") or []
+                if rows:
+                    with st.expander(f"Counterexamples ({len(rows)})"):
+                        st.dataframe([{**{k: v for k, v in row.items() if k != "values"},
+                                       **(row.get("values") or {})} for row in rows], hide_index=True)
+            elif explanation:
+                st.caption("No explanation figures for this rule.")
+            else:
+                st.caption("Not explained yet: run leanlearn explain and log the figures to see SHAP corroboration.")
             st.markdown(_record_text(state, rid))
             st.text_input("Reason or comment", key=f"reason-{rid}")
             left, middle, right = st.columns(3)
