@@ -249,3 +249,12 @@ def test_numeric_target_is_judged_by_cross_validated_r2_and_the_worse_direction(
     assert result.models.loc[0, "metric"] == "r2" and result.models.loc[0, "score"] > 0.5
     assert result.rules["corroborated"].all()
     assert "have a higher setup_min: median 15 against" in result.rules.loc[0, "sentence"]
+
+
+def test_rules_beyond_the_plot_limit_keep_their_section_without_plots(
+    planted: tuple[RulePack, pd.DataFrame], planted_explanation: Explanation,
+) -> None:
+    pack, _ = planted
+    text = report_html(planted_explanation, pack, max_plotted_rules=1)
+    assert text.count('src="data:image/svg+xml') == 1
+    assert 'id="scrap-002"' in text and "only the first 1 rules are plotted" in text

@@ -176,6 +176,15 @@ class Explanation:
         doc["counterexamples"] = json_plain(cex.drop(columns="rule_id").to_dict(orient="records"))
         return doc
 
+    def _rule_docs(self) -> list[dict[str, Any]]:
+        """Every rule's figures with its counterexamples (one pass: no per-rule search)."""
+        grouped = {key: json_plain(part.drop(columns="rule_id").to_dict(orient="records"))
+                   for key, part in self.counterexamples.groupby("rule_id", sort=False)}
+        docs: list[dict[str, Any]] = json_plain(self.rules.to_dict(orient="records"))
+        for doc in docs:
+            doc["counterexamples"] = grouped.get(doc["rule_id"], [])
+        return docs
+
     def to_json(self) -> dict[str, Any]:
         """The figures per rule and per target as JSON-ready values (no SHAP matrices)."""
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -188,7 +197,7 @@ class Explanation:
             "seconds": round(self.seconds, 3),
             "models": records(self.models),
             "folds": records(self.folds),
-            "rules": [self.rule(str(rid)) for rid in self.rules["rule_id"]],
+            "rules": self._rule_docs(),
             "missed": records(self.missed),
             "missed_interactions": records(self.missed_interactions),
             "importance": records(self.importance),

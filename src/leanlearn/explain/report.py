@@ -21,6 +21,9 @@ from leanlearn.explain.core import Explanation, p_text, percent, round_for_peopl
 from leanlearn.mining.rules import Condition, Rule
 from leanlearn.packs.pack import RulePack
 
+#: Rules that get dependence plots in a report (the first ones of the pack); later rules get their figures as text.
+MAX_PLOTTED_RULES = 200
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
@@ -121,7 +124,11 @@ def _cex_rows(explanation: Explanation, rule_id: str, kind: str) -> list[dict[st
     return rows
 
 
-def _rule_section(explanation: Explanation, pack: RulePack, rule: Rule) -> str:
+def _rule_section(explanation: Explanation, pack: RulePack, rule: Rule, plot_limit: int | None = None) -> str:
+    """One rule's section; ``plot_limit`` set: no plots, say that only the first ``plot_limit`` rules have them."""
+    plot = plot_limit is None
+    no_plot = ("<p>no plot: the feature has no SHAP values</p>" if plot else
+               f"<p>no plot: only the first {plot_limit} rules are plotted</p>")
     figures = explanation.rule(rule.id)
     ok = bool(figures["corroborated"])
     verdict = ('<span class="ok">corroborated</span>' if ok else
@@ -138,7 +145,7 @@ def _rule_section(explanation: Explanation, pack: RulePack, rule: Rule) -> str:
         "share of |SHAP|": percent(share) if share is not None else "n/a",
         "features judged": ", ".join(figures["features"]),
     }]
-    plots = [dependence_plot(explanation, rule, cond) for cond in rule.conditions]
+    plots = [dependence_plot(explanation, rule, cond) if plot else None for cond in rule.conditions]
     images = "".join(f'<img alt="{_e("dependence plot of " + c.feature)}" src="{uri}">'
                      for c, uri in zip(rule.conditions, plots, strict=True) if uri)
     return (
@@ -147,7 +154,7 @@ def _rule_section(explanation: Explanation, pack: RulePack, rule: Rule) -> str:
         f'<p class="sentence">{_e(figures["sentence"])}</p>'
         f"<h4>Evidence</h4>{_table(evidence)}"
         f"<h4>Corroboration by the surrogate model</h4><p>{verdict}</p>{_table(corroboration)}"
-        f'<div class="plots">{images or "<p>no plot: the feature has no SHAP values</p>"}</div>'
+        f'<div class="plots">{images or no_plot}</div>'
         f"<h4>Covered rows without the outcome</h4>{_table(_cex_rows(explanation, rule.id, 'covered without outcome'))}"
         f"<h4>Nearest uncovered rows with the outcome</h4>"
         f"{_table(_cex_rows(explanation, rule.id, 'uncovered with outcome'))}"
@@ -155,8 +162,12 @@ def _rule_section(explanation: Explanation, pack: RulePack, rule: Rule) -> str:
     )
 
 
-def report_html(explanation: Explanation, pack: RulePack) -> str:
-    """The whole report as one HTML string (self-contained: no network reference)."""
+def report_html(explanation: Explanation, pack: RulePack, *, max_plotted_rules: int = MAX_PLOTTED_RULES) -> str:
+    """The whole report as one HTML string (self-contained: no network reference).
+
+    Dependence plots are drawn for the first ``max_plotted_rules`` rules (default :data:`MAX_PLOTTED_RULES`), so a
+    pack of thousands of rules still gives a report in seconds; every rule keeps its section and figures.
+    """
     s = explanation.settings
     models = []
     r: dict[Any, Any]
@@ -174,8 +185,9 @@ def report_html(explanation: Explanation, pack: RulePack) -> str:
                      "share of mean |SHAP interaction|": percent(float(m["share"]))}
                     for m in explanation.missed_interactions.to_dict(orient="records")]
     flagged = int((~explanation.rules["corroborated"].astype(bool)).sum()) if len(explanation.rules) else 0
-    sections = "".join(_rule_section(explanation, pack, rule) for rule in pack.rules
-                       if rule.id in set(explanation.rules["rule_id"]))
+    explained = set(explanation.rules["rule_id"])
+    sections = "".join(_rule_section(explanation, pack, rule, None if i < max_plotted_rules else max_plotted_rules)
+                       for i, rule in enumerate(r for r in pack.rules if r.id in explained))
     toc = "".join(f'<li><a href="#{_e(r.id)}">{_e(r.id)}</a> {_e(r.text)}</li>' for r in pack.rules)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -202,9 +214,10 @@ def report_html(explanation: Explanation, pack: RulePack) -> str:
     )
 
 
-def write_report(explanation: Explanation, pack: RulePack, path: str | Path) -> Path:
+def write_report(explanation: Explanation, pack: RulePack, path: str | Path, *,
+                 max_plotted_rules: int = MAX_PLOTTED_RULES) -> Path:
     """Write :func:`report_html` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(explanation, pack), encoding="utf-8")
+    path.write_text(report_html(explanation, pack, max_plotted_rules=max_plotted_rules), encoding="utf-8")
     return path
