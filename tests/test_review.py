@@ -339,3 +339,20 @@ def test_explanation_of_another_pack_is_refused(store: Store) -> None:
     with pytest.raises(RegistryError, match="the explanation is of pack sha256:0+, not of leanlearn.L1.rework"):
         log_explanation(store.api["rework"].uri, {"content_hash": "sha256:" + "0" * 64, "rules": []},
                         tracking_uri=store.uri)
+
+
+def test_app_embeds_the_logged_report(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leanlearn.packs.registry import log_explanation
+
+    scrap = store.app["rework"]
+    state = review_state(scrap.version_uri, tracking_uri=store.uri)
+    log_explanation(scrap.version_uri, {"content_hash": state.content_hash, "rules": []},
+                    "<html><body><h1>report of W1</h1></body></html>", tracking_uri=store.uri)
+    at = _app(store, monkeypatch, f"{scrap.name} v{scrap.version}")
+    assert not at.exception
+    import base64
+
+    [frame] = at.get("iframe")
+    src = str(frame.proto.src)
+    assert src.startswith("data:text/html")  # an opaque origin: the report cannot script the review page
+    assert "report of W1" in base64.b64decode(src.split(",", 1)[1]).decode("utf-8")

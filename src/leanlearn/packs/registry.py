@@ -74,7 +74,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow.pyfunc import PyFuncModel
 
 __all__ = ["RegisteredPack", "ReviewState", "RuleReview", "default_tracking_uri", "list_versions", "load_model",
-           "load_pack", "log_explanation", "model_name", "promote_approved", "read_explanation", "read_review_log",
+           "load_pack", "log_explanation", "model_name", "promote_approved", "read_explanation",
+           "read_explanation_report", "read_review_log",
            "register_pack", "review_rule", "review_state", "split_pack"]
 
 #: Environment defaults set (``setdefault``) before MLflow is first imported: no usage telemetry.
@@ -1232,3 +1233,23 @@ def read_explanation(model_uri: str, *, tracking_uri: str | None = None) -> dict
                                               _explain_path(version.name, version.version, "json"), tmp)
             doc = json.loads(Path(local).read_text(encoding="utf-8"))
     return doc if isinstance(doc, dict) else None
+
+
+def read_explanation_report(model_uri: str, *, tracking_uri: str | None = None) -> str | None:
+    """The HTML report logged beside the version behind ``model_uri`` (``None`` if none was logged)."""
+    store = tracking_uri or default_tracking_uri()
+    _check_reachable(store)
+    with _quiet(), _registry_errors(f"read the explanation report of {model_uri!r}", store):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        version = _find_version(client, model_uri)
+        if not version.run_id or f"{TAG_PREFIX}explained" not in (version.tags or {}):
+            return None
+        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
+            try:
+                local = client.download_artifacts(str(version.run_id),
+                                                  _explain_path(version.name, version.version, "html"), tmp)
+            except Exception:  # figures were logged without a report
+                return None
+            return Path(local).read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ registry on every rerun, never kept in the session (only the reviewer's name is)
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -22,6 +23,7 @@ from leanlearn.packs.registry import (
     load_pack,
     promote_approved,
     read_explanation,
+    read_explanation_report,
     review_rule,
     review_state,
 )
@@ -153,6 +155,15 @@ def main() -> None:
     st.button(f"Promote to {APPROVED_ALIAS!r}", key="promote", on_click=_promote, args=(version_uri, tracking_uri),
               disabled=not (state.complete and reviewer) or APPROVED_ALIAS in state.aliases,
               help="Possible once every rule is approved or rejected.")
+    if explanation:
+        with st.expander("Explanation report (dependence plots, what the rules miss)"):
+            report = read_explanation_report(version_uri, tracking_uri=tracking_uri)
+            if report:
+                # a data: URL has an opaque origin: the report's scripts (if any) cannot reach this page's buttons
+                data = base64.b64encode(report.encode("utf-8")).decode("ascii")
+                st.iframe(f"data:text/html;charset=utf-8;base64,{data}", height=900)
+            else:
+                st.caption("The figures were logged without the HTML report.")
     for rule in pack.rules:
         rid = str(rule.id)
         with st.container(border=True):
