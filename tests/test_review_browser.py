@@ -97,7 +97,7 @@ def _shot(page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(folder / name), full_page=True)
 
 
-def _open(browser, app: App, name: str, version: str, reviewer: str | None = None):
+def _open(browser, app: App, name: str, version: str, reviewer: str | None = None, rule: str = ""):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{app.url}/?version={name}/{version}")
     page.get_by_text(f"{name} version {version}").first.wait_for(timeout=60_000)
@@ -105,9 +105,9 @@ def _open(browser, app: App, name: str, version: str, reviewer: str | None = Non
         box = page.get_by_label("Your name (recorded with every decision)")
         box.fill(reviewer)
         box.press("Enter")
-        page.locator(".st-key-approved-rejected-001 button").first.wait_for(state="visible")
-        page.wait_for_function(
-            "() => !document.querySelector('.st-key-approved-rejected-001 button').disabled", timeout=30_000)
+        button = f".st-key-approved-{rule} button"
+        page.locator(button).first.wait_for(state="visible")
+        page.wait_for_function(f"() => !document.querySelector('{button}').disabled", timeout=30_000)
     return page
 
 
@@ -124,7 +124,7 @@ def test_browser_decisions_reach_mlflow_and_survive_a_restart(registered, tmp_pa
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
-            page = _open(browser, app, name, version, reviewer="Dana Ortiz")
+            page = _open(browser, app, name, version, reviewer="Dana Ortiz", rule=approve)
             page.locator(f".st-key-approved-{approve} button").click()
             page.get_by_text(f"rule {approve}: approved recorded by Dana Ortiz").wait_for(timeout=30_000)
             reason = page.locator(f".st-key-reason-{reject} input")
