@@ -356,3 +356,14 @@ def test_app_embeds_the_logged_report(store: Store, monkeypatch: pytest.MonkeyPa
     src = str(frame.proto.src)
     assert src.startswith("data:text/html")  # an opaque origin: the report cannot script the review page
     assert "report of W1" in base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+
+
+def test_taking_a_decision_back_removes_the_approved_alias(store: Store, client) -> None:
+    from leanlearn.packs.registry import promote_approved
+
+    rework = store.api["rework"]
+    review_rule(rework.uri, "W1", "approved", "Cy", tracking_uri=store.uri)
+    promote_approved(rework.uri, "Cy", tracking_uri=store.uri)
+    state = review_rule(rework.version_uri, "W1", "pending", "Cy", "needs another look", tracking_uri=store.uri)
+    assert "approved" not in client.get_registered_model(rework.name).aliases
+    assert state.summary == "pending" and _tags(client, rework)["leanlearn.review"] == "pending"

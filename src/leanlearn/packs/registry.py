@@ -975,8 +975,9 @@ def review_rule(
     ``leanlearn.review_reason.<rule id>`` — and a JSON line (``at``, ``reviewer``, ``model``, ``version``,
     ``rule_id``, ``decision``, ``reason``, ``content_hash``) appended to the artifact
     ``review/<name>.v<version>.jsonl`` of the version's run. The tags are the source of truth; the log is the
-    history. The version's ``leanlearn.review`` tag becomes ``decided`` once every rule is decided. The review app
-    calls this very function.
+    history. The version's ``leanlearn.review`` tag becomes ``decided`` once every rule is decided; taking a
+    decision back (``pending``) on a version aliased ``approved`` removes that alias. The review app calls this very
+    function.
 
     Parameters
     ----------
@@ -1049,6 +1050,9 @@ def review_rule(
             elif key in (version.tags or {}):  # an approval without a reason clears an earlier rejection's reason
                 client.delete_model_version_tag(name, number, key)
         state = _state_from(client.get_model_version(name, number), pack)
+        if not state.complete and APPROVED_ALIAS in state.aliases:  # a decision taken back: no longer approved
+            client.delete_registered_model_alias(name, APPROVED_ALIAS)
+            state = replace(state, aliases=tuple(a for a in state.aliases if a != APPROVED_ALIAS))
         client.set_model_version_tag(name, number, REVIEW_TAG, state.summary)
         return state
 
