@@ -274,8 +274,11 @@ def _print_saved(console: Console, pack: RulePack, path: Path) -> None:
     _say(console, f"wrote rule pack {pack.name!r} to {path} ({len(pack.rules)} rules, {pack.content_hash[:19]}…)")
 
 
-def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
-    """Register ``pack`` in the MLflow registry and say where it is (nothing printed when ``console`` is None)."""
+def _register(pack: RulePack, console: Console | None, progress: bool) -> list[Any]:
+    """Register ``pack`` in the MLflow registry and say where it is (nothing printed when ``console`` is None).
+
+    Returns the registered versions (``RegisteredPack``), one per target.
+    """
     from leanlearn.packs.registry import default_tracking_uri, register_pack
 
     if progress:
@@ -284,7 +287,7 @@ def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
     else:
         registered = register_pack(pack)
     if console is None:
-        return
+        return registered
     store = _redact(default_tracking_uri())
     console.print()
     _say(console, f"registered in the MLflow model registry at {store}:", "bold")
@@ -292,6 +295,7 @@ def _register(pack: RulePack, console: Console | None, progress: bool) -> None:
         _say(console, _printable(f"  {item.target}: {item.uri}  ({item.version_uri})"))
     _say(console, "open the MLflow UI to review them:")
     _say(console, f"  mlflow ui --backend-store-uri {store}")
+    return registered
 
 
 def _redact(uri: str) -> str:
@@ -760,15 +764,50 @@ def _run_pipeline_command(
     console.print()
     _say(console, f"mined {len(pack.rules)} rule(s) for {len(pack.targets)} target(s) in {elapsed:.1f} s")
     _print_saved(console, pack, path)
-    if register:
-        _register(pack, console, progress.enabled)
-    elif pipeline.register:
+    registered = _register(pack, console, progress.enabled) if register else []
+    if not register and pipeline.register:
         _say(console, "not registered (--no-register); run without it to store the pack in the MLflow registry")
     if demo:
+        report = _explain_demo(console, pack, pipeline, path, registered, progress.enabled)
         console.print()
         _say(console, "next:", "bold")
-        _say(console, f"  leanlearn show {path}              # the pack, verified, with its evidence")
-        _say(console, f"  leanlearn apply {path} DATA.csv    # which rules fire on new data")
+        steps = [(f"open {report}", "every rule explained: SHAP corroboration, plots, counterexamples"),
+                 (f"leanlearn show {path}", "the pack, verified, with its evidence"),
+                 (f"leanlearn apply {path} DATA.csv", "which rules fire on new data")]
+        if registered:
+            steps.append(("leanlearn review", "approve or reject each rule in the review app"))
+        width = max(len(command) for command, _ in steps)
+        for command, what in steps:
+            _say(console, f"  {command.ljust(width)}   # {what}")
+
+
+def _explain_demo(console: Console, pack: RulePack, pipeline: MiningPipeline, path: Path, registered: list[Any],
+                  progress: bool) -> Path:
+    """Explain the demo's pack on its own data, write the report beside the pack and log it with each version."""
+    from leanlearn.explain import explain as explain_pack
+    from leanlearn.explain.report import report_html
+
+    started = time.perf_counter()
+    if progress:
+        with _console(stderr=True).status("explaining the rules (LightGBM surrogate + SHAP)"):
+            explanation = explain_pack(pack, pipeline.source.read())
+    else:
+        explanation = explain_pack(pack, pipeline.source.read())
+    html = report_html(explanation, pack)
+    report = path.with_name(path.stem + ".report.html")
+    report.write_text(html, encoding="utf-8")
+    flagged = int((~explanation.rules["corroborated"].astype(bool)).sum()) if len(explanation.rules) else 0
+    console.print()
+    _say(console, f"explained {len(explanation.rules)} rule(s) in {time.perf_counter() - started:.1f} s "
+                  f"({flagged} not corroborated by the surrogate); report: {report}")
+    if registered:
+        from leanlearn.packs.registry import log_explanation
+
+        figures = explanation.to_json()
+        for item in registered:
+            log_explanation(item.version_uri, figures, html)
+        _say(console, "the report and figures are logged beside each registered version")
+    return report
 
 
 @_command
