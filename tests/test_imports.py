@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-HEAVY = ("mlflow", "shap", "lightgbm", "river")
+HEAVY = ("mlflow", "shap", "lightgbm", "river", "streamlit")
 
 
 def _modules_after(code: str) -> set[str]:

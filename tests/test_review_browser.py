@@ -53,6 +53,7 @@ class App:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> App:
+        self.port = _free_port()  # a fresh port: a dying predecessor must not answer the health check
         env = {**os.environ, "MLFLOW_TRACKING_URI": self.uri}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -80,6 +81,12 @@ class App:
                 os.killpg(self.process.pid, 9)
                 self.process.wait(timeout=10)
         self.process = None
+        deadline = time.monotonic() + 20  # the streamlit child may outlive its parent for a moment
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -111,6 +118,24 @@ def _open(browser, app: App, name: str, version: str, reviewer: str | None = Non
     return page
 
 
+def _reject_with_reason(page, rule: str, reason: str) -> None:
+    """Type the reason, then reject; Streamlit sends a typed value on its own schedule, so a click that beat it
+    (the app then asks for a reason and records nothing) is repeated, at most three times."""
+    recorded = page.get_by_text(f"rule {rule}: rejected recorded by Dana Ortiz")
+    for _ in range(3):
+        box = page.locator(f".st-key-reason-{rule} input").first
+        box.fill(reason)
+        box.press("Enter")
+        page.wait_for_timeout(800)
+        page.locator(f".st-key-rejected-{rule} button").first.click()
+        try:
+            recorded.wait_for(timeout=10_000)
+            return
+        except Exception:  # Playwright's TimeoutError: try again
+            continue
+    recorded.wait_for(timeout=10_000)
+
+
 def test_browser_decisions_reach_mlflow_and_survive_a_restart(registered, tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python client is not installed")
     from mlflow import MlflowClient
@@ -125,14 +150,9 @@ def test_browser_decisions_reach_mlflow_and_survive_a_restart(registered, tmp_pa
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
             page = _open(browser, app, name, version, reviewer="Dana Ortiz", rule=approve)
-            page.locator(f".st-key-approved-{approve} button").click()
+            page.locator(f".st-key-approved-{approve} button").first.click()
             page.get_by_text(f"rule {approve}: approved recorded by Dana Ortiz").wait_for(timeout=30_000)
-            reason = page.locator(f".st-key-reason-{reject} input")
-            reason.fill("reject count is booked per shift, not per order")
-            reason.press("Enter")
-            page.wait_for_timeout(500)  # the value reaches the server before the click
-            page.locator(f".st-key-rejected-{reject} button").click()
-            page.get_by_text(f"rule {reject}: rejected recorded by Dana Ortiz").wait_for(timeout=30_000)
+            _reject_with_reason(page, reject, "reject count is booked per shift, not per order")
             _shot(page, tmp_path, "review-app.png")
 
             app.stop()
