@@ -1223,27 +1223,21 @@ def read_explanation(model_uri: str, *, tracking_uri: str | None = None) -> dict
     """The explanation figures logged beside the version behind ``model_uri`` (``None`` if none was logged)."""
     import json
 
-    store = tracking_uri or default_tracking_uri()
-    _check_reachable(store)
-    with _quiet(), _registry_errors(f"read the explanation of {model_uri!r}", store):
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=store, registry_uri=store)
-        version = _find_version(client, model_uri)
-        if not version.run_id or f"{TAG_PREFIX}explained" not in (version.tags or {}):
-            return None
-        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
-            local = client.download_artifacts(str(version.run_id),
-                                              _explain_path(version.name, version.version, "json"), tmp)
-            doc = json.loads(Path(local).read_text(encoding="utf-8"))
+    text = _explained_artifact(model_uri, "json", "explanation", tracking_uri)
+    doc = None if text is None else json.loads(text)
     return doc if isinstance(doc, dict) else None
 
 
 def read_explanation_report(model_uri: str, *, tracking_uri: str | None = None) -> str | None:
     """The HTML report logged beside the version behind ``model_uri`` (``None`` if none was logged)."""
+    return _explained_artifact(model_uri, "html", "explanation report", tracking_uri)
+
+
+def _explained_artifact(model_uri: str, ext: str, what: str, tracking_uri: str | None) -> str | None:
+    """The text of the ``ext`` explanation artifact of the version behind ``model_uri``, or ``None``."""
     store = tracking_uri or default_tracking_uri()
     _check_reachable(store)
-    with _quiet(), _registry_errors(f"read the explanation report of {model_uri!r}", store):
+    with _quiet(), _registry_errors(f"read the {what} of {model_uri!r}", store):
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=store, registry_uri=store)
@@ -1253,7 +1247,9 @@ def read_explanation_report(model_uri: str, *, tracking_uri: str | None = None) 
         with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp:
             try:
                 local = client.download_artifacts(str(version.run_id),
-                                                  _explain_path(version.name, version.version, "html"), tmp)
-            except Exception:  # figures were logged without a report
+                                                  _explain_path(version.name, version.version, ext), tmp)
+            except Exception:  # the figures were logged without a report
+                if ext == "json":
+                    raise
                 return None
             return Path(local).read_text(encoding="utf-8")
