@@ -331,6 +331,27 @@ def test_mine_register_stores_the_pack_in_mlflow(
     assert registered.rules[0].text.endswith("→ scrap")
 
 
+def test_mine_register_logs_the_explanation_beside_the_version(
+    runs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("LEANLEARN_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["mine", str(runs_csv), "-t", "scrap", "--line", "press-2", "--register", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "logged beside each registered version" in result.stdout
+
+    from leanlearn.packs.registry import load_pack, read_explanation, read_explanation_report
+
+    model = "models:/leanlearn.press-2.scrap@candidate"
+    figures = read_explanation(model, tracking_uri=uri)
+    assert figures is not None
+    assert {rule.id for rule in load_pack(model, tracking_uri=uri).rules} <= {r["rule_id"] for r in figures["rules"]}
+    report = read_explanation_report(model, tracking_uri=uri)
+    assert report is not None and "<html" in report.lower()
+
+
 # -- help, version, import cost -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("command", ["mine", "show", "apply", "run", "demo", "fuse"])
 def test_each_command_help_teaches_with_an_example(command: str) -> None:

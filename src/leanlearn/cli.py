@@ -432,7 +432,8 @@ def mine(
         if out is not None:
             _print_saved(console, pack, out)
         if register:
-            _register(pack, console, progress.enabled)
+            registered = _register(pack, console, progress.enabled)
+            _explain_and_log(console, pack, frame, registered, progress.enabled)
 
 
 def _emitted_json(pack: Any, json_out: bool, register: bool, progress_enabled: bool) -> bool:
@@ -767,12 +768,15 @@ def _run_pipeline_command(
     registered = _register(pack, console, progress.enabled) if register else []
     if not register and pipeline.register:
         _say(console, "not registered (--no-register); run without it to store the pack in the MLflow registry")
+    report = path.with_name(path.stem + ".report.html") if demo else None
+    if demo or registered:
+        report = _explain_and_log(console, pack, pipeline.source.read(), registered, progress.enabled, report)
     if demo:
-        report = _explain_demo(console, pack, pipeline, path, registered, progress.enabled)
         console.print()
         _say(console, "next:", "bold")
-        steps = [(f"open {report}", "every rule explained: SHAP corroboration, plots, counterexamples"),
-                 (f"leanlearn show {path}", "the pack, verified, with its evidence"),
+        steps = [(f"open {report}", "every rule explained: SHAP corroboration, plots, counterexamples")] if report \
+            else []
+        steps += [(f"leanlearn show {path}", "the pack, verified, with its evidence"),
                  (f"leanlearn apply {path} DATA.csv", "which rules fire on new data")]
         if registered:
             steps.append(("leanlearn review", "approve or reject each rule in the review app"))
@@ -781,32 +785,43 @@ def _run_pipeline_command(
             _say(console, f"  {command.ljust(width)}   # {what}")
 
 
-def _explain_demo(console: Console, pack: RulePack, pipeline: MiningPipeline, path: Path, registered: list[Any],
-                  progress: bool) -> Path:
-    """Explain the demo's pack on its own data, write the report beside the pack and log it with each version."""
+def _explain_and_log(console: Console, pack: RulePack, frame: Any, registered: list[Any], progress: bool,
+                     report: Path | None = None) -> Path | None:
+    """Explain ``pack`` on the data it was mined from, write the report to ``report`` if given, and log figures and
+    report beside each registered version. An explanation that cannot be made is said, never fatal: the pack is
+    already saved and registered."""
+    if not pack.rules or (report is None and not registered):
+        return None
     from leanlearn.explain import explain as explain_pack
     from leanlearn.explain.report import report_html
 
     started = time.perf_counter()
-    if progress:
-        with _console(stderr=True).status("explaining the rules (LightGBM surrogate + SHAP)"):
-            explanation = explain_pack(pack, pipeline.source.read())
-    else:
-        explanation = explain_pack(pack, pipeline.source.read())
+    try:
+        if progress:
+            with _console(stderr=True).status("explaining the rules (LightGBM surrogate + SHAP)"):
+                explanation = explain_pack(pack, frame)
+        else:
+            explanation = explain_pack(pack, frame)
+    except LeanlearnError as exc:
+        _say(console, _printable(f"not explained: {exc}"), "yellow")
+        return None
     html = report_html(explanation, pack)
-    report = path.with_name(path.stem + ".report.html")
-    report.write_text(html, encoding="utf-8")
     flagged = int((~explanation.rules["corroborated"].astype(bool)).sum()) if len(explanation.rules) else 0
     console.print()
+    where = ""
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(html, encoding="utf-8")
+        where = f"; report: {report}"
     _say(console, f"explained {len(explanation.rules)} rule(s) in {time.perf_counter() - started:.1f} s "
-                  f"({flagged} not corroborated by the surrogate); report: {report}")
+                  f"({flagged} not corroborated by the surrogate){where}")
     if registered:
         from leanlearn.packs.registry import log_explanation
 
         figures = explanation.to_json()
         for item in registered:
             log_explanation(item.version_uri, figures, html)
-        _say(console, "the report and figures are logged beside each registered version")
+        _say(console, "the explanation report and figures are logged beside each registered version")
     return report
 
 
