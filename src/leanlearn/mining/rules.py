@@ -174,22 +174,27 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """An engineer's decision on a rule."""
+    """An engineer's decision on a rule: ``status``, who (``by``), when (``at``, UTC ISO 8601), why (``reason``) and
+    the latest ``comment``."""
 
     status: Literal["pending", "approved", "rejected"] = "pending"
     by: str | None = None
     at: str | None = None
     comment: str | None = None
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "by": self.by, "at": self.at, "comment": self.comment}
+        doc = {"status": self.status, "by": self.by, "at": self.at, "comment": self.comment}
+        if self.reason is not None:  # written only when there is one: older packs keep their bytes and hash
+            doc["reason"] = self.reason
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Review:
         status = doc.get("status", "pending")
         if status not in REVIEW_STATES:
             raise PackError(f"review status {status!r} is not one of {', '.join(REVIEW_STATES)}")
-        return cls(status, doc.get("by"), doc.get("at"), doc.get("comment"))
+        return cls(status, doc.get("by"), doc.get("at"), doc.get("comment"), doc.get("reason"))
 
 
 @dataclass(frozen=True, slots=True)

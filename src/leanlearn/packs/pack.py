@@ -118,9 +118,14 @@ def _version() -> str:
         return "0+unknown"
 
 
+#: Top-level fields outside the canonical content: the hash itself and the signature over that content.
+UNHASHED_FIELDS = frozenset({"content_hash", "signature"})
+
+
 def canonical_bytes(doc: dict[str, Any]) -> bytes:
-    """The bytes the content hash is taken over: sorted keys, no spaces, UTF-8, ``content_hash`` left out."""
-    body = {k: v for k, v in doc.items() if k != "content_hash"}
+    """The bytes the content hash (and a signature) is taken over: sorted keys, no spaces, UTF-8, ``content_hash``
+    and ``signature`` left out — signing a pack does not change its content hash."""
+    body = {k: v for k, v in doc.items() if k not in UNHASHED_FIELDS}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
@@ -269,7 +274,7 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
             return lambda v: [([], "False schema does not allow " + repr(v))]
         unknown = set(node) - _IGNORED - {
             "type", "const", "enum", "required", "properties", "additionalProperties", "items", "minItems",
-            "maxItems", "minLength", "minimum", "maximum", "pattern", "$ref", "allOf", "if", "then", "$defs",
+            "maxItems", "minLength", "maxLength", "minimum", "maximum", "pattern", "$ref", "allOf", "if", "then", "$defs",
         }
         if unknown:
             raise ValueError(f"JSON Schema keyword(s) {sorted(unknown)} not supported by compile_schema")
@@ -311,6 +316,10 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
             n_min = node["minLength"]
             checks.append(lambda v: None if not isinstance(v, str) or len(v) >= n_min
                           else [([], f"{v!r} should be non-empty" if n_min == 1 else f"{v!r} is too short")])
+        if "maxLength" in node:
+            n_max = node["maxLength"]
+            checks.append(lambda v: None if not isinstance(v, str) or len(v) <= n_max
+                          else [([], f"{v!r:.200} is too long")])
         if "pattern" in node:
             pattern = re.compile(node["pattern"])
             checks.append(lambda v: None if not isinstance(v, str) or pattern.search(v)
@@ -462,8 +471,8 @@ def validate_document(doc: Any, where: str = "rule pack", *, max_rules: int | No
         path = "/".join(str(p) for p in path_parts) or "(top level)"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise PackError(f"{where}: field {path}: {message}{more}")
-    for key in ("mining", "data"):
-        if _too_deep(doc[key], MAX_NESTING):
+    for key in ("mining", "data", "lineage"):
+        if key in doc and _too_deep(doc[key], MAX_NESTING):
             raise PackError(f"{where}: field {key} nests more than {MAX_NESTING} levels deep")
 
 
@@ -484,6 +493,8 @@ class RulePack:
     parent: str | None = None
     description: str = ""
     leanlearn_version: str = field(default_factory=_version)
+    lineage: dict[str, Any] = field(default_factory=dict)
+    signature: dict[str, Any] | None = field(default=None, compare=False)
     _source_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- JSON -----------------------------------------------------------------------------------------------
@@ -505,8 +516,12 @@ class RulePack:
             "parent": self.parent,
             "leanlearn_version": self.leanlearn_version,
         }
+        if self.lineage:  # written only when there is a history: packs without one keep their bytes and hash
+            doc["lineage"] = self.lineage
         doc = _json_safe(doc)
         doc["content_hash"] = content_hash(doc)
+        if self.signature is not None:
+            doc["signature"] = dict(self.signature)
         return doc
 
     @property
@@ -555,6 +570,8 @@ class RulePack:
             created=doc["created"],
             parent=doc.get("parent"),
             leanlearn_version=doc.get("leanlearn_version", "0+unknown"),
+            lineage=doc.get("lineage") or {},
+            signature=doc.get("signature"),
         )
         pack.check_types(label)
         object.__setattr__(pack, "_source_hash", stored)
@@ -691,7 +708,8 @@ class RulePack:
                 )
 
     def with_rules(self, rules: RuleSet) -> RulePack:
-        return replace(self, rules=rules)
+        """The pack with other rules: a new document, so any signature of this one is dropped."""
+        return replace(self, rules=rules, signature=None)
 
 
 def check_waste(waste: str) -> str:
