@@ -1331,6 +1331,11 @@ def monitor(
             _say(console, f"wrote {path}")
 
 
+from leanlearn.cli_pack import app as _pack_app  # noqa: E402  (its commands use the helpers above)
+
+app.add_typer(_pack_app, name="pack")
+
+
 def main() -> None:
     """Console-script entry point (``leanlearn``)."""
     app(prog_name="leanlearn")

@@ -1,0 +1,3 @@
+"""``leanlearn pack`` commands — to be written."""
+
+from __future__ import annotations
