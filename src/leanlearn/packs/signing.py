@@ -592,7 +592,7 @@ def verify_document(doc: Mapping[str, Any], trusted: TrustedKeys | None) -> Sign
     if signature is None:
         return SignatureCheck("unsigned", "is not signed", trusted_keys=where)
     if not isinstance(signature, Mapping):
-        return SignatureCheck("invalid", f"its signature is a {type(signature).__name__}, not an object",
+        return SignatureCheck("invalid", f"has a signature that is a {type(signature).__name__}, not an object",
                               trusted_keys=where)
     signer, kid, signed = _text(signature.get("signer"), 200), _text(signature.get("key_id")), signature.get("signed")
     signed = signed if isinstance(signed, str) else None
@@ -601,26 +601,26 @@ def verify_document(doc: Mapping[str, Any], trusted: TrustedKeys | None) -> Sign
         return SignatureCheck(status, message, signer, kid, signed, where)
 
     if signature.get("algorithm") != ALGORITHM:
-        return check("invalid", f"its signature uses algorithm {signature.get('algorithm')!r:.40}; leanlearn signs "
+        return check("invalid", f"has a signature of algorithm {signature.get('algorithm')!r:.40}; leanlearn signs "
                                 f"with {ALGORITHM!r}")
     missing = [k for k in ("signer", "key_id", "value") if not isinstance(signature.get(k), str)]
     if missing:
-        return check("invalid", f"its signature lacks {', '.join(missing)} (or they are not text)")
+        return check("invalid", f"has a signature without {', '.join(missing)} (as text)")
     if not re.fullmatch(r"ed25519:[0-9a-f]{16,64}", str(kid)):
-        return check("invalid", f"its signature names key id {kid!r:.80}, not of the form ed25519:<hex>")
+        return check("invalid", f"has a signature naming key id {kid!r:.80}, not of the form ed25519:<hex>")
     try:
         value = base64.b64decode(signature["value"], validate=True)
     except (binascii.Error, ValueError):
-        return check("invalid", "its signature value is not base64; the signature was damaged")
+        return check("invalid", "has a signature value that is not base64; the signature was damaged")
     if len(value) != 64:
-        return check("invalid", f"its signature value is {len(value)} bytes, an Ed25519 signature is 64; the "
+        return check("invalid", f"has a signature value of {len(value)} bytes, an Ed25519 signature is 64; the "
                                 "signature was damaged")
     try:
         intact = doc.get("content_hash") == content_hash(dict(doc))
     except (TypeError, ValueError, RecursionError):
         intact = False
     if not intact:
-        return check("invalid", "its content hash does not match its content; the pack was changed after it was "
+        return check("invalid", "has a content hash that does not match its content; the pack was changed after it was "
                                 "written")
     claim = f"signed by {signer!r} with key {kid}"
     if trusted is None or not len(trusted):
@@ -704,7 +704,6 @@ def read_pack(path: str | Path, *, trusted_keys: TrustedKeys | str | Path | None
     if required and not check.valid:
         text = check.message
         if check.status == "unsigned":
-            text = ("is not signed, and this line requires signed packs; ask its author to sign it "
-                    "(leanlearn pack sign) with a key the line trusts")
-        raise PackError(f"{label}: refused — {text}")
+            text += "; ask its author to sign it (leanlearn pack sign) with a key the line trusts"
+        raise PackError(f"{label}: refused — this line requires packs signed by a trusted key, and it {text}")
     return pack, check
