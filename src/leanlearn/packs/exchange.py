@@ -428,10 +428,9 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
         tags = dict(version.tags or {})
         known = {tags.get(CONTENT_HASH_TAG), tags.get(SOURCE_PACK_HASH_TAG)} - {None}
         if validated not in known:
-            raise RegistryError(
-                f"the validation report is of pack {validated}, not of {name} version {number} (pack "
-                f"{tags.get(CONTENT_HASH_TAG)}); validate that version: {_FIX_VALIDATE.format(name=name, version=number)}"
-            )
+            fix = _FIX_VALIDATE.format(name=name, version=number)
+            raise RegistryError(f"the validation report is of pack {validated}, not of {name} version {number} (pack "
+                                f"{tags.get(CONTENT_HASH_TAG)}); validate that version: {fix}")
         if not version.run_id:
             raise RegistryError(f"{name} version {number} has no run to log its validation to; register it again")
         at = _now()
@@ -534,7 +533,7 @@ def _gate_missing(tags: dict[str, str], name: str, number: str, alias: str) -> s
     status = tags.get(VALIDATION_TAG)
     fix = _FIX_VALIDATE.format(name=name, version=number)
     head = f"cannot promote {name} version {number} to {alias!r}"
-    override = f"or promote anyway with --override-reason '<why>' (recorded)"
+    override = "or promote anyway with --override-reason '<why>' (recorded)"
     if status not in ("passed", "failed"):
         return (f"{head}: it has no validation on this line's data — validate it first: {fix}, then promote it "
                 f"again; {override}")
