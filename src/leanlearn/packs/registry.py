@@ -60,7 +60,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +210,7 @@ def split_pack(pack: RulePack) -> list[RulePack]:
     if len(pack.targets) == 1:
         return [pack]
     return [
-        replace(pack, name=f"{pack.name}.{t.name}", targets=(t,), rules=pack.rules.for_target(t.name))
+        replace(pack, name=f"{pack.name}.{t.name}", targets=(t,), rules=pack.rules.for_target(t.name), signature=None)
         for t in pack.targets
     ]
 
@@ -229,12 +229,18 @@ class RegisteredPack:
         The target the version's rules predict.
     uri : str
         ``models:/<name>@<alias>`` — the alias the version got when registered.
+    reused : bool
+        ``True`` when a version holding this very sub-pack (same content hash) existed already and was reused.
+    retries : int
+        Transient registry failures retried while registering this sub-pack (0 on a quiet server).
     """
 
     name: str
     version: str
     target: str
     uri: str
+    reused: bool = field(default=False, compare=False)
+    retries: int = field(default=0, compare=False)
 
     @property
     def version_uri(self) -> str:
@@ -466,44 +472,198 @@ def _bundle_source(dest: Path) -> Path:
     return Path(shutil.copytree(source, dest / "leanlearn", ignore=ignore))
 
 
-def _ensure_experiment(client: Any, name: str, tracking_uri: str) -> str:
-    from mlflow.exceptions import MlflowException
+# -- review tags (written at registration and by review_rule) -------------------------------------------------------
+#: What an engineer can decide on a rule (``pending`` takes a decision back); ``comment`` only adds a note.
+REVIEW_DECISIONS: tuple[str, ...] = ("approved", "rejected", "pending")
+#: Version tag summing up the review: ``pending`` (a rule is undecided), ``decided`` (every rule is), ``approved``.
+REVIEW_TAG = f"{TAG_PREFIX}review"
+#: Per-rule version tags, each followed by ``.<rule id>``: the decision, who took it, when (UTC ISO 8601), why.
+REVIEW_RULE_TAG = f"{TAG_PREFIX}review."
+REVIEW_BY_TAG = f"{TAG_PREFIX}review_by."
+REVIEW_AT_TAG = f"{TAG_PREFIX}review_at."
+REVIEW_REASON_TAG = f"{TAG_PREFIX}review_reason."
+REVIEW_COMMENT_TAG = f"{TAG_PREFIX}review_comment."
+#: Folder of the run's review logs (one JSON-lines file per model version: ``<name>.v<version>.jsonl``).
+REVIEW_LOG_DIR = "review"
+#: The alias a fully reviewed version can be promoted to.
+APPROVED_ALIAS = "approved"
+MAX_REVIEWER_CHARS = 200
+MAX_REASON_CHARS = 2000
+_TAG_SAFE_ID = re.compile(r"^[\w\-. /]{1,180}$")
 
-    found = client.get_experiment_by_name(name)
-    if found is not None:
+
+# -- races and retries ---------------------------------------------------------------------------------------------
+#: Attempts of one registry write (creating a version, moving an alias, creating a model or experiment), first included.
+RETRY_ATTEMPTS = 8
+#: Backoff before retry ``k`` (1, 2, ...): a random wait in ``[0, min(RETRY_MAX_WAIT, RETRY_BASE_WAIT * 2**(k-1))]``
+#: seconds ("full jitter": clients that collided once do not collide again in lockstep).
+RETRY_BASE_WAIT = 0.25
+RETRY_MAX_WAIT = 8.0
+#: No retry starts later than this many seconds after the first attempt of a write.
+RETRY_TOTAL_SECONDS = 120.0
+#: MLflow error codes of a failure that may pass: the database briefly unavailable or locked, a rate limit. An
+#: ``INTERNAL_ERROR`` counts too when a tracking server answered it (a 500: e.g. its own "Model Version creation
+#: error ... Giving up after 3 attempts"), not when raised in this process (MLflow's default code for anything).
+_TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED", "ABORTED",
+                              "DEADLINE_EXCEEDED"})
+#: Message fragments of a transient failure, whatever the code says (an IntegrityError the SQL store reports as
+#: BAD_REQUEST, a 5xx answered by a proxy or a dying worker, a connection reset).
+_TRANSIENT_TEXT = re.compile(
+    r"integrityerror|unique constraint|duplicate key|duplicate entry|model version creation error|giving up after|"
+    r"database is locked|deadlock|could not serialize|serialization failure|"
+    r"too many 50[0234] error|\b50[0234]\b.*(error|gateway|unavailable|timeout)|internal server error|bad gateway|"
+    r"service unavailable|gateway time-?out|connection (reset|aborted|refused)|remotedisconnected|broken pipe|"
+    r"max retries exceeded|timed out|temporarily unavailable|server closed the connection",
+    re.IGNORECASE,
+)
+_log = logging.getLogger("leanlearn.registry")
+
+
+class _Retries:
+    """Counts the transient failures retried for one sub-pack (reported as :attr:`RegisteredPack.retries`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reasons: list[str] = []
+
+    def seen(self, what: str, exc: BaseException) -> None:
+        self.count += 1
+        reason = f"{what}: {first_line(exc)}"[:300]
+        self.reasons.append(reason)
+        _log.debug("leanlearn registry retry %d (%s)", self.count, reason)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a registry failure that may pass when tried again (see :data:`_TRANSIENT_TEXT`)."""
+    if isinstance(exc, (RegistryError, PackError)):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    code = str(getattr(exc, "error_code", "") or "")
+    if code in _TRANSIENT_CODES:
+        return True
+    if code == "INTERNAL_ERROR" and type(exc).__name__ == "RestException":
+        return True
+    module = type(exc).__module__ or ""
+    if module.startswith(("requests", "urllib3", "http.client")) and not isinstance(exc, ValueError):
+        return True
+    return bool(_TRANSIENT_TEXT.search(str(exc)[:2000]))
+
+
+def _backoff(attempt: int) -> float:
+    """The random wait (seconds) before retry number ``attempt`` (1-based), exponential with full jitter."""
+    import random
+
+    return random.uniform(0.0, min(RETRY_MAX_WAIT, RETRY_BASE_WAIT * 2 ** (attempt - 1)))
+
+
+def _with_retries(what: str, attempt_once: Any, retries: _Retries, landed: Any = None) -> Any:
+    """Run ``attempt_once()`` until it succeeds, retrying transient failures (bounded attempts and time).
+
+    Before every retry ``landed()`` (if given) asks the registry whether the failed attempt took effect after all
+    (the server committed, then the answer was lost); a non-``None`` answer is returned instead of trying again, so
+    a retried write never happens twice. A failure of that check is itself retried; nothing is written unless the
+    check answered ``None``. A permanent failure is raised at once; transient ones, once attempts or time run out,
+    as one :class:`RegistryError`.
+    """
+    started = time.monotonic()
+    last: BaseException | None = None
+    for attempt in range(RETRY_ATTEMPTS):
+        if attempt:
+            wait = _backoff(attempt)
+            if time.monotonic() - started + wait > RETRY_TOTAL_SECONDS:
+                break
+            time.sleep(wait)
+            if landed is not None:
+                try:
+                    found = landed()
+                except Exception as exc:
+                    if not _transient(exc):
+                        raise
+                    retries.seen(f"{what} (checking the previous attempt)", exc)
+                    last = exc
+                    continue
+                if found is not None:
+                    return found
+        try:
+            return attempt_once()
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            retries.seen(what, exc)
+            last = exc
+    assert last is not None
+    raise RegistryError(
+        f"cannot {what}: the registry kept failing ({first_line(last)}) after {retries.count} retried failure(s) "
+        f"in {time.monotonic() - started:.0f} s — check the tracking server's log, then register again (safe: the "
+        "same pack gives the same version)"
+    ) from last
+
+
+def _ensure_experiment(client: Any, name: str, tracking_uri: str, retries: _Retries | None = None) -> str:
+    """The id of experiment ``name``, created if missing; a concurrent creator (already exists, a duplicate-key
+    IntegrityError or a 500 from another worker's insert) is tolerated by reading it again."""
+    counter = retries or _Retries()
+
+    def read() -> str | None:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            return None
         if found.lifecycle_stage == "deleted":
             raise RegistryError(
                 f"experiment {name!r} at {_redact(tracking_uri)!r} is deleted; restore it "
                 "(mlflow experiments restore) or pass another experiment name"
             )
         return str(found.experiment_id)
-    try:
-        return str(client.create_experiment(name, artifact_location=artifact_location(tracking_uri, name)))
-    except MlflowException as exc:  # created meanwhile by someone else
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            raise exc from None
-        return str(found.experiment_id)
+
+    def create() -> str:
+        try:
+            return str(client.create_experiment(name, artifact_location=artifact_location(tracking_uri, name)))
+        except Exception as exc:  # created meanwhile by someone else, or a transient failure
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS" and not _transient(exc):
+                raise
+            found = read()
+            if found is None:
+                raise
+            return found
+
+    existing = _with_retries(f"read experiment {name!r}", read, counter)
+    return str(existing) if existing is not None else str(
+        _with_retries(f"create experiment {name!r}", create, counter, landed=read))
 
 
-def _ensure_registered_model(client: Any, name: str, line: str, target: str) -> None:
+def _ensure_registered_model(client: Any, name: str, line: str, target: str,
+                             retries: _Retries | None = None) -> None:
+    """Create registered model ``name`` if missing; a concurrent creator is tolerated (re-read)."""
     from mlflow.exceptions import MlflowException
 
-    try:
-        client.get_registered_model(name)
-        return
-    except MlflowException as exc:
-        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
-            raise
-    try:
-        client.create_registered_model(
-            name,
-            tags={f"{TAG_PREFIX}line": line, f"{TAG_PREFIX}target": target},
-            description=f"leanlearn rule packs for target {target!r} on line {line!r}",
-        )
-    except MlflowException as exc:  # created meanwhile by someone else
-        if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
-            raise
+    counter = retries or _Retries()
+
+    def exists() -> bool | None:
+        try:
+            client.get_registered_model(name)
+            return True
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return None
+
+    def create() -> bool:
+        try:
+            client.create_registered_model(
+                name,
+                tags={f"{TAG_PREFIX}line": line, f"{TAG_PREFIX}target": target},
+                description=f"leanlearn rule packs for target {target!r} on line {line!r}",
+            )
+        except Exception as exc:  # created meanwhile by someone else (already exists, IntegrityError, 500)
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS" and not _transient(exc):
+                raise
+            if not exists():
+                raise
+        return True
+
+    if not _with_retries(f"read registered model {name!r}", exists, counter):
+        _with_retries(f"create registered model {name!r}", create, counter, landed=exists)
 
 
 def _scalar_params(prefix: str, values: dict[str, Any]) -> dict[str, str]:
@@ -518,6 +678,158 @@ def _metric_name(text: str) -> str:
     return re.sub(r"[^\w\-. /]+", "_", text)
 
 
+# -- what a version carries from its pack --------------------------------------------------------------------------
+#: Version tag holding the sub-pack's content hash: the key registration is idempotent by.
+CONTENT_HASH_TAG = f"{TAG_PREFIX}content_hash"
+#: Lineage fields of an imported pack written as version tags ``leanlearn.lineage.<field>`` (missing ones skipped).
+LINEAGE_TAG_FIELDS: tuple[str, ...] = ("source_line", "source_model", "source_version", "source_content_hash",
+                                       "mapping_hash", "target_data_fingerprint", "imported")
+LINEAGE_TAG = f"{TAG_PREFIX}lineage."
+#: Version tag listing the aliases the source version had (comma-joined, sorted): what they meant at the origin.
+SOURCE_ALIASES_TAG = f"{TAG_PREFIX}source_aliases"
+
+
+def pack_version_tags(sub: RulePack, source_hash: str, line: str) -> dict[str, str]:
+    """The tags a new version of the one-target pack ``sub`` is created with (so it never exists without them).
+
+    The basics (``leanlearn.content_hash``, ``.n_rules``, ``.target``, ``.line``, ``.pack``, ``.source_pack_hash``);
+    for a pack with ``lineage`` the tags ``leanlearn.lineage.<field>`` of :data:`LINEAGE_TAG_FIELDS` (missing or
+    empty ones skipped) and ``leanlearn.source_aliases``; for every rule whose review is not ``pending``, the review
+    tags :func:`review_rule` writes (decision, by, at, reason, comment); and ``leanlearn.review``: ``decided`` when
+    the pack has rules and every one is decided, else ``pending``.
+
+    Raises
+    ------
+    RegistryError
+        A decided rule's id cannot name an MLflow tag.
+
+    Examples
+    --------
+    >>> from leanlearn.mining.rules import Condition, Review, Rule, RuleSet
+    >>> from leanlearn.packs.pack import Target
+    >>> rule = Rule((Condition("torque", ">=", 60.0),), Condition("scrap", "==", 1), support=0.1, coverage=0.1,
+    ...             confidence=0.9, lift=4.5, leverage=0.08, conviction=8.0, n=10, hits=9, p_value=1e-4,
+    ...             p_value_raw=1e-5, ci=(0.6, 0.98), base_rate=0.2, id="R1",
+    ...             review=Review("approved", by="ana", at="2026-01-02T03:04:05+00:00"))
+    >>> pack = RulePack(name="p", line="L2", targets=(Target("scrap"),), rules=RuleSet((rule,)),
+    ...                 lineage={"source_line": "L1", "source_version": "3", "source_aliases": ["production"]})
+    >>> tags = pack_version_tags(pack, pack.content_hash, "L2")
+    >>> tags["leanlearn.lineage.source_line"], tags["leanlearn.source_aliases"], tags["leanlearn.review"]
+    ('L1', 'production', 'decided')
+    >>> tags["leanlearn.review.R1"], tags["leanlearn.review_by.R1"]
+    ('approved', 'ana')
+    """
+    tags = {
+        CONTENT_HASH_TAG: sub.content_hash,
+        f"{TAG_PREFIX}n_rules": str(len(sub.rules)),
+        REVIEW_TAG: "pending",
+        f"{TAG_PREFIX}target": sub.targets[0].name,
+        f"{TAG_PREFIX}line": line,
+        f"{TAG_PREFIX}pack": sub.name,
+        f"{TAG_PREFIX}source_pack_hash": source_hash,
+    }
+    lineage = sub.lineage if isinstance(sub.lineage, dict) else {}
+    for key in LINEAGE_TAG_FIELDS:
+        value = lineage.get(key)
+        if value is not None and not isinstance(value, (dict, list)) and str(value).strip():
+            tags[LINEAGE_TAG + key] = str(value)
+    aliases = lineage.get("source_aliases")
+    if isinstance(aliases, list) and any(str(a).strip() for a in aliases):
+        tags[SOURCE_ALIASES_TAG] = ",".join(sorted({str(a).strip() for a in aliases if str(a).strip()}))
+    for rule in sub.rules:
+        review = rule.review
+        if review.status == "pending" and not review.comment:
+            continue
+        rid = str(rule.id)
+        if not _TAG_SAFE_ID.match(rid):
+            raise RegistryError(f"rule {rid!r} of pack {sub.name!r} has a review record but its id cannot name an "
+                                "MLflow tag (letters, digits, _ - . / and spaces only, at most 180); rename the rule")
+        values = {REVIEW_BY_TAG: review.by, REVIEW_AT_TAG: review.at, REVIEW_REASON_TAG: review.reason}
+        if review.status != "pending":
+            tags[REVIEW_RULE_TAG + rid] = review.status
+            tags.update({prefix + rid: str(value) for prefix, value in values.items() if value})
+        if review.comment:
+            tags[REVIEW_COMMENT_TAG + rid] = str(review.comment)
+    if len(sub.rules) and all(r.review.status != "pending" for r in sub.rules):
+        tags[REVIEW_TAG] = "decided"
+    return tags
+
+
+# -- idempotent, race-safe version creation ------------------------------------------------------------------------
+def _quote(text: str) -> str:
+    """``text`` as a single-quoted MLflow search-filter string."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def versions_with_hash(client: Any, name: str, content_hash: str) -> list[Any]:
+    """The live versions of registered model ``name`` tagged ``leanlearn.content_hash`` = ``content_hash``,
+    lowest version first (several only when two clients registered the same pack at the same instant)."""
+    found = client.search_model_versions(
+        f"name = {_quote(name)} AND tags.`{CONTENT_HASH_TAG}` = {_quote(content_hash)}")
+    live = [v for v in found if str(getattr(v, "status", "READY") or "READY") != "FAILED_REGISTRATION"
+            and str(getattr(v, "current_stage", "") or "") != "Deleted_Internal"]
+    return sorted(live, key=lambda v: int(v.version))
+
+
+def _create_version(client: Any, name: str, content_hash: str, retries: _Retries, **create: Any) -> Any:
+    """Create a version of ``name`` — at most one per content hash, whatever fails on the way.
+
+    Transient failures are retried (:func:`_with_retries`); before each retry the registry is searched by content
+    hash, and a version that landed (the server committed, then the answer was lost) is returned instead of
+    creating another. When another client registered the same pack at the same instant, the lowest version wins:
+    if ours is not it, ours is deleted and the lowest returned (:func:`_settle_duplicates`).
+    """
+    def landed() -> Any:
+        same = versions_with_hash(client, name, content_hash)
+        return same[0] if same else None
+
+    version = _with_retries(f"create a version of {name!r}", lambda: client.create_model_version(name, **create),
+                            retries, landed=landed)
+    return _settle_duplicates(client, name, content_hash, version, retries)
+
+
+def _settle_duplicates(client: Any, name: str, content_hash: str, mine: Any, retries: _Retries) -> Any:
+    """Keep the lowest of the versions holding ``content_hash``; delete ``mine`` if it is not that one."""
+    from mlflow.exceptions import MlflowException
+
+    same = _with_retries(f"check {name!r} for duplicates", lambda: versions_with_hash(client, name, content_hash),
+                         retries)
+    if not same or int(same[0].version) >= int(mine.version):
+        return mine
+    keep = same[0]
+    _log.debug("leanlearn registry: %s version %s duplicates version %s (same content hash); deleting ours",
+               name, mine.version, keep.version)
+
+    def delete() -> bool:
+        try:
+            client.delete_model_version(name, str(mine.version))
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        return True
+
+    _with_retries(f"delete duplicate version {mine.version} of {name!r}", delete, retries)
+    return keep
+
+
+def _set_alias(client: Any, name: str, alias: str, version: str, retries: _Retries) -> None:
+    """Point ``alias`` of ``name`` at ``version``; transient failures retried, each retry first checking whether
+    the alias already points there."""
+    from mlflow.exceptions import MlflowException
+
+    def landed() -> bool | None:
+        try:
+            current = client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise
+            return None
+        return True if str(current.version) == str(version) else None
+
+    _with_retries(f"set alias {alias!r} of {name!r} to version {version}",
+                  lambda: client.set_registered_model_alias(name, alias, version) or True, retries, landed=landed)
+
+
 # -- public API ----------------------------------------------------------------------------------------------------
 def register_pack(
     pack: RulePack,
@@ -526,13 +838,20 @@ def register_pack(
     alias: str = "candidate",
     experiment: str = "leanlearn",
 ) -> list[RegisteredPack]:
-    """Log ``pack`` to MLflow and register one model version per target.
+    """Log ``pack`` to MLflow and register one model version per target — once: registering the same pack twice
+    gives the same version.
 
-    One MLflow run (in ``experiment``) holds the whole pack JSON (artifact ``pack/``), its parameters and rule
-    counts. For each target the sub-pack holding only that target's rules (see :func:`split_pack`) is logged as a
-    ``pyfunc`` model from code and registered as ``leanlearn.<line>.<target>``; ``alias`` is moved to the new
-    version, which is tagged ``leanlearn.content_hash``, ``leanlearn.n_rules``, ``leanlearn.review`` (``pending``),
-    ``leanlearn.target``, ``leanlearn.line``, ``leanlearn.pack`` and ``leanlearn.source_pack_hash``.
+    For each target the sub-pack holding only that target's rules (see :func:`split_pack`) becomes a version of
+    ``leanlearn.<line>.<target>``. A version already holding that sub-pack (tag ``leanlearn.content_hash``, the
+    sub-pack's content hash) is reused: ``alias`` moves to it and nothing is logged. Only missing sub-packs are
+    logged, in one MLflow run (in ``experiment``) holding the whole pack JSON (artifact ``pack/``), its parameters
+    and rule counts, each as a ``pyfunc`` model from code; when every sub-pack exists already no run is made.
+
+    A new version is created with its tags (:func:`pack_version_tags`: content hash, rule count, target, line, pack,
+    source pack hash, the lineage of an imported pack, the review records the pack carries, ``leanlearn.review``),
+    so it never exists without them. Transient failures of a busy server (duplicate version numbers, HTTP 5xx,
+    connection resets) are retried with backoff, every retry first checking by content hash whether the previous
+    attempt landed; two clients registering the same pack at once end with one version (the lowest).
 
     Parameters
     ----------
@@ -541,19 +860,21 @@ def register_pack(
     tracking_uri : str, optional
         MLflow tracking (and registry) URI; default :func:`default_tracking_uri`.
     alias : str
-        Alias set on each new version (letters, digits, ``_`` and ``-``).
+        Alias set on each version (letters, digits, ``_`` and ``-``).
     experiment : str
         MLflow experiment of the run; created if missing (artifacts never land in the current directory).
 
     Returns
     -------
     list of RegisteredPack
-        One per target, in the pack's target order.
+        One per target, in the pack's target order (``reused`` says whether the version existed already,
+        ``retries`` how many transient failures were retried).
 
     Raises
     ------
     RegistryError
-        The tracking store cannot be reached, a name or the alias is invalid, or MLflow refuses the model.
+        The tracking store cannot be reached, a name or the alias is invalid, MLflow refuses the model, or the
+        registry kept failing for :data:`RETRY_ATTEMPTS` attempts or :data:`RETRY_TOTAL_SECONDS` seconds.
     """
     if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
         raise RegistryError(
@@ -562,84 +883,106 @@ def register_pack(
     subpacks = split_pack(pack)
     names = [model_name(pack.line, sub.targets[0].name) for sub in subpacks]
     uri = tracking_uri or default_tracking_uri()
+    full_hash = pack.content_hash
+    all_tags = [pack_version_tags(sub, full_hash, pack.line) for sub in subpacks]  # refuses before the store
     _check_reachable(uri)
-    full_doc = pack.to_json()
-    requirements = _requirements()
-    registered: list[RegisteredPack] = []
+    counters = [_Retries() for _ in subpacks]
+    found: list[Any] = []
     with _quiet(), _using(uri) as mlflow, _registry_errors(f"register rule pack {pack.name!r}", uri):
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        experiment_id = _ensure_experiment(client, experiment, uri)
-        nested = mlflow.active_run() is not None
-        with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp, mlflow.start_run(
-            experiment_id=experiment_id, run_name=pack.name, nested=nested
-        ) as run:
-            tmp_path = Path(tmp)
-            mlflow.set_tags({
-                f"{TAG_PREFIX}pack": pack.name,
-                f"{TAG_PREFIX}line": pack.line,
-                f"{TAG_PREFIX}content_hash": full_doc["content_hash"],
-            })
-            params = {
-                "pack.name": pack.name,
-                "pack.line": pack.line,
-                "pack.targets": ",".join(t.name for t in pack.targets),
-                "pack.content_hash": full_doc["content_hash"],
-                "pack.parent": str(pack.parent),
-                "pack.created": pack.created,
-                "pack.leanlearn_version": pack.leanlearn_version,
-            }
-            params.update(_scalar_params("mining.", pack.mining))
-            mlflow.log_params(params)
-            metrics: dict[str, float] = {"n_rules": float(len(pack.rules))}
-            if isinstance(pack.data.get("rows"), int):
-                metrics["data.rows"] = float(pack.data["rows"])
-            for sub in subpacks:
-                target = sub.targets[0].name
-                metrics[_metric_name(f"n_rules.{target}")] = float(len(sub.rules))
-                if len(sub.rules):
-                    metrics[_metric_name(f"max_confidence.{target}")] = max(r.confidence for r in sub.rules)
-                    metrics[_metric_name(f"max_lift.{target}")] = max(r.lift for r in sub.rules)
-            mlflow.log_metrics(metrics)
-            full_path = pack.save(tmp_path / "full" / f"{_safe(pack.name)}.json")
-            mlflow.log_artifact(str(full_path), artifact_path="pack")
-            code = _bundle_source(tmp_path / "code")
-
-            for sub, name in zip(subpacks, names, strict=True):
-                target = sub.targets[0].name
-                doc = sub.to_json()
-                pack_path = sub.save(tmp_path / "targets" / _safe(target) / "pack.json")
-                tags = {
-                    f"{TAG_PREFIX}content_hash": doc["content_hash"],
-                    f"{TAG_PREFIX}n_rules": str(len(sub.rules)),
-                    f"{TAG_PREFIX}review": "pending",
-                    f"{TAG_PREFIX}target": target,
-                    f"{TAG_PREFIX}line": pack.line,
-                    f"{TAG_PREFIX}pack": sub.name,
-                    f"{TAG_PREFIX}source_pack_hash": full_doc["content_hash"],
-                }
-                info = mlflow.pyfunc.log_model(
-                    name=_safe(f"rulepack-{target}"),
-                    python_model=str(MODEL_FILE),
-                    artifacts={PACK_ARTIFACT: str(pack_path)},
-                    code_paths=[str(code)],
-                    pip_requirements=requirements,
-                    metadata={"leanlearn": {"pack": sub.name, "line": pack.line, "target": target,
-                                            "content_hash": doc["content_hash"], "n_rules": len(sub.rules)}},
-                    tags=tags,
-                )
-                _ensure_registered_model(client, name, pack.line, target)
-                description = f"{len(sub.rules)} rule(s) for {target} on line {pack.line} from pack {pack.name}"
-                if pack.description:
-                    description += f": {pack.description}"
-                version = client.create_model_version(
-                    name, source=info.model_uri, run_id=run.info.run_id, tags=tags, description=description,
-                    model_id=info.model_id,
-                )
-                client.set_registered_model_alias(name, alias, version.version)
-                registered.append(RegisteredPack(name, str(version.version), target, f"models:/{name}@{alias}"))
+        for sub, name, tags, counter in zip(subpacks, names, all_tags, counters, strict=True):
+            _ensure_registered_model(client, name, pack.line, sub.targets[0].name, counter)
+            same = _with_retries(f"search {name!r} by content hash",
+                                 lambda n=name, h=tags[CONTENT_HASH_TAG]: versions_with_hash(client, n, h), counter)
+            found.append(same[0] if same else None)
+        versions = list(found)
+        missing = [i for i, version in enumerate(found) if version is None]
+        if missing:
+            made = _log_and_create(mlflow, client, pack, [subpacks[i] for i in missing], [names[i] for i in missing],
+                                   [all_tags[i] for i in missing], [counters[i] for i in missing], uri, experiment)
+            for i, version in zip(missing, made, strict=True):
+                versions[i] = version
+        registered = []
+        for sub, name, version, existed, counter in zip(subpacks, names, versions, found, counters, strict=True):
+            number = str(version.version)
+            _set_alias(client, name, alias, number, counter)
+            registered.append(RegisteredPack(name, number, sub.targets[0].name, f"models:/{name}@{alias}",
+                                             reused=existed is not None, retries=counter.count))
     return registered
+
+
+def _log_and_create(mlflow: Any, client: Any, pack: RulePack, subpacks: list[RulePack], names: list[str],
+                    all_tags: list[dict[str, str]], counters: list[_Retries], uri: str, experiment: str) -> list[Any]:
+    """One run holding ``pack``; each of ``subpacks`` logged as a model and made a version (see
+    :func:`_create_version`). Returns the versions, in order."""
+    full_doc = pack.to_json()
+    requirements = _requirements()
+    experiment_id = _ensure_experiment(client, experiment, uri, counters[0])
+    nested = mlflow.active_run() is not None
+    versions = []
+    with tempfile.TemporaryDirectory(prefix="leanlearn-") as tmp, mlflow.start_run(
+        experiment_id=experiment_id, run_name=pack.name, nested=nested
+    ) as run:
+        tmp_path = Path(tmp)
+        mlflow.set_tags({
+            f"{TAG_PREFIX}pack": pack.name,
+            f"{TAG_PREFIX}line": pack.line,
+            f"{TAG_PREFIX}content_hash": full_doc["content_hash"],
+        })
+        params = {
+            "pack.name": pack.name,
+            "pack.line": pack.line,
+            "pack.targets": ",".join(t.name for t in pack.targets),
+            "pack.content_hash": full_doc["content_hash"],
+            "pack.parent": str(pack.parent),
+            "pack.created": pack.created,
+            "pack.leanlearn_version": pack.leanlearn_version,
+        }
+        params.update(_scalar_params("mining.", pack.mining))
+        mlflow.log_params(params)
+        metrics: dict[str, float] = {"n_rules": float(len(pack.rules))}
+        if isinstance(pack.data.get("rows"), int):
+            metrics["data.rows"] = float(pack.data["rows"])
+        for sub in split_pack(pack):
+            target = sub.targets[0].name
+            metrics[_metric_name(f"n_rules.{target}")] = float(len(sub.rules))
+            if len(sub.rules):
+                metrics[_metric_name(f"max_confidence.{target}")] = max(r.confidence for r in sub.rules)
+                metrics[_metric_name(f"max_lift.{target}")] = max(r.lift for r in sub.rules)
+        mlflow.log_metrics(metrics)
+        full_path = pack.save(tmp_path / "full" / f"{_safe(pack.name)}.json")
+        mlflow.log_artifact(str(full_path), artifact_path="pack")
+        code = _bundle_source(tmp_path / "code")
+
+        for sub, name, tags, counter in zip(subpacks, names, all_tags, counters, strict=True):
+            target = sub.targets[0].name
+            pack_path = sub.save(tmp_path / "targets" / _safe(target) / "pack.json")
+            basic = {k: v for k, v in tags.items() if k in _LOGGED_MODEL_TAGS}
+            info = mlflow.pyfunc.log_model(
+                name=_safe(f"rulepack-{target}"),
+                python_model=str(MODEL_FILE),
+                artifacts={PACK_ARTIFACT: str(pack_path)},
+                code_paths=[str(code)],
+                pip_requirements=requirements,
+                metadata={"leanlearn": {"pack": sub.name, "line": pack.line, "target": target,
+                                        "content_hash": tags[CONTENT_HASH_TAG], "n_rules": len(sub.rules)}},
+                tags=basic,
+            )
+            description = f"{len(sub.rules)} rule(s) for {target} on line {pack.line} from pack {pack.name}"
+            if pack.description:
+                description += f": {pack.description}"
+            versions.append(_create_version(
+                client, name, tags[CONTENT_HASH_TAG], counter, source=info.model_uri, run_id=run.info.run_id,
+                tags=tags, description=description, model_id=info.model_id,
+            ))
+    return versions
+
+
+#: Tags the logged model (not only the version) carries.
+_LOGGED_MODEL_TAGS = frozenset({CONTENT_HASH_TAG, f"{TAG_PREFIX}n_rules", REVIEW_TAG, f"{TAG_PREFIX}target",
+                                f"{TAG_PREFIX}line", f"{TAG_PREFIX}pack", f"{TAG_PREFIX}source_pack_hash"})
 
 
 def _model_uri(uri: str) -> str:
@@ -772,23 +1115,6 @@ class AlertMetrics:
 
 
 # -- review records ------------------------------------------------------------------------------------------------
-#: What an engineer can decide on a rule (``pending`` takes a decision back); ``comment`` only adds a note.
-REVIEW_DECISIONS: tuple[str, ...] = ("approved", "rejected", "pending")
-#: Version tag summing up the review: ``pending`` (a rule is undecided), ``decided`` (every rule is), ``approved``.
-REVIEW_TAG = f"{TAG_PREFIX}review"
-#: Per-rule version tags, each followed by ``.<rule id>``: the decision, who took it, when (UTC ISO 8601), why.
-REVIEW_RULE_TAG = f"{TAG_PREFIX}review."
-REVIEW_BY_TAG = f"{TAG_PREFIX}review_by."
-REVIEW_AT_TAG = f"{TAG_PREFIX}review_at."
-REVIEW_REASON_TAG = f"{TAG_PREFIX}review_reason."
-REVIEW_COMMENT_TAG = f"{TAG_PREFIX}review_comment."
-#: Folder of the run's review logs (one JSON-lines file per model version: ``<name>.v<version>.jsonl``).
-REVIEW_LOG_DIR = "review"
-#: The alias a fully reviewed version can be promoted to.
-APPROVED_ALIAS = "approved"
-MAX_REVIEWER_CHARS = 200
-MAX_REASON_CHARS = 2000
-_TAG_SAFE_ID = re.compile(r"^[\w\-. /]{1,180}$")
 
 
 @dataclass(frozen=True)
