@@ -490,7 +490,7 @@ def test_cli_keygen_sign_verify(tmp_path, no_env):
                "refused", "'QA Lead'", "not among the line's trusted keys")
     env = {"LEANLEARN_TRUSTED_KEYS": other, "LEANLEARN_REQUIRE_SIGNATURES": "1"}
     _one_error(_invoke("verify", str(pack), env=env), "refused")
-    assert _invoke("verify", str(pack), "--allow-unsigned", env=env).exit_code == 1
+    assert _invoke("verify", str(pack), "--no-require-signature", env=env).exit_code == 1
     _one_error(_invoke("verify", str(tmp_path / "nope.json")), "no such rule pack file")
     _one_error(_invoke("sign", str(pack), "--key", str(tmp_path / "nope.key")), "no such private key file")
 

@@ -31,11 +31,11 @@ TrustedKeysOption = Annotated[
              "[default: $LEANLEARN_TRUSTED_KEYS].",
     ),
 ]
-#: ``--require-signature / --allow-unsigned`` (default ``LEANLEARN_REQUIRE_SIGNATURES``).
+#: ``--require-signature / --no-require-signature`` (default ``LEANLEARN_REQUIRE_SIGNATURES``).
 RequireSignatureOption = Annotated[
     bool | None,
     typer.Option(
-        "--require-signature/--allow-unsigned",
+        "--require-signature/--no-require-signature",
         help="Refuse a pack not validly signed by a trusted key, or accept it with a warning "
              "[default: $LEANLEARN_REQUIRE_SIGNATURES, else allow].",
         show_default=False,
