@@ -538,6 +538,8 @@ def sign_pack_file(path: str | Path, key: str | Path, *, signer: str | None = No
     """Sign the pack file ``path`` with private key ``key`` and write it to ``out`` (default: in place), atomically.
 
     Returns the path written. The content hash is unchanged; only the ``signature`` field is added or replaced.
+    The file is verified first (size, JSON, schema, content hash) and the private key must be readable by its owner
+    only. See :func:`read_pack` for an example.
     """
     path = Path(path)
     doc = _read_doc(path, max_bytes, str(path))
@@ -586,6 +588,15 @@ def verify_document(doc: Mapping[str, Any], trusted: TrustedKeys | None) -> Sign
 
     Also checks that the stored content hash matches the content (a signature vouches for content, not for a hash).
     Never raises for a bad signature: the status and message say what is wrong.
+
+    >>> from leanlearn.mining.rules import RuleSet
+    >>> from leanlearn.packs.pack import Target
+    >>> doc = RulePack(name="demo", line="L1", targets=(Target("scrap"),), rules=RuleSet()).to_json()
+    >>> verify_document(doc, None).status
+    'unsigned'
+    >>> verify_document({**doc, "signature": {"algorithm": "ed25519", "signer": "x", "key_id": "ed25519:" + "0" * 32,
+    ...                                       "value": "AAAA"}}, None).message
+    'has a signature value of 3 bytes, an Ed25519 signature is 64; the signature was damaged'
     """
     where = trusted.source if trusted is not None else None
     signature = doc.get("signature") if isinstance(doc, Mapping) else None
@@ -688,6 +699,24 @@ def read_pack(path: str | Path, *, trusted_keys: TrustedKeys | str | Path | None
     ------
     PackError
         Anything wrong with the file, or — when required — with its signature, with the reason.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from leanlearn.mining.rules import RuleSet
+    >>> from leanlearn.packs.pack import Target
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> path = RulePack(name="demo", line="L1", targets=(Target("scrap"),), rules=RuleSet()).save(folder / "p.json")
+    >>> read_pack(path, require_signature=False)[1].status
+    'unsigned'
+    >>> read_pack(path, require_signature=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    leanlearn.errors.PackError: .../p.json: refused — this line requires packs signed by a trusted key, and it is ...
+    >>> private, public = generate_keypair(folder / "k", signer="Alice")
+    >>> pack, check = read_pack(sign_pack_file(path, private), trusted_keys=public, require_signature=True)
+    >>> check.status, check.signer
+    ('valid', 'Alice')
     """
     path = Path(path)
     label = where or str(path)
