@@ -268,6 +268,53 @@ def test_an_edited_pack_re_signed_by_an_outsider_is_refused(signed, tmp_path):
         read_pack(path, trusted_keys=signed[2], require_signature=True)
 
 
+# -- the same refusals through the commands that bring a pack onto a line ---------------------------------------------
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+def test_pack_import_refuses_a_hostile_pack_in_one_error_line(signed, tmp_path, case):
+    make, words = HOSTILE[case]
+    path = tmp_path / "hostile.json"
+    path.write_bytes(make(signed[0]))
+    out = tmp_path / "imported.json"
+    result = runner.invoke(app, ["pack", "import", str(path), "--line", "L2", "--out", str(out),
+                                 "--trusted-keys", str(signed[2]), "--json"])
+    _one_error(result, str(path), *words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", list(REHASHED), ids=list(REHASHED))
+def test_pack_import_refuses_an_edited_and_rehashed_pack_where_signatures_are_required(signed, tmp_path, case,
+                                                                                        monkeypatch):
+    path = tmp_path / "rehashed.json"
+    path.write_text(_pretty(_rehash(_edit(signed[0], REHASHED[case]))))
+    out = tmp_path / "imported.json"
+    args = ["pack", "import", str(path), "--line", "L2", "--out", str(out), "--trusted-keys", str(signed[2])]
+    _one_error(runner.invoke(app, [*args, "--require-signature"]), "refused", "the signature does not match")
+    monkeypatch.setenv("LEANLEARN_REQUIRE_SIGNATURES", "yes")
+    _one_error(runner.invoke(app, args), "refused", "'Origin L1'")
+    assert not out.exists()
+
+
+def test_pack_import_accepts_an_edited_and_rehashed_pack_with_a_warning_where_not_required(signed, tmp_path):
+    path = tmp_path / "rehashed.json"
+    path.write_text(_pretty(_rehash(_edit(signed[0], REHASHED["threshold"]))))
+    out = tmp_path / "imported.json"
+    result = runner.invoke(app, ["pack", "import", str(path), "--line", "L2", "--out", str(out),
+                                 "--trusted-keys", str(signed[2]), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["line"] == "L2" and out.exists()  # stdout stays pure JSON
+    (warning,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert warning.startswith(f"warning: {path} claims to be signed by 'Origin L1'")
+    assert "signature does not match" in warning and "accepted because this line does not require" in warning
+
+
+def test_pack_import_of_the_untouched_signed_pack_is_silent(signed, tmp_path):
+    path = tmp_path / "ok.json"
+    path.write_text(_pretty(signed[0]))
+    result = runner.invoke(app, ["pack", "import", str(path), "--line", "L2", "--out", str(tmp_path / "i.json"),
+                                 "--trusted-keys", str(signed[2]), "--require-signature", "--json"])
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+
+
 def _one_error(result, *words: str) -> str:
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
