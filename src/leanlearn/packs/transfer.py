@@ -542,7 +542,12 @@ def _needed_rows(raw: _Raw, margin: float, delta_margin: float, alpha_holds: flo
         p0 = (h0 + 1) / (n0 + 2)
         var0 = p0 * (1 - p0) / (n0 + 2)
         c = float(rule.confidence)
-        holds_rows = _needed(lambda m: math.sqrt(var0 + c * (1 - c) / (m + 2) + 1e-300), margin / k_holds)
+
+        def se_holds(m: float) -> float:  # Agresti–Caffo, as the test: one success and one failure added per side
+            p1 = (c * m + 1) / (m + 2)
+            return math.sqrt(var0 + p1 * (1 - p1) / (m + 2))
+
+        holds_rows = _needed(se_holds, margin / k_holds)
         if holds_rows is None:
             return None, (f"no number of target rows gives {power:.0%} power: the origin's own {n0:,} covered rows "
                           f"leave its confidence too uncertain to show ±{margin * 100:g} pp; widen the margin or "
