@@ -524,7 +524,7 @@ def _read_doc(path: Path, max_bytes: int | None, label: str) -> Any:
     if len(data) > limit:
         raise PackError(f"{label}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
                         "LEANLEARN_MAX_PACK_BYTES (or max_bytes=...) if the file is trusted")
-    if not data.strip():
+    if not data or data.isspace():
         raise PackError(f"{label}: is empty; a rule pack is a JSON object")
     try:
         text = data.decode("utf-8")
