@@ -27,6 +27,9 @@ def _pack() -> RulePack:
     return RulePack(name="press", line="L1", targets=(Target("scrap"),), rules=rules)
 
 
+PACK = _pack()
+
+
 @dataclass(frozen=True)
 class _Report:
     content_hash: str
@@ -54,7 +57,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("LEANLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LEANLEARN_REQUIRE_SIGNATURES", raising=False)
     monkeypatch.delenv("LEANLEARN_TRUSTED_KEYS", raising=False)
-    register_pack(_pack(), tracking_uri=uri)
+    register_pack(PACK, tracking_uri=uri)
     return uri
 
 
@@ -131,7 +134,7 @@ def test_import_writes_beside_the_input_registers_and_says_the_next_command(stor
 def test_import_errors_are_one_line(store: str, tmp_path: Path) -> None:
     _one_error_line(_run("import", str(tmp_path / "missing.json"), "--line", "L2", "--json"), "missing.json")
     cut = tmp_path / "cut.json"
-    cut.write_text(_pack().dumps()[:200], encoding="utf-8")
+    cut.write_text(PACK.dumps()[:200], encoding="utf-8")
     _one_error_line(_run("import", str(cut), "--line", "L2"), "cut.json", "not valid JSON")
     signed_only = _run("import", str(tmp_path / "cut.json"), "--line", "L2", "--require-signature")
     _one_error_line(signed_only, "cut.json")
@@ -147,7 +150,7 @@ def test_promote_through_the_gate_and_by_override(store: str, monkeypatch: pytes
     doc = json.loads(over.stdout)
     assert doc["gate"] == "overridden" and doc["by"] == "dana" and doc["override_reason"] == "trial week"
     assert doc["uri"] == "models:/leanlearn.L1.scrap@production"
-    log_validation("models:/leanlearn.L1.scrap/1", _Report(_pack().content_hash, data_fingerprint={
+    log_validation("models:/leanlearn.L1.scrap/1", _Report(PACK.content_hash, data_fingerprint={
         "sha256": "a" * 64, "rows": 10}), _Gate(True), tracking_uri=store)
     ok = _run("promote", "leanlearn.L1.scrap", "1")  # --alias production is the default
     assert ok.exit_code == 0, ok.output

@@ -211,15 +211,16 @@ def _check_survived(source: Source, again: RulePack, store_b: str, version_uri: 
 
 def test_round_trip_same_line_loses_nothing(source: Source, tmp_path: Path) -> None:
     pytest.importorskip("leanlearn.packs.mapping")
-    imported, again, store_b, version_uri = _round_trip(source, tmp_path, "L1", None)
+    _, again, store_b, version_uri = _round_trip(source, tmp_path, "L1", None)
     _check_survived(source, again, store_b, version_uri, "L1", {})
     assert again.lineage.get("mapping_hash") in (None, "")
 
 
 def test_round_trip_to_another_line_through_a_mapping_loses_nothing(source: Source, tmp_path: Path) -> None:
     mapping = _mapping(tmp_path)
-    imported, again, store_b, version_uri = _round_trip(source, tmp_path, "L2", mapping)
-    _check_survived(source, again, store_b, version_uri, "L2", {"torque": "torque_nm", "temp_k": "temp_c", "Type": "grade"})
+    _, again, store_b, version_uri = _round_trip(source, tmp_path, "L2", mapping)
+    renamed = {"torque": "torque_nm", "temp_k": "temp_c", "Type": "grade"}
+    _check_survived(source, again, store_b, version_uri, "L2", renamed)
     conditions = {r.id: r.conditions[0] for r in again.rules}
     assert (conditions["R1"].feature, conditions["R1"].value) == ("torque_nm", 60.0)
     assert conditions["R2"].feature == "temp_c" and conditions["R2"].value == pytest.approx(310.5 - 273.15)
@@ -318,7 +319,7 @@ def test_gate_refuses_a_failed_validation_and_passes_a_passing_one(target: tuple
 
 
 def test_gate_refuses_a_validation_of_another_content(target: tuple[str, str, str, RulePack]) -> None:
-    uri, name, number, pack = target
+    uri, name, number, _ = target
     version_uri = f"models:/{name}/{number}"
     other = "sha256:" + "3" * 64
     with pytest.raises(RegistryError, match="the validation report is of pack sha256:333"):
@@ -439,3 +440,42 @@ def test_tampered_registered_artifact_is_refused_on_export(tmp_path: Path) -> No
     assert edited >= 1
     with pytest.raises(PackError, match="content hash mismatch"):
         export_pack(registered.version_uri, tracking_uri=uri)
+
+
+def test_a_real_transfer_report_and_gate_are_recorded_and_steer_the_gate(
+        target: tuple[str, str, str, RulePack]) -> None:
+    """TransferReport and GateResult as leanlearn makes them (not stand-ins): tags, artifact, verdict of the gate."""
+    import numpy as np
+    import pandas as pd
+
+    from leanlearn.packs.gate import Gate as RealGate
+    from leanlearn.packs.transfer import validate_transfer
+
+    uri, name, number, pack = target
+    rng = np.random.default_rng(7)
+    rows = 4000
+    frame = pd.DataFrame({"torque": rng.uniform(20, 80, rows), "temp_k": rng.uniform(300, 315, rows),
+                          "Type": rng.choice(["L", "M", "H"], rows), "wear": rng.integers(0, 250, rows)})
+    risk = np.where(frame["torque"] >= 60, 0.85, 0.05)
+    frame["scrap"] = (rng.uniform(size=rows) < risk).astype(int)
+    report = validate_transfer(pack, frame)
+    strict, lax = RealGate(max_fails=0, min_holds=1.0), RealGate(max_fails=4, min_holds=0.0)
+    version_uri = f"models:/{name}/{number}"
+    log_validation(version_uri, report, strict.check(report), report_html="<p>r</p>", tracking_uri=uri, by="carla")
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, number).tags
+    assert json.loads(tags["leanlearn.validation.counts"]) == report.counts
+    assert report.counts["holds"] < 4 and tags["leanlearn.validation"] == "failed"
+    assert tags["leanlearn.lineage.target_data_fingerprint"] == "sha256:" + report.data_fingerprint["sha256"]
+    assert tags["leanlearn.validation.rows"] == str(rows)
+    with pytest.raises(RegistryError, match="did not pass the gate"):
+        promote(name, number, by="carla", tracking_uri=uri)
+    log_validation(version_uri, report, lax.check(report), tracking_uri=uri, by="carla")
+    assert promote(name, number, by="carla", tracking_uri=uri).gate == "passed"
+    stored = read_validation(version_uri, tracking_uri=uri)
+    assert stored is not None and stored["report"]["verdicts"][0]["rule_id"] == "R1"
+    from dataclasses import replace as _replace
+
+    with pytest.raises(RegistryError, match="judged the pack on line 'L7'"):
+        log_validation(version_uri, _replace(report, target="L7"), lax.check(report), tracking_uri=uri)

@@ -377,7 +377,8 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
     ``report`` is a :class:`leanlearn.packs.transfer.TransferReport` (``content_hash``, ``data_fingerprint``,
     ``counts``, ``margin``, ``to_json()``), ``gate_result`` a :class:`leanlearn.packs.gate.GateResult`
     (``passed``, ``reasons``, ``to_json()``). The report must have validated this very pack: its content hash must
-    be the version's (or, for a version split from a multi-target pack, the whole pack's).
+    be the version's (or, for a version split from a multi-target pack, the whole pack's: the gate then judged every
+    target's rules together), and a report naming the line it judged (``target``) must name the version's line.
 
     Written: artifacts ``validation/<name>.v<version>.json`` (report, gate, when, by) and ``.html`` (the report, if
     given) in the version's run; version tags ``leanlearn.validation`` (``passed``/``failed``),
@@ -395,7 +396,8 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
     Raises
     ------
     RegistryError
-        No such model or version, the report validated another pack, or it lacks its data fingerprint.
+        No such model or version, the report validated another pack or judged another line, or it lacks its data
+        fingerprint.
     """
     report_doc = _as_json(report, "report")
     gate_doc = _as_json(gate_result, "gate result")
@@ -431,6 +433,13 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
             fix = _FIX_VALIDATE.format(name=name, version=number)
             raise RegistryError(f"the validation report is of pack {validated}, not of {name} version {number} (pack "
                                 f"{tags.get(CONTENT_HASH_TAG)}); validate that version: {fix}")
+        judged_line = _field(report, report_doc, "target")
+        version_line = tags.get(f"{TAG_PREFIX}line")
+        if isinstance(judged_line, str) and judged_line not in ("", "target") and version_line \
+                and judged_line != version_line:
+            raise RegistryError(f"the validation report judged the pack on line {judged_line!r}, but {name} version "
+                                f"{number} is registered for line {version_line!r}; production on a line needs that "
+                                f"line's validation — validate it on {version_line}'s data")
         if not version.run_id:
             raise RegistryError(f"{name} version {number} has no run to log its validation to; register it again")
         at = _now()
