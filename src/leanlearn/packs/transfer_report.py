@@ -109,6 +109,8 @@ def forest_plot(report: TransferReport, *, max_rules: int = MAX_PLOTTED_RULES) -
         ax = figure.add_subplot(grid[k])
         for row, v in enumerate(items):
             y = len(items) - 1 - row
+            origin: float | None
+            origin_ci: tuple[float, float] | None
             if what == "confidence":
                 origin, origin_ci = v.origin_confidence, v.origin_ci
                 target, target_ci = v.confidence, v.ci
