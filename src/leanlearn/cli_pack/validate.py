@@ -108,7 +108,7 @@ def validate(
     ] = None,
     line: Annotated[
         str | None, typer.Option("--line", metavar="L", help="Name of the target line in the report [default: the "
-                                                             "mapping's target_line, or the pack's line].")
+                                                             "mapping's target_line, or an imported pack's line].")
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", metavar="MODEL_URI",
@@ -179,7 +179,7 @@ def validate(
                 pack = translate(pack, mapping)
             source = (pack.lineage or {}).get("source_line")
             imported = pack.line if source and source != pack.line else None
-            name = line or (mapping.target_line if mapping is not None else None) or imported or data.stem
+            name = line or (mapping.target_line if mapping is not None else None) or imported  # else "target"
             report = validate_transfer(pack, frame, margin=margin, alpha=alpha, power=power,
                                        delta_margin=delta_margin, target_line=name)
         warn = _console(stderr=True)
