@@ -155,9 +155,7 @@ def import_(
 
         source = _read_pack(pack_file, trusted_keys, require_signature)
         loaded = Mapping.load(mapping) if mapping is not None else None
-        origin = source.lineage.get("exported_from") or {}
-        new = import_pack(source, line, loaded, source_model=origin.get("model"),
-                          source_version=origin.get("version"))
+        new = import_pack(source, line, loaded)  # source model, version, aliases: from the export's lineage
         target = out if out is not None else pack_file.with_name(f"{pack_file.stem}.{line}.json")
         path = new.save(target)
         registered = []
