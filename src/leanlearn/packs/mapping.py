@@ -242,6 +242,8 @@ class Mapping:
                                   f"{name}: nok (the target line's column)")
             if name in features:
                 raise check.fail(key, f"{name!r} is listed under features too; a name is a feature or a target")
+        features = {k: v if v.keep_unmapped != bool(keep) else replace(v, keep_unmapped=None)
+                    for k, v in features.items()}  # an entry repeating the default says nothing more
         mapping = cls(features, targets, units, source_line, target_line, bool(keep), description.strip(), where)
         mapping._check_expressions(check)
         return mapping
@@ -362,6 +364,8 @@ def _feature(check: Checker, origin: str, entry: Any) -> FeatureMap:
     codes = None
     if "codes" in entry:
         raw = entry["codes"]
+        if isinstance(raw, list) and raw and all(isinstance(p, list) and len(p) == 2 for p in raw):
+            raw = dict((k, v) for k, v in raw)  # the [[from, to], ...] form to_dict writes (codes need not be text)
         if not isinstance(raw, dict) or not raw:
             raise check.fail(f"{key}.codes", f"must be a non-empty mapping origin code → target code, got "
                                              f"{type_name(raw)}; e.g. codes: {{A: A1, B: B7}}")
@@ -434,8 +438,18 @@ def _probes() -> np.ndarray:
 _PROBES = _probes()
 
 
-def _snap(value: float, digits: int) -> float:
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+def _tidy(value: float, ulps: int = 4) -> float:
+    """The shortest decimal of at most 12 significant digits within ``ulps`` units in the last place of ``value``
+    (``86.00000000000001`` → 86, ``303.15000000000003`` → 303.15): the number a person wrote, before rounding
+    noise. Any other value stays as it is (``110 / 60`` keeps all its digits, so data computed the same way lands
+    on the same side of it)."""
+    if not math.isfinite(value) or value == 0.0:
+        return value
+    for digits in range(1, 13):
+        candidate = float(f"{value:.{digits}g}")
+        if abs(candidate - value) <= ulps * math.ulp(value):
+            return candidate
+    return value
 
 
 def affine_form(source: str) -> tuple[str, float, float] | None:
@@ -461,10 +475,12 @@ def affine_form(source: str) -> tuple[str, float, float] | None:
     y = expr.evaluate(pd.DataFrame({column: x})).to_numpy(dtype=float)
     if not np.isfinite(y).all():
         return None
-    b = float(y[x == 0.0][0])
-    one = float(expr.evaluate(pd.DataFrame({column: [1.0, 1000.0]})).to_numpy()[1])
-    a = (one - b) / 1000.0
-    a, b = _snap(a, 15), _snap(b, 15)
+    b = _tidy(float(y[x == 0.0][0]))
+    spans = np.array([1.0, 10.0, 1000.0, 1e6])
+    at = expr.evaluate(pd.DataFrame({column: spans})).to_numpy(dtype=float)
+    raw = [float((g - y[x == 0.0][0]) / s) for g, s in zip(at, spans)]
+    tidy = [t for t, r in zip(map(_tidy, raw), raw) if t != r]
+    a = tidy[-1] if tidy else raw[-1]  # the slope as a person wrote it, else the widest span's (least cancellation)
     if a == 0.0 or not math.isfinite(a):
         return None
     predicted = a * x + b
@@ -474,8 +490,8 @@ def affine_form(source: str) -> tuple[str, float, float] | None:
 
 
 def _invert(value: Any, a: float, b: float) -> float:
-    """The target-unit threshold ``x`` with ``a x + b == value`` (12 significant digits)."""
-    return _snap((float(value) - b) / a, 12)
+    """The target-unit threshold ``x`` with ``a x + b == value`` (tidied: see :func:`_tidy`)."""
+    return _tidy((float(value) - b) / a)
 
 
 # -- translation ------------------------------------------------------------------------------------------------
@@ -571,13 +587,13 @@ def _rewrite_condition(cond: Condition, plan: _Plan, rule_id: str) -> Condition:
         return Condition(feature, "==", 1 if holds else 0)
     if feature in plan.affine:
         column, a, b = plan.affine[feature]
+        if any(isinstance(v, str) for v in (cond.value if isinstance(cond.value, tuple) else (cond.value,))):
+            return cond  # refused in _plan (text compared with a converted number)
         if cond.op == "between":
             lo, hi = sorted(_invert(v, a, b) for v in cond.value)
             return Condition(column, "between", (lo, hi))
         if cond.op == "in":
             return Condition(column, "in", tuple(_invert(v, a, b) for v in cond.value))
-        if isinstance(cond.value, str):
-            return cond  # refused in _plan (text compared with a converted number)
         op = cond.op if a > 0 else _FLIP[cond.op]
         return Condition(column, op, _invert(cond.value, a, b))  # type: ignore[arg-type]
     value = cond.value
@@ -644,25 +660,26 @@ def _translate(pack: RulePack, mapping: Mapping | None, line: str | None) -> tup
         if outcome.feature in m.targets:
             outcome = Condition(m.targets[outcome.feature], outcome.op, outcome.value)
         rules.append(replace(rule, conditions=conditions, outcome=outcome))
-    features: list[Feature] = []
+    owned: list[tuple[str, Feature]] = []  # (origin name, feature in the target's vocabulary)
     derived_names = {n for n, _ in derived}
     for feat in pack.features:
         if feat.name in plan.affine:
             column = plan.affine[feat.name][0]
-            features.append(Feature(column, "float64", m.units.get(column), False))
+            owned.append((feat.name, Feature(column, "float64", m.units.get(column), False)))
             if feat.name in derived_names:
-                features.append(Feature(feat.name, "float64", feat.unit, True))
+                owned.append((feat.name, Feature(feat.name, "float64", feat.unit, True)))
         elif feat.name in derived_names and (feat.name in mapped_names):
-            features.append(Feature(feat.name, "float64", feat.unit, True))
+            owned.append((feat.name, Feature(feat.name, "float64", feat.unit, True)))
         else:
             new = plan.rename.get(feat.name, feat.name)
-            features.append(replace(feat, name=new, derived=feat.derived and feat.name not in mapped_names,
-                                    unit=feat.unit if new == feat.name else m.units.get(new, feat.unit)))
+            owned.append((feat.name, replace(feat, name=new, derived=feat.derived and feat.name not in mapped_names,
+                                             unit=feat.unit if new == feat.name else m.units.get(new, feat.unit))))
+    features = [f for _, f in owned]
     discretization: dict[str, dict[str, list[float]]] = {}
     for target, cuts in pack.discretization.items():
         out: dict[str, list[float]] = {}
         for feature, values in cuts.items():
-            if feature in plan.affine and feature not in derived_names:
+            if feature in plan.affine:  # the cuts follow the conditions into the target's unit
                 column, a, b = plan.affine[feature]
                 out[column] = sorted(_invert(v, a, b) for v in values)
             else:
@@ -670,9 +687,7 @@ def _translate(pack: RulePack, mapping: Mapping | None, line: str | None) -> tup
         discretization[m.targets.get(target, target)] = out
     # two origin names must not become one target name
     final: dict[str, str] = {}
-    for feat in features:
-        origin = next((o for o, c in plan.rename.items() if c == feat.name), None) or next(
-            (o for o, f in plan.affine.items() if f[0] == feat.name and feat.name not in derived_names), feat.name)
+    for origin, feat in owned:
         if feat.name in final and final[feat.name] != origin:
             problems.append(f"features {final[feat.name]!r} and {origin!r} both become {feat.name!r} on the target "
                             f"line; map them to distinct columns in {m.where}")
