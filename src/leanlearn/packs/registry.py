@@ -568,10 +568,13 @@ def _with_retries(what: str, attempt_once: Any, retries: _Retries, landed: Any =
     """
     started = time.monotonic()
     last: BaseException | None = None
+    attempts = 0
     for attempt in range(RETRY_ATTEMPTS):
+        attempts = attempt + 1
         if attempt:
             wait = _backoff(attempt)
             if time.monotonic() - started + wait > RETRY_TOTAL_SECONDS:
+                attempts = attempt
                 break
             time.sleep(wait)
             if landed is not None:
@@ -594,7 +597,7 @@ def _with_retries(what: str, attempt_once: Any, retries: _Retries, landed: Any =
             last = exc
     assert last is not None
     raise RegistryError(
-        f"cannot {what}: the registry kept failing ({first_line(last)}) after {retries.count} retried failure(s) "
+        f"cannot {what}: the registry kept failing ({first_line(last)}) after {attempts} attempt(s) "
         f"in {time.monotonic() - started:.0f} s — check the tracking server's log, then register again (safe: the "
         "same pack gives the same version)"
     ) from last
