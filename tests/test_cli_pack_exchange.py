@@ -173,3 +173,45 @@ def test_commands_are_registered_under_their_names() -> None:
     result = CliRunner().invoke(app, ["pack", "--help"])
     for name in ("list", "export", "import", "promote"):
         assert f" {name} " in result.stdout
+
+
+def test_export_import_validate_promote_end_to_end(store: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk-through of the README: L1's pack onto L2 through a mapping, validated there, promoted by the gate."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setenv("LEANLEARN_REVIEWER", "carla")
+    for rid in ("R1", "R2"):
+        review_rule("models:/leanlearn.L1.scrap/1", rid, "approved", "ana", tracking_uri=store)
+    assert _run("promote", "leanlearn.L1.scrap", "1", "--alias", "approved").exit_code == 0
+    exported = tmp_path / "L1.json"
+    assert _run("export", "models:/leanlearn.L1.scrap@approved", "--out", str(exported)).exit_code == 0
+    mapping = tmp_path / "l1-to-l2.yaml"
+    mapping.write_text("schema: leanlearn.mapping/1\nfeatures:\n  torque: torque_nm\n  wear: {column: wear_h, "
+                       "expr: \"wear_h * 60\"}\n", encoding="utf-8")
+    imported = _run("import", str(exported), "--line", "L2", "--mapping", str(mapping), "--register", "--json")
+    assert imported.exit_code == 0, imported.output
+    doc = json.loads(imported.stdout)
+    [version] = doc["registered"]
+    assert version["version_uri"] == "models:/leanlearn.L2.scrap/1"
+    assert doc["lineage"]["source_aliases"] == ["approved", "candidate"]
+
+    rng = np.random.default_rng(3)
+    rows = 6000
+    frame = pd.DataFrame({"torque_nm": rng.uniform(20, 80, rows), "wear_h": rng.uniform(0, 4, rows)})
+    covered = (frame["torque_nm"] >= 60) | (frame["wear_h"] * 60 >= 200)
+    frame["scrap"] = (rng.uniform(size=rows) < np.where(covered, 0.8, 0.05)).astype(int)
+    data = tmp_path / "l2.csv"
+    frame.to_csv(data, index=False)
+    refused = _run("promote", "leanlearn.L2.scrap", "1")
+    _one_error_line(refused, "has no validation")
+    checked = _run("validate", doc["out"], str(data), "--model", version["version_uri"], "--json")
+    assert checked.exit_code == 0, checked.output
+    listed = {row["name"]: row for row in json.loads(_run("list", "--json").stdout)}
+    assert listed["leanlearn.L2.scrap"]["validation"] == "passed"
+    assert listed["leanlearn.L2.scrap"]["source_line"] == "L1"
+    promoted = _run("promote", "leanlearn.L2.scrap", "1", "--json")
+    assert promoted.exit_code == 0, promoted.output
+    assert json.loads(promoted.stdout)["gate"] == "passed"
+    assert "production" in json.loads(_run("list", "--json", "--line", "L2").stdout)[0]["aliases"]
