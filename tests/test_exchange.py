@@ -479,3 +479,28 @@ def test_a_real_transfer_report_and_gate_are_recorded_and_steer_the_gate(
 
     with pytest.raises(RegistryError, match="judged the pack on line 'L7'"):
         log_validation(version_uri, _replace(report, target="L7"), lax.check(report), tracking_uri=uri)
+
+
+def test_a_validation_of_the_whole_multi_target_pack_counts_for_each_target_version(tmp_path: Path) -> None:
+    """A pack with two targets is registered as two versions; validating the whole pack file is accepted by both
+    (its hash is their ``source_pack_hash``), a later validation replaces the earlier figures."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    base = _pack()
+    rework = Rule((Condition("rpm", "<", 1100.0),), Condition("rework", "==", 1), support=0.05, coverage=0.1,
+                  confidence=0.5, lift=2.5, leverage=0.03, conviction=1.6, n=100, hits=50, p_value=1e-3,
+                  p_value_raw=1e-4, ci=(0.4, 0.6), base_rate=0.2, id="W1", waste="overprocessing")
+    pack = RulePack(name="two", line="L1", targets=(Target("scrap"), Target("rework", waste="overprocessing")),
+                    rules=RuleSet((*base.rules, rework)))
+    scrap, rework_version = register_pack(pack, tracking_uri=uri)
+    for registered in (scrap, rework_version):
+        log_validation(registered.version_uri, Report(pack.content_hash), Gate(True), tracking_uri=uri)
+        assert promote(registered.name, registered.version, by="dana", tracking_uri=uri).gate == "passed"
+    log_validation(scrap.version_uri, Report(pack.content_hash, data_fingerprint={"sha256": "4" * 64}),
+                   Gate(False, ("1 rule fails",)), tracking_uri=uri)
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(scrap.name, scrap.version).tags
+    assert tags["leanlearn.validation"] == "failed" and "leanlearn.validation.rows" not in tags
+    assert tags["leanlearn.lineage.target_data_fingerprint"] == "sha256:" + "4" * 64
+    with pytest.raises(RegistryError, match=r"did not pass the gate \(1 rule fails\)"):
+        promote(scrap.name, scrap.version, by="dana", tracking_uri=uri)

@@ -455,8 +455,7 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
         if len(gate_tag) > MAX_TAG_CHARS:
             gate_tag = json.dumps({"passed": passed, "reasons": [_clip(r, 300) for r in reasons[:10]],
                                    "more": max(len(reasons) - 10, 0)}, ensure_ascii=False)
-        new_tags = {
-            VALIDATION_TAG: status,
+        new_tags = {  # the status last: a reader never sees this status beside an earlier validation's details
             VALIDATION_COUNTS_TAG: _clip(json.dumps(counts, ensure_ascii=False, sort_keys=True, default=str)),
             VALIDATION_GATE_TAG: _clip(gate_tag),
             VALIDATION_HASH_TAG: validated,
@@ -464,6 +463,7 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
             VALIDATION_ROWS_TAG: str(rows) if isinstance(rows, int) else "",
             VALIDATION_MARGIN_TAG: "" if margin is None else str(margin)[:40],
             TARGET_FINGERPRINT_TAG: "sha256:" + sha,
+            VALIDATION_TAG: status,
         }
         line = {"at": at, "reviewer": who, "model": name, "version": number, "event": "validation",
                 "decision": status, "reason": "; ".join(reasons)[:MAX_REASON_CHARS], "counts": counts,
@@ -472,6 +472,8 @@ def log_validation(model_uri: str, report: Any, gate_result: Any, *, report_html
         for key, value in new_tags.items():
             if value:
                 client.set_model_version_tag(name, number, key, value)
+            elif key in tags:  # an earlier validation's figure this one does not have
+                client.delete_model_version_tag(name, number, key)
         return path
 
 
