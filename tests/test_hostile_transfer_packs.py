@@ -315,6 +315,62 @@ def test_pack_import_of_the_untouched_signed_pack_is_silent(signed, tmp_path):
     assert result.exit_code == 0 and result.stderr == "", result.stderr
 
 
+@pytest.fixture(scope="module")
+def line_data(tmp_path_factory):
+    """A small table of the target line: torque, tool, scrap (scrap mostly where torque is high on T1/T2)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(10)
+    torque = rng.uniform(40, 100, 600)
+    tool = rng.choice(["T1", "T2", "T3"], 600)
+    scrap = ((torque >= 60) & (tool != "T3") & (rng.uniform(size=600) < 0.85)) | (rng.uniform(size=600) < 0.05)
+    path = tmp_path_factory.mktemp("line-data") / "l2-runs.csv"
+    pd.DataFrame({"torque": torque.round(2), "tool": tool, "scrap": scrap.astype(int)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+def test_pack_validate_refuses_a_hostile_pack_in_one_error_line(signed, tmp_path, line_data, case):
+    make, words = HOSTILE[case]
+    path = tmp_path / "hostile.json"
+    path.write_bytes(make(signed[0]))
+    report = tmp_path / "report.html"
+    result = runner.invoke(app, ["pack", "validate", str(path), str(line_data), "--out", str(report),
+                                 "--trusted-keys", str(signed[2]), "--json"])
+    _one_error(result, str(path), *words)
+    assert not report.exists()
+
+
+@pytest.mark.parametrize("case", ["threshold", "line"])
+def test_pack_validate_refuses_an_edited_and_rehashed_pack_where_signatures_are_required(signed, tmp_path, line_data,
+                                                                                          case, monkeypatch):
+    path = tmp_path / "rehashed.json"
+    path.write_text(_pretty(_rehash(_edit(signed[0], REHASHED[case]))))
+    args = ["pack", "validate", str(path), str(line_data), "--trusted-keys", str(signed[2]), "--json"]
+    _one_error(runner.invoke(app, [*args, "--require-signature"]), "refused", "the signature does not match")
+    monkeypatch.setenv("LEANLEARN_REQUIRE_SIGNATURES", "1")
+    _one_error(runner.invoke(app, args), "refused", "'Origin L1'")
+
+
+def test_pack_validate_accepts_an_edited_and_rehashed_pack_with_a_warning_where_not_required(signed, tmp_path,
+                                                                                            line_data):
+    path = tmp_path / "rehashed.json"
+    path.write_text(_pretty(_rehash(_edit(signed[0], REHASHED["threshold"]))))
+    result = runner.invoke(app, ["pack", "validate", str(path), str(line_data), "--trusted-keys", str(signed[2]),
+                                 "--json"])
+    assert result.exit_code in (0, 1), result.stderr  # the gate's verdict; the pack was read
+    json.loads(result.stdout)  # stdout stays pure JSON
+    warnings = [line for line in result.stderr.splitlines() if line.startswith(f"warning: {path} ")]
+    assert len(warnings) == 1 and "claims to be signed by 'Origin L1'" in warnings[0]
+    assert "signature does not match" in warnings[0]
+    clean = tmp_path / "ok.json"
+    clean.write_text(_pretty(signed[0]))
+    result = runner.invoke(app, ["pack", "validate", str(clean), str(line_data), "--trusted-keys", str(signed[2]),
+                                 "--require-signature", "--json"])
+    assert result.exit_code in (0, 1) and f"warning: {clean}" not in result.stderr, result.stderr
+
+
 def _one_error(result, *words: str) -> str:
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
