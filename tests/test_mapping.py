@@ -535,3 +535,51 @@ def test_import_refuses_a_bad_line_and_drops_a_signature():
     with pytest.raises(MappingError, match="target line must be a non-empty name"):
         import_pack(pack, "  ")
     assert import_pack(pack, "L2").signature is None
+
+
+def test_renames_reach_derived_expressions_and_conditions_outside_the_feature_list():
+    pack = RulePack(name="p", line="L1", targets=(Target("bad"),), rules=RuleSet((
+        rule([Condition("power", ">=", 9000.0), Condition("rpm", "<", 1380)], "bad", "r1"),
+        rule([Condition("Type", "==", "L")], "bad", "r2"),
+    )), derived=(("power", "`Torque [Nm]` * rpm * 2 * pi / 60"),))
+    m = Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"Torque [Nm]": "tq", "rpm": "speed [1/min]",
+                                                                   "Type": {"column": "kind", "codes": {"L": 1}}}})
+    new = translate(pack, m)
+    assert new.derived == (("power", "`tq` * `speed [1/min]` * 2 * pi / 60"),)
+    assert [c.text for c in new.rules[0].conditions] == ["power >= 9000", "speed [1/min] < 1380"]
+    assert new.rules[1].conditions[0].value == 1
+    frame = pd.DataFrame({"tq": [40.0, 60.0], "speed [1/min]": [1300, 1500], "kind": [1, 2], "bad": [1, 0]})
+    assert new.rules[0].mask(new.prepare(frame)).tolist() == [False, False]
+    assert new.rules[1].mask(frame).tolist() == [True, False]
+    clash = Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"rpm": "Type"}})
+    with pytest.raises(MappingError, match="features 'rpm' and 'Type' both become 'Type'"):
+        translate(pack, clash)
+    # a mapping that names a derived feature: the target line has it, the pack's formula is dropped
+    direct = translate(pack, Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"power": "P_W"}}))
+    assert direct.derived == () and direct.rules[0].conditions[0].text == "P_W >= 9000"
+
+
+def test_wrong_argument_types_are_one_clear_error():
+    with pytest.raises(MappingError, match="expected a RulePack, got dict"):
+        translate({"rules": []})
+    with pytest.raises(MappingError, match="expected a Mapping, got dict"):
+        import_pack(hand_pack(), "L2", {"features": {}})
+    assert compatibility(hand_pack(), pd.DataFrame(), "m.yaml").problems == (
+        "expected a Mapping, got str; read the file with Mapping.load",)
+
+
+def test_a_large_pack_translates_and_checks_in_linear_time():
+    import time
+
+    rng = np.random.default_rng(0)
+    template = rule([Condition("humidity", ">=", 1.0)])
+    rules = tuple(replace(template, id=f"r{i}", conditions=(
+        Condition("humidity", ">=", float(rng.uniform(0, 100))),
+        Condition("material", "in", list(rng.choice(["A", "B", "C"], 2, replace=False))))) for i in range(10_000))
+    pack = replace(hand_pack(), rules=RuleSet(rules))
+    mapping = Mapping.from_dict(hand_mapping())
+    started = time.perf_counter()
+    new = translate(pack, mapping)
+    result = compatibility(pack, target_frame(rng).assign(dry="wet"), mapping)
+    assert len(new.rules) == 10_000 and time.perf_counter() - started < 30
+    assert len(result.problems) == 1 and "and 9995 more compare it with numbers" in result.problems[0]

@@ -443,8 +443,8 @@ def _tidy(value: float, ulps: int = 4) -> float:
     (``86.00000000000001`` → 86, ``303.15000000000003`` → 303.15): the number a person wrote, before rounding
     noise. Any other value stays as it is (``110 / 60`` keeps all its digits, so data computed the same way lands
     on the same side of it)."""
-    if not math.isfinite(value) or value == 0.0:
-        return value
+    if not math.isfinite(value) or value == 0.0 or len(repr(value)) <= 13:
+        return value  # already as short as a person writes it
     for digits in range(1, 13):
         candidate = float(f"{value:.{digits}g}")
         if abs(candidate - value) <= ulps * math.ulp(value):
@@ -511,6 +511,7 @@ class _Plan:
     derived: list[tuple[str, str]] = field(default_factory=list)  # conversion / constant features, first
     text_constants: dict[str, str] = field(default_factory=dict)
     codes: dict[str, tuple[dict[Any, Any], bool]] = field(default_factory=dict)
+    inverse: dict[str, dict[Any, set[Any]]] = field(default_factory=dict)  # target code -> origin codes
     problems: list[str] = field(default_factory=list)
 
 
@@ -525,6 +526,11 @@ def _uses(pack: RulePack) -> dict[str, list[str]]:
 
 def _plan(pack: RulePack, mapping: Mapping) -> _Plan:
     plan = _Plan()
+    text_users: dict[str, list[str]] = {}
+    for rule in pack.rules:
+        for cond in rule.conditions:
+            if any(isinstance(v, str) for v in (cond.value if isinstance(cond.value, tuple) else (cond.value,))):
+                text_users.setdefault(cond.feature, []).append(rule.id)
     read_by_derived: dict[str, list[str]] = {}
     for name, source in pack.derived:
         try:
@@ -549,8 +555,7 @@ def _plan(pack: RulePack, mapping: Mapping) -> _Plan:
         if entry.kind == "expr":
             assert entry.expr is not None
             form = affine_form(entry.expr)
-            text_values = [r.id for r in pack.rules for c in r.conditions if c.feature == origin
-                           and any(isinstance(v, str) for v in (c.value if isinstance(c.value, tuple) else (c.value,)))]
+            text_values = text_users.get(origin, [])
             if text_values:
                 plan.problems.append(f"{where}: the expression gives a number, but {_ids(text_values)} compare "
                                      f"{origin!r} with text; map its codes with `codes:` instead of `expr:`")
@@ -570,6 +575,10 @@ def _plan(pack: RulePack, mapping: Mapping) -> _Plan:
         if entry.codes is not None:
             keep = mapping.keep_unmapped if entry.keep_unmapped is None else entry.keep_unmapped
             plan.codes[origin] = (entry.codes, keep)
+            inverse: dict[Any, set[Any]] = {}
+            for code, target in entry.codes.items():
+                inverse.setdefault(target, set()).add(code)
+            plan.inverse[origin] = inverse
         if column != origin:
             plan.rename[origin] = column
     return plan
@@ -608,9 +617,11 @@ def _rewrite_condition(cond: Condition, plan: _Plan, rule_id: str) -> Condition:
                 "set keep_unmapped: true if the code is the same on both lines")
             return cond
         translated = tuple(dict.fromkeys(codes.get(v, v) for v in values))
-        domain = set(codes) | set(values)
-        back = {v for v in domain if codes.get(v, v) in translated}
-        if back != set(values):
+        inverse = plan.inverse[feature]
+        back: set[Any] = set()
+        for code in translated:  # every mapped origin code the target codes stand for
+            back |= inverse.get(code, set())
+        if back - set(values):
             merged = sorted(map(str, back - set(values)))
             plan.problems.append(
                 f"rule {rule_id!r}: condition {cond.text!r:.120} would change its meaning: code(s) {', '.join(merged)} "
@@ -687,7 +698,10 @@ def _translate(pack: RulePack, mapping: Mapping | None, line: str | None) -> tup
         discretization[m.targets.get(target, target)] = out
     # two origin names must not become one target name
     final: dict[str, str] = {}
-    for origin, feat in owned:
+    listed = {origin for origin, _ in owned}
+    used = [o for o in dict.fromkeys(c.feature for r in pack.rules for c in r.conditions) if o not in listed]
+    names = [(o, Feature(plan.affine[o][0] if o in plan.affine else plan.rename.get(o, o), "")) for o in used]
+    for origin, feat in [*owned, *names]:
         if feat.name in final and final[feat.name] != origin:
             problems.append(f"features {final[feat.name]!r} and {origin!r} both become {feat.name!r} on the target "
                             f"line; map them to distinct columns in {m.where}")
@@ -718,11 +732,19 @@ def translate(pack: RulePack, mapping: Mapping | None = None, *, line: str | Non
     >>> translate(pack, mapping, line="L2").rules[0].conditions[0].text
     'T_F < 86'
     """
+    _check_inputs(pack, mapping)
     translated, problems = _translate(pack, mapping, line)
     if problems:
         raise MappingError(_joined(f"pack {pack.name!r} cannot be translated with "
                                    f"{(mapping or Mapping()).where}", problems))
     return translated
+
+
+def _check_inputs(pack: Any, mapping: Any) -> None:
+    if not isinstance(pack, RulePack):
+        raise MappingError(f"expected a RulePack, got {type(pack).__name__}; load the pack with RulePack.load")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise MappingError(f"expected a Mapping, got {type(mapping).__name__}; read the file with Mapping.load")
 
 
 def _joined(head: str, problems: list[str]) -> str:
@@ -772,9 +794,13 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
         return Compatibility((f"expected a RulePack, got {type(pack).__name__}; load the pack with RulePack.load",))
     if not isinstance(frame, pd.DataFrame):
         return Compatibility((f"expected the target data as a table (DataFrame), got {type(frame).__name__}",))
-    schema = pack.to_json()["schema"]
-    if schema != SCHEMA_ID:
-        problems.append(f"pack {pack.name!r} has schema {schema!r}; this leanlearn reads {SCHEMA_ID!r}")
+    # a RulePack in memory is of this leanlearn's schema (a file of another was refused when it was read)
+    written_by = str(pack.leanlearn_version).split(".")[0]
+    if written_by.isdigit() and _version_major() is not None and int(written_by) > (_version_major() or 0):
+        problems.append(f"pack {pack.name!r} ({SCHEMA_ID}) was written by leanlearn {pack.leanlearn_version}, newer "
+                        "than this one; upgrade leanlearn before applying it")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        return Compatibility((f"expected a Mapping, got {type(mapping).__name__}; read the file with Mapping.load",))
     m = mapping or Mapping()
     translated, found = _translate(pack, m, None)
     problems.extend(found)
@@ -813,6 +839,9 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
     wrong: dict[tuple[str, str], list[str]] = {}
     absent_codes: dict[tuple[str, str], list[str]] = {}
     seen_values: dict[str, set[Any]] = {}
+    series_of: dict[str, pd.Series] = {}
+    text_of: dict[str, bool] = {}
+    numbers_only: dict[str, bool] = {}
     for rule in translated.rules:
         for cond in rule.conditions:
             column = cond.feature
@@ -821,16 +850,20 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
             if column not in columns:
                 missing.setdefault(column, []).append(rule.id)
                 continue
-            series = frame[column]
+            if column not in series_of:
+                series_of[column] = frame[column]
+                text_of[column] = _is_text_column(series_of[column])
+            series = series_of[column]
             values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
             text_values = [v for v in values if isinstance(v, str)]
-            if cond.op in _NUMERIC_OPS and _is_text_column(series):
-                present = series.dropna()
-                numbers = present.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
-                if not numbers.all():
+            if cond.op in _NUMERIC_OPS and text_of[column]:
+                if column not in numbers_only:  # an object column of numbers compares as numbers
+                    numbers_only[column] = bool(series.dropna().map(
+                        lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).all())
+                if not numbers_only[column]:
                     wrong.setdefault((column, "numbers"), []).append(rule.id)
                     continue
-            if text_values and not _is_text_column(series):
+            if text_values and not text_of[column]:
                 wrong.setdefault((column, "codes"), []).append(rule.id)
                 continue
             if cond.op in ("==", "in"):
@@ -875,6 +908,7 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
             except LeanlearnError as exc:
                 problems.append(f"target {target.name!r}{origin_text(target.name)}: {exc}")
     # units
+    uses = _uses(pack)
     for feat in pack.features:
         if feat.unit is None:
             continue
@@ -893,19 +927,26 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
         column = m.column_of(feat.name)
         unit = m.units.get(column) or (entry.unit if entry is not None else None)
         if unit is not None and unit.strip() != feat.unit.strip():
-            ids = _uses(pack).get(feat.name, [])
+            ids = uses.get(feat.name, [])
             used = f" ({_ids(ids)})" if ids else ""
             problems.append(f"feature {feat.name!r}{used} is in {feat.unit!r} in the pack, but the target's column "
                             f"{column!r} is in {unit!r} and the mapping gives no conversion; add "
                             f"features.{feat.name}.expr converting {column} to {feat.unit} (with unit: "
                             f"{feat.unit!r})")
     # mapping entries the pack does not know
-    known = {f.name for f in pack.features} | set(_uses(pack)) | {n for n, _ in pack.derived}
+    known = {f.name for f in pack.features} | set(uses) | {n for n, _ in pack.derived}
     for origin in m.features:
         if origin not in known:
             warnings.append(f"{m.where}: features.{origin}: the pack has no feature {origin!r}"
                             f"{did_you_mean(origin, known)}; the entry is not used")
     return Compatibility(tuple(dict.fromkeys(problems)), tuple(dict.fromkeys(warnings)))
+
+
+def _version_major() -> int | None:
+    from leanlearn.packs.pack import _version
+
+    major = _version().split(".")[0]
+    return int(major) if major.isdigit() else None
 
 
 def check_compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None = None) -> list[str]:
@@ -947,6 +988,7 @@ def import_pack(pack: RulePack, line: str, mapping: Mapping | None = None, *, so
     >>> new.line, new.parent == pack.content_hash, new.lineage["source_line"], new.lineage["mapping_hash"]
     ('L2', True, 'L1', None)
     """
+    _check_inputs(pack, mapping)
     if not isinstance(line, str) or not line.strip():
         raise MappingError(f"the target line must be a non-empty name, got {line!r}; e.g. --line L2")
     line = line.strip()
