@@ -84,7 +84,7 @@ def _p(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     if value < 1e-300:
-        return "< 1e-300"
+        return "&lt; 1e-300"
     return f"{value:.2g}"
 
 
@@ -232,10 +232,10 @@ def report_html(report: TransferReport, gate: GateResult | None = None, *,
         f"</code>; rows with a missing outcome left out: {_e(missing)}; validated {_e(report.created)}.</p>"
         f"{gate_html}{plot}"
         "<h2>How each rule is judged</h2>"
-        f"<p>On the target's rows with a known outcome, per rule: <b>weaker</b> — a one-sided two-proportion test "
-        f"(Agresti–Caffo) that the target's confidence is below the origin's; <b>holds</b> — equivalence within "
+        f"<p>On the target's rows with a known outcome, per rule: <strong>weaker</strong> — a one-sided two-proportion test "
+        f"(Agresti–Caffo) that the target's confidence is below the origin's; <strong>holds</strong> — equivalence within "
         f"±{report.margin * 100:g} percentage points (TOST; a rule above the origin only needs the lower test, and is "
-        "marked stronger when clearly above the margin); <b>points at waste</b> — a one-sided Fisher test that the "
+        "marked stronger when clearly above the margin); <strong>points at waste</strong> — a one-sided Fisher test that the "
         "covered rows' rate exceeds the uncovered rows'. Numeric outcomes: Mann–Whitney covered vs uncovered, and "
         f"Cliff's delta against the origin's within ±{report.delta_margin:g}. Each family is Holm-adjusted over the "
         f"pack's {len(report.verdicts)} rules at α = {report.alpha:g}. A rule holds when equivalent and pointing at "
