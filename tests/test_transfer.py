@@ -362,7 +362,8 @@ def test_html_report_has_summary_gate_plot_and_table(planted: TransferReport) ->
 def test_gate_reasons_in_words(planted: TransferReport) -> None:
     result = Gate().check(planted)
     assert not result.passed
-    assert result.reasons == ("1 of 4 rules fails (R2); the gate allows 0", "1 of 4 rules hold (25%); the gate needs 50%")
+    assert result.reasons == ("1 of 4 rules fails (R2); the gate allows 0",
+                              "1 of 4 rules hold (25%); the gate needs 50%")
     lenient = Gate(max_fails=1, min_holds=0.25).check(planted)
     assert lenient.passed and lenient.reasons[0].startswith("1 of 4 rules fails")
     strict = Gate(max_fails=1, min_holds=0.25, max_not_enough=0).check(planted)
@@ -470,7 +471,7 @@ def test_ai4i_moved_heat_dissipation_threshold_flags_exactly_its_rules(ai4i: tup
             else:  # ±10 pp cannot be shown on 15-80 covered rows: the rule says how many it needs, or why never
                 assert v.verdict in ("holds", "not enough data"), _table(report)
                 if v.verdict == "not enough data":
-                    assert v.needed_rows is not None and v.needed_rows > v.n or "origin's own" in v.needed_note
+                    assert (v.needed_rows is not None and v.needed_rows > v.n) or "origin's own" in v.needed_note
     report = validate_transfer(pack, changed, margin=0.2, target_line="B")
     assert not Gate(min_holds=1.0).check(report).passed and Gate(min_holds=0.5).check(report).passed
 
