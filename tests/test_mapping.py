@@ -224,6 +224,10 @@ targets: {defect: nok}
     json.dumps(a.to_dict())  # plain JSON
     other = Mapping.from_dict({**a.to_dict(), "targets": {"defect": {"column": "bad"}}})
     assert other.content_hash != a.content_hash
+    for doc in ({"schema": MAPPING_SCHEMA, "features": {"s": {"codes": {1: "ST1", 2: "ST2"}}, "k": {"value": 3}}},
+                {"schema": MAPPING_SCHEMA, "features": {"t": {"value": "day", "unit": "-"}}, "keep_unmapped": True}):
+        m = Mapping.from_dict(doc)
+        assert Mapping.from_dict(m.to_dict()) == m and Mapping.from_dict(m.to_dict()).content_hash == m.content_hash
     changed_code = write(tmp_path, flow.read_text().replace("B: B7", "B: B8"), "code.yaml")
     assert Mapping.load(changed_code).content_hash != a.content_hash
 
@@ -465,6 +469,10 @@ def test_a_unit_mismatch_without_conversion_is_refused():
     doc["features"]["temp_c"] = {"column": "temp_k", "expr": "temp_k - 273", "unit": "K"}
     problems = check_compatibility(hand_pack(), target_frame(np.random.default_rng(1)), Mapping.from_dict(doc))
     assert any("the mapping's expression yields 'K', but the pack's rules are in '°C'" in p for p in problems)
+    doc["features"]["temp_c"] = {"column": "temp_k", "expr": "temp_k - 273.15"}
+    problems = check_compatibility(hand_pack(), target_frame(np.random.default_rng(1)), Mapping.from_dict(doc))
+    assert problems == ["feature 'temp_c': the pack's rules are in '°C', but the mapping does not say which unit its "
+                        "expression yields; add unit: '°C' to features.temp_c once the expression converts to it"]
 
 
 def test_compatibility_refuses_codes_on_a_numeric_column_and_a_shadowing_column():

@@ -914,7 +914,11 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
             continue
         entry = m.features.get(feat.name)
         if entry is not None and entry.kind == "expr":
-            if entry.unit is not None and entry.unit.strip() != feat.unit.strip():
+            if entry.unit is None:
+                problems.append(f"feature {feat.name!r}: the pack's rules are in {feat.unit!r}, but the mapping does "
+                                f"not say which unit its expression yields; add unit: {feat.unit!r} to "
+                                f"features.{feat.name} once the expression converts to it")
+            elif entry.unit.strip() != feat.unit.strip():
                 problems.append(f"feature {feat.name!r}: the mapping's expression yields {entry.unit!r}, but the "
                                 f"pack's rules are in {feat.unit!r}; convert to {feat.unit!r} (features."
                                 f"{feat.name}.expr) and set unit: {feat.unit!r}")
