@@ -28,17 +28,28 @@ A feature entry is text (a rename) or a mapping with these keys:
 
 - ``column`` — the target line's column holding the feature (default: the origin name);
 - ``codes`` — origin code → target code, for the values of ``==``, ``!=`` and ``in`` conditions (quote codes YAML
-  would read as something else: ``"no"``, ``"01"``); ``keep_unmapped`` (true/false) overrides the top-level one;
+  would read as something else: ``"no"``, ``"01"``; codes that are not text may also be written as a list of
+  ``[origin, target]`` pairs). ``keep_unmapped`` (true/false) overrides the top-level one. A code a rule uses and the
+  map does not list is refused (naming the rule and the code) unless kept; codes merged into one target code are
+  refused where a rule tells them apart;
 - ``expr`` — the ORIGIN feature's value computed from the target line's columns (a safe expression,
   :mod:`leanlearn.mining.expressions`, never ``eval``); it may read ``column`` and the columns declared in
-  ``units`` or as another entry's ``column``. ``unit`` is the unit it yields, which must be the pack's unit of the
-  feature when the pack declares one. An expression that is affine in one column (``a * x + b``, found from its
-  syntax — ``+ - * / **``, numbers, one column — and checked numerically on probes over ±10⁹) rewrites the
-  thresholds into the target's unit (``<`` becomes ``>`` where the slope is negative); any other becomes a derived
-  feature named after the origin feature, computed on the target data;
+  ``units`` or as another entry's ``column``. ``unit`` is the unit it yields: where the pack declares a unit for the
+  feature, the mapping must say it and it must be that unit. An expression that is affine in one column
+  (``a * x + b``, found from its syntax — ``+ - * / **``, numbers, one column — and checked numerically on probes
+  over ±10⁹) rewrites the thresholds and discretisation cuts into the target's unit (``<`` becomes ``>`` where the
+  slope is negative, ``between`` stays ordered; a threshold within a few ulps of a short decimal is written as that
+  decimal: 303.15, not 303.15000000000003). Any other expression — and any conversion the pack's own derived
+  features read — becomes a derived feature named after the origin feature, computed on the target data;
+- ``unit`` on a rename — the unit of the target column (as ``units:`` says it); a unit other than the pack's with no
+  ``expr`` converting it is refused;
 - ``value`` — a constant of the target line (a number or a text). A number becomes a derived feature of that value;
   a text becomes a derived feature ``1`` and each condition on it ``== 1`` where the constant satisfies it, else
   ``== 0`` (a condition that never holds on this line).
+
+An entry may name one of the pack's derived features: the target line has it (as a column, a conversion or a
+constant) and the pack's formula for it is dropped. Renames reach the pack's derived expressions (rewritten through
+their syntax tree, never by text substitution). Two origin names that would become one target column are refused.
 
 Limits (each ends in one :class:`MappingError` naming the file and the key): :data:`MAX_ENTRIES` feature and
 target entries, :data:`MAX_CODES` codes over all entries, :data:`MAX_UNITS` declared units, :data:`MAX_NAME` characters
