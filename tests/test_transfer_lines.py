@@ -3,11 +3,12 @@ through a mapping, and validated there.
 
 Line L2's table names things its own way (the shipped mapping ``pipelines/mappings/synthetic-l1-to-l2.yaml``):
 ``workstation`` for the station, material codes ``A1``… as L2's raw MES writes them (``item``), speed in m/s, humidity
-as a fraction, ``nok`` for the defect flag and ``scrap_kg`` for the scrap. Two target plants share the origin's seed:
-in one every mechanism is as on the origin (the control: every rule holds), in the other the humidity threshold
-above which station S2 makes defects is 76 %RH instead of 70 %RH (ONE mechanism changed). Both plants have the same
-operations, speeds and humidities (the simulation draws the same numbers); only which units are defective differs.
-So the rules of the defect mechanism must come out weaker or failing, and the scrap rules (speed at S1) must hold.
+as a fraction, ``nok`` for the defect flag and ``scrap_kg`` for the scrap. The target plants share the origin's
+seed: in one every mechanism is as on the origin (the control: every rule holds); in each of the others ONE
+mechanism's threshold differs — the humidity above which station S2 makes defects is 76 %RH instead of 70 %RH, or
+the speed above which S1 scraps three times more is 115 m/min instead of 110. All plants have the same operations,
+speeds and humidities (the simulation draws the same numbers); only the outcomes of the changed mechanism differ.
+So exactly the rules of the changed mechanism must come out weaker or failing, and the others must hold.
 
 Margin: ±5 percentage points of confidence instead of the default ±10. The pack holds the marginal rule
 ``station == S2 → defect`` (all of S2, humid or not): its confidence at origin is about 11 %, and the changed
@@ -76,8 +77,10 @@ def verdict_table(report) -> str:
              "rule"]
     for v in report.verdicts:
         target = "—" if v.confidence is None else f"{v.confidence:.3f}"
+        shift = "" if v.delta is None or v.origin_delta is None else \
+            f"  (Cliff's δ {v.origin_delta:.2f} → {v.delta:.2f})"
         lines.append(f"{v.rule_id:<15} {v.verdict:<16} {v.origin_n:>8} {v.origin_confidence:>11.3f} {v.n:>8} "
-                     f"{target:>11}  {v.text}")
+                     f"{target:>11}  {v.text}{shift}")
     return "\n".join(lines)
 
 
@@ -124,12 +127,18 @@ def test_control_plant_every_rule_holds(plant):
     assert {v.rule_id: v.verdict for v in report.verdicts} == {r.id: "holds" for r in new.rules}
 
 
-def test_a_changed_humidity_threshold_flags_exactly_the_defect_rules(plant):
-    new, target = imported(plant, plant["changed"])
+@pytest.mark.parametrize(("change", "affected_target"), [
+    ({"humidity_threshold": 76.0}, "nok"),   # the defect mechanism (L1: 70 %RH)
+    ({"scrap_speed": 115.0}, "scrap_kg"),    # the scrap mechanism (L1: 110 m/min)
+], ids=["humidity-76", "scrap-speed-115"])
+def test_one_changed_threshold_flags_exactly_its_rules(plant, change, affected_target):
+    table = plant["changed"] if "humidity_threshold" in change else production(
+        make_line(seed=0, days=DAYS, signal_hz=SIGNAL_HZ, **change).canonical["operations"], "L2")
+    new, target = imported(plant, table)
     report = validate_transfer(new, target, margin=MARGIN)
-    print("\nhumidity threshold 76 %RH on L2 (70 on L1):\n" + verdict_table(report))
+    print(f"\n{change} on L2:\n" + verdict_table(report))
     verdicts = {v.rule_id: v.verdict for v in report.verdicts}
-    affected = {r.id for r in new.rules if r.target == "nok"}  # every defect rule is the humidity mechanism's
+    affected = {r.id for r in new.rules if r.target == affected_target}  # every rule of that outcome is its mechanism's
     assert affected and affected != set(verdicts)
     for rule_id, verdict in verdicts.items():
         if rule_id in affected:
