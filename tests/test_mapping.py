@@ -591,3 +591,15 @@ def test_a_large_pack_translates_and_checks_in_linear_time():
     result = compatibility(pack, target_frame(rng).assign(dry="wet"), mapping)
     assert len(new.rules) == 10_000 and time.perf_counter() - started < 30
     assert len(result.problems) == 1 and "and 9995 more compare it with numbers" in result.problems[0]
+
+
+def test_a_threshold_beyond_the_float_range_in_the_target_unit_is_refused():
+    pack = RulePack(name="p", line="L1", targets=(Target("bad"),), features=(Feature("x", "float64"),),
+                    rules=RuleSet((rule([Condition("x", ">=", 1e306)], "bad"),)))
+    m = Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"x": {"column": "x_milli", "expr": "x_milli / 1000"}}})
+    with pytest.raises(MappingError, match=r"rule 'r1': condition 'x >= 1e\+306' has no finite threshold in the target "
+                                           "unit of 'x_milli'"):
+        translate(pack, m)
+    small = replace(pack, rules=RuleSet((rule([Condition("x", "between", [-1e300, 5e-324])], "bad"),)))
+    lo, hi = translate(small, m).rules[0].conditions[0].value
+    assert lo == -1e303 and 0 < hi < 1e-320  # subnormal, but finite and on the right side

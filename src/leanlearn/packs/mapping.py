@@ -609,13 +609,20 @@ def _rewrite_condition(cond: Condition, plan: _Plan, rule_id: str) -> Condition:
         column, a, b = plan.affine[feature]
         if any(isinstance(v, str) for v in (cond.value if isinstance(cond.value, tuple) else (cond.value,))):
             return cond  # refused in _plan (text compared with a converted number)
+        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+        converted = [_invert(v, a, b) for v in values]
+        if not all(math.isfinite(v) for v in converted):
+            plan.problems.append(f"rule {rule_id!r}: condition {cond.text!r:.120} has no finite threshold in the target "
+                                 f"unit of {column!r} (the conversion takes it beyond ±1.8e308); check the mapping's "
+                                 f"features.{feature}.expr")
+            return cond
         if cond.op == "between":
-            lo, hi = sorted(_invert(v, a, b) for v in cond.value)
+            lo, hi = sorted(converted)
             return Condition(column, "between", (lo, hi))
         if cond.op == "in":
-            return Condition(column, "in", tuple(_invert(v, a, b) for v in cond.value))
+            return Condition(column, "in", tuple(converted))
         op = cond.op if a > 0 else _FLIP[cond.op]
-        return Condition(column, op, _invert(cond.value, a, b))  # type: ignore[arg-type]
+        return Condition(column, op, converted[0])  # type: ignore[arg-type]
     value = cond.value
     if feature in plan.codes and cond.op in ("==", "!=", "in"):
         codes, keep = plan.codes[feature]
