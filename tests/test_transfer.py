@@ -363,12 +363,12 @@ def test_gate_reasons_in_words(planted: TransferReport) -> None:
     result = Gate().check(planted)
     assert not result.passed
     assert result.reasons == ("1 of 4 rules fails (R2); the gate allows 0",
-                              "1 of 4 rules hold (25%); the gate needs 50%")
+                              "1 of 4 rules holds (25%); the gate needs 50%")
     lenient = Gate(max_fails=1, min_holds=0.25).check(planted)
     assert lenient.passed and lenient.reasons[0].startswith("1 of 4 rules fails")
     strict = Gate(max_fails=1, min_holds=0.25, max_not_enough=0).check(planted)
-    assert strict.reasons == ("1 of 4 rules lack data for a verdict (R3); the gate allows 0",)
-    assert strict.summary().startswith("gate failed: 1 of 4 rules lack data")
+    assert strict.reasons == ("1 of 4 rules lacks data for a verdict (R3); the gate allows 0",)
+    assert strict.summary().startswith("gate failed: 1 of 4 rules lacks data")
     doc = strict.to_json()
     assert doc == {"passed": False, "reasons": list(strict.reasons),
                    "gate": {"max_fails": 1, "min_holds": 0.25, "max_not_enough": 0}, "counts": planted.counts}

@@ -124,12 +124,13 @@ class Gate:
         (missed if fails > self.max_fails else met).append(text)
         holds = counts["holds"]
         share = holds / total if total else 0.0
-        text = f"{holds} of {total} rule{'s' if total != 1 else ''} hold ({share:.0%}); the gate needs " \
-               f"{self.min_holds:.0%}"
+        text = f"{holds} of {total} rule{'s' if total != 1 else ''} hold{'s' if holds == 1 else ''} ({share:.0%}); " \
+               f"the gate needs {self.min_holds:.0%}"
         (missed if total and share + 1e-12 < self.min_holds else met if total else missed).append(text)
         if self.max_not_enough is not None:
             lacking = counts["not enough data"]
-            text = f"{lacking} of {total} rule{'s' if total != 1 else ''} lack data for a verdict" \
+            verb = "lacks" if lacking == 1 else "lack"
+            text = f"{lacking} of {total} rule{'s' if total != 1 else ''} {verb} data for a verdict" \
                    f"{ids('not enough data')}; the gate allows {self.max_not_enough}"
             (missed if lacking > self.max_not_enough else met).append(text)
         passed = not missed
