@@ -596,7 +596,8 @@ def test_a_large_pack_translates_and_checks_in_linear_time():
 def test_a_threshold_beyond_the_float_range_in_the_target_unit_is_refused():
     pack = RulePack(name="p", line="L1", targets=(Target("bad"),), features=(Feature("x", "float64"),),
                     rules=RuleSet((rule([Condition("x", ">=", 1e306)], "bad"),)))
-    m = Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"x": {"column": "x_milli", "expr": "x_milli / 1000"}}})
+    m = Mapping.from_dict({"schema": MAPPING_SCHEMA,
+                           "features": {"x": {"column": "x_milli", "expr": "x_milli / 1000"}}})
     with pytest.raises(MappingError, match=r"rule 'r1': condition 'x >= 1e\+306' has no finite threshold in the target "
                                            "unit of 'x_milli'"):
         translate(pack, m)

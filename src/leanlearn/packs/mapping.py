@@ -612,9 +612,9 @@ def _rewrite_condition(cond: Condition, plan: _Plan, rule_id: str) -> Condition:
         values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
         converted = [_invert(v, a, b) for v in values]
         if not all(math.isfinite(v) for v in converted):
-            plan.problems.append(f"rule {rule_id!r}: condition {cond.text!r:.120} has no finite threshold in the target "
-                                 f"unit of {column!r} (the conversion takes it beyond ±1.8e308); check the mapping's "
-                                 f"features.{feature}.expr")
+            plan.problems.append(f"rule {rule_id!r}: condition {cond.text!r:.120} has no finite threshold in the "
+                                 f"target unit of {column!r} (the conversion takes it beyond ±1.8e308); check the "
+                                 f"mapping's features.{feature}.expr")
             return cond
         if cond.op == "between":
             lo, hi = sorted(converted)
