@@ -604,3 +604,16 @@ def test_a_threshold_beyond_the_float_range_in_the_target_unit_is_refused():
     small = replace(pack, rules=RuleSet((rule([Condition("x", "between", [-1e300, 5e-324])], "bad"),)))
     lo, hi = translate(small, m).rules[0].conditions[0].value
     assert lo == -1e303 and 0 < hi < 1e-320  # subnormal, but finite and on the right side
+
+
+def test_without_a_mapping_a_foreign_table_is_refused_saying_what_to_map():
+    target = target_frame(np.random.default_rng(3)).rename(columns={"mat": "materal"})
+    with pytest.raises(MappingError) as info:
+        require_compatible(hand_pack(), target, where="l2.csv")
+    message = str(info.value)
+    assert "column 'material', which rules 'r1', 'r3', 'r6' need, is not in the target data (did you mean " \
+           "'materal'?); map it to the target's column in the mapping (features: {material: <column>})" in message
+    assert "column 'pressure', which rule 'r4' needs, is not in the target data" in message
+    assert "target column 'defect' is not in the target data; map it in the mapping (targets: {defect: <column>})" \
+        in message
+    assert "the target's columns: dry, materal, nok, p_kpa, temp_k" in message

@@ -891,9 +891,11 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
                     if v not in seen_values[column]:
                         absent_codes.setdefault((column, repr(v)), []).append(rule.id)
     for column, ids in missing.items():
-        problems.append(f"column {column!r}{origin_text(column)}, which {_ids(ids)} need, is not in the target data; "
-                        f"map the feature to the target's column in the mapping (features.<origin>: {{column: ...}})"
-                        f" — columns: {hint_cols}")
+        origin = origin_of.get(column, column)
+        need = "needs" if len(set(ids)) == 1 else "need"
+        problems.append(f"column {column!r}{origin_text(column)}, which {_ids(ids)} {need}, is not in the target data"
+                        f"{did_you_mean(column, columns)}; map it to the target's column in the mapping "
+                        f"(features: {{{origin}: <column>}}) — the target's columns: {hint_cols}")
     for (column, need), ids in wrong.items():
         dtype = frame[column].dtype
         if need == "numbers":
@@ -911,9 +913,10 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
 
     for target in translated.targets:
         if target.name not in columns:
-            problems.append(f"target column {target.name!r}{origin_text(target.name)} is not in the target data; map "
-                            f"it under the mapping's targets (targets: {{<origin>: {{column: ...}}}}) — columns: "
-                            f"{hint_cols}")
+            origin = origin_of.get(target.name, target.name)
+            problems.append(f"target column {target.name!r}{origin_text(target.name)} is not in the target data"
+                            f"{did_you_mean(target.name, columns)}; map it in the mapping (targets: {{{origin}: "
+                            f"<column>}}) — the target's columns: {hint_cols}")
             continue
         series = frame[target.name]
         if target.kind == "numeric":
