@@ -258,6 +258,13 @@ def test_numeric_rule_on_few_rows_says_how_many_it_needs() -> None:
     assert v.needed_rows is None and "origin's own 200 covered rows" in v.needed_note
 
 
+def test_numeric_outcome_with_text_is_one_data_error() -> None:
+    frame = pd.DataFrame({"f0": [1, 0, 0, 1], "minutes": ["3", "late", "5", "7"]})
+    pack = _pack(_numeric_rule("M", "f0", 0.6), targets=(Target("minutes", kind="numeric", positive="higher"),))
+    with pytest.raises(DataError, match="outcome column 'minutes' holds text where numbers belong .*'late'"):
+        validate_transfer(pack, frame)
+
+
 # -- hostile input ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [2, 0.5, -1])
 def test_an_outcome_that_is_not_0_1_is_one_data_error(value: float) -> None:
@@ -279,6 +286,10 @@ def test_text_outcome_missing_outcome_and_missing_feature_are_data_errors() -> N
         validate_transfer(_pack(_rule("R0", "x0")), frame.drop(columns="x0"))
     with pytest.raises(DataError, match="no rows"):
         validate_transfer(_pack(_rule("R0", "x0")), frame.iloc[:0])
+    with pytest.raises(DataError, match="column\\(s\\) 'x0' more than once"):
+        validate_transfer(_pack(_rule("R0", "x0")), pd.concat([frame, frame[["x0"]]], axis=1))
+    with pytest.raises(DataError, match="needs a RulePack, got dict"):
+        validate_transfer({"rules": []}, frame)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="must be a table"):
         validate_transfer(_pack(_rule("R0", "x0")), {"x0": [1]})  # type: ignore[arg-type]
 

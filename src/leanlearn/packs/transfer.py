@@ -656,8 +656,14 @@ def validate_transfer(
         if v is None or not low < v < high:
             raise DataError(f"{name} = {value!r:.40} is not a number between {low:g} and {high:g} (exclusive); "
                             f"e.g. {name}={ {'margin': 0.1, 'alpha': 0.05, 'power': 0.8, 'delta_margin': 0.1}[name]}")
+    if not isinstance(pack, RulePack):
+        raise DataError(f"validate_transfer needs a RulePack, got {type(pack).__name__}; load it with RulePack.load")
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"the target data must be a table (pandas DataFrame), got {type(frame).__name__}")
+    repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if repeated:
+        raise DataError(f"the target data has column(s) {', '.join(map(repr, repeated[:5]))} more than once; "
+                        "name each column once")
     if len(frame) == 0:
         raise DataError("the target data has no rows; nothing to validate the pack on")
     prepared = pack.prepare(frame)
