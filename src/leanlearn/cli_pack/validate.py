@@ -104,11 +104,11 @@ def validate(
     max_fails: Annotated[int, typer.Option("--max-fails", metavar="N", help="Gate: most rules that may fail.")] = 0,
     max_not_enough: Annotated[
         int | None, typer.Option("--max-not-enough", metavar="N",
-                                 help="Gate: most rules without enough data for a verdict [default: no limit].")
+                                 help="Gate: most rules without enough data for a verdict (default: no limit).")
     ] = None,
     line: Annotated[
-        str | None, typer.Option("--line", metavar="L", help="Name of the target line in the report [default: the "
-                                                             "mapping's target_line, or an imported pack's line].")
+        str | None, typer.Option("--line", metavar="L", help="Name of the target line in the report (default: the "
+                                                             "mapping's target_line, or an imported pack's line).")
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", metavar="MODEL_URI",
