@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leanlearn.mining.expressions import Expression
 from leanlearn.mining.rules import Condition, Review, Rule, RuleSet, Shift
 from leanlearn.packs.mapping import (
     MAPPING_SCHEMA,
@@ -617,3 +618,37 @@ def test_without_a_mapping_a_foreign_table_is_refused_saying_what_to_map():
     assert "target column 'defect' is not in the target data; map it in the mapping (targets: {defect: <column>})" \
         in message
     assert "the target's columns: dry, materal, nok, p_kpa, temp_k" in message
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_affine_conversions_keep_every_mask(seed):
+    rng = np.random.default_rng(100 + seed)
+    a = float(rng.choice([-1, 1]) * 10 ** rng.uniform(-3, 3))
+    b = float(rng.uniform(-500, 500))
+    a_text, b_text = repr(a), repr(b)
+    ops = ["<", "<=", ">", ">=", "between", "in", "==", "!="]
+    x = rng.uniform(-1000, 1000, 3000).round(int(rng.integers(0, 3)))
+    origin_values = a * x + b
+    conditions = []
+    for op in ops:
+        picks = [float(v) for v in rng.choice(origin_values, 2)]
+        value = sorted(picks) if op == "between" else picks if op == "in" else picks[0]
+        conditions.append(Condition("f", op, value))
+    pack = RulePack(name="p", line="L1", targets=(Target("bad"),), features=(Feature("f", "float64", "u"),),
+                    rules=RuleSet(tuple(rule([c], "bad", f"r{i}") for i, c in enumerate(conditions))))
+    m = Mapping.from_dict({"schema": MAPPING_SCHEMA, "features": {"f": {"column": "x", "expr": f"x * {a_text} + "
+                                                                         f"({b_text})", "unit": "u"}}})
+    new = translate(pack, m)
+    origin = Expression.parse(f"x * {a_text} + ({b_text})").evaluate(pd.DataFrame({"x": x})).to_numpy()
+    for old, translated in zip(pack.rules, new.rules):
+        assert translated.conditions[0].feature == "x"
+        expected = old.mask(pd.DataFrame({"f": origin}))
+        got = translated.mask(pd.DataFrame({"x": x}))
+        values = old.conditions[0].value if isinstance(old.conditions[0].value, tuple) else (old.conditions[0].value,)
+        near = np.zeros(len(x), dtype=bool)
+        for v in values:
+            near |= np.isclose(origin, v, rtol=1e-9, atol=1e-9)
+        if old.conditions[0].op in ("==", "in"):
+            continue  # equality on converted floats is exact only where the arithmetic is (see the near rows)
+        assert (expected[~near] == got[~near]).all(), (seed, a, b, old.conditions[0].text,
+                                                       translated.conditions[0].text)
