@@ -434,6 +434,33 @@ def ai4i() -> tuple[RulePack, pd.DataFrame]:
     return pack, target
 
 
+def test_on_the_data_it_was_mined_from_a_pack_reproduces_its_evidence(ai4i: tuple[RulePack, pd.DataFrame]) -> None:
+    pack = ai4i[0]
+    frame = load_ai4i()
+    origin = frame.iloc[np.random.default_rng(7).permutation(len(frame))[:5000]].reset_index(drop=True)
+    report = validate_transfer(pack, origin)
+    for v, rule in zip(report.verdicts, pack.rules, strict=True):
+        assert (v.n, v.hits) == (rule.n, rule.hits)
+        assert v.confidence == pytest.approx(rule.confidence) and v.base_rate == pytest.approx(rule.base_rate)
+        assert v.ci == pytest.approx(rule.ci, abs=1e-9) and v.support == pytest.approx(rule.support)
+        assert v.verdict in ("holds", "not enough data") and v.p_weaker is not None and v.p_weaker > 0.4
+
+
+def test_the_shipped_numeric_pack_reproduces_its_cliffs_delta() -> None:
+    from pathlib import Path
+
+    from leanlearn.data.datasets import load_production_4tu
+    from leanlearn.lean.tables import setup_table
+    from leanlearn.packs.pack import RulePack as Pack
+
+    pack = Pack.load(Path(__file__).resolve().parent.parent / "models" / "4tu-setups.json")
+    report = validate_transfer(pack, setup_table(load_production_4tu(events=True)))
+    for v, rule in zip(report.verdicts, pack.rules, strict=True):
+        assert rule.shift is not None and v.kind == "numeric"
+        assert v.delta == pytest.approx(rule.shift.effect_size, abs=1e-12) and v.n == rule.n
+        assert v.mean == pytest.approx(rule.shift.mean) and v.median == pytest.approx(rule.shift.median)
+
+
 def _affected(pack: RulePack, before: pd.DataFrame, after: pd.DataFrame) -> set[str]:
     """Rules that lose at least a quarter of their hits when ``before``'s outcomes become ``after``'s."""
     prepared = pack.prepare(before)
