@@ -114,7 +114,7 @@ def test_planted_verdicts(planted: TransferReport) -> None:
     assert v["R0"].needed_rows is None and v["R1"].needed_rows is None  # a verdict needs no more rows
     assert planted.summary() == (
         "Pack 'p' from line L1 on line L2 (6,000 rows): of 4 rules, 1 holds, 1 weaker (R1), 1 fails (R2), "
-        "1 not enough data (R3) (margin ±10 pp, α = 0.05, Holm).")
+        "1 not enough data (R3) (margin ±10 pp (≤ 50% of origin confidence), α = 0.05, Holm).")
 
 
 def test_a_rule_clearly_stronger_on_the_target_holds_and_is_marked() -> None:

@@ -92,6 +92,11 @@ def validate(
     margin: Annotated[
         float, typer.Option("--margin", metavar="F", help="Equivalence margin on confidence, a share (0.1 = ±10 pp).")
     ] = 0.10,
+    relative_margin: Annotated[
+        float, typer.Option("--relative-margin", metavar="F",
+                            help="Cap of the margin relative to a rule's origin confidence (0.5: a 10 % rule must "
+                                 "stay within ±5 pp; 1 = no cap).")
+    ] = 0.5,
     alpha: Annotated[float, typer.Option("--alpha", metavar="F", help="Significance level after Holm.")] = 0.05,
     power: Annotated[float, typer.Option("--power", metavar="F", help="Power assumed for 'rows needed'.")] = 0.80,
     delta_margin: Annotated[
@@ -148,6 +153,8 @@ def validate(
     from leanlearn.errors import PackError
 
     _check_setting("--margin", margin, 0.0, 1.0, "0.1")
+    if not 0.0 < relative_margin <= 1.0:
+        raise _fail(f"--relative-margin {relative_margin:g} is not in (0, 1]; e.g. --relative-margin 0.5")
     _check_setting("--alpha", alpha, 0.0, 0.5, "0.05")
     _check_setting("--power", power, 0.0, 1.0, "0.8")
     _check_setting("--delta-margin", delta_margin, 0.0, 2.0, "0.1")
@@ -181,6 +188,7 @@ def validate(
             imported = pack.line if source and source != pack.line else None
             name = line or (mapping.target_line if mapping is not None else None) or imported  # else "target"
             report = validate_transfer(pack, frame, margin=margin, alpha=alpha, power=power,
+                                       relative_margin=None if relative_margin >= 1.0 else relative_margin,
                                        delta_margin=delta_margin, target_line=name)
         warn = _console(stderr=True)
         for text in fit.warnings:

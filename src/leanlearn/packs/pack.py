@@ -274,7 +274,8 @@ def compile_schema(schema: Any, root: Any = None) -> _Check:
             return lambda v: [([], "False schema does not allow " + repr(v))]
         unknown = set(node) - _IGNORED - {
             "type", "const", "enum", "required", "properties", "additionalProperties", "items", "minItems",
-            "maxItems", "minLength", "maxLength", "minimum", "maximum", "pattern", "$ref", "allOf", "if", "then", "$defs",
+            "maxItems", "minLength", "maxLength", "minimum", "maximum", "pattern", "$ref", "allOf", "if", "then",
+            "$defs",
         }
         if unknown:
             raise ValueError(f"JSON Schema keyword(s) {sorted(unknown)} not supported by compile_schema")

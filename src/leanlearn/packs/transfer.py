@@ -8,7 +8,9 @@ rule with three one-sided questions, each a family Holm-adjusted over the pack's
 
 - **weaker** — is the target's confidence below the origin's? Two independent proportions, one-sided
   (``statsmodels`` ``test_proportions_2indep``, Agresti–Caffo, ``alternative="smaller"``);
-- **holds** — is it the same within ``±margin`` (default 10 percentage points of confidence)? Equivalence by TOST
+- **holds** — is it the same within ``±margin`` (default 10 percentage points of confidence, and never more than
+  ``relative_margin`` — default half — of the origin's confidence, so a 10 %-confidence rule that drops to 3 % does
+  not "hold"; each verdict records the margin it was judged with)? Equivalence by TOST
   (``tost_proportions_2indep``). A rule whose target confidence is *above* the origin's only has to show that it is
   not worse by more than the margin (the TOST's lower test, i.e. non-inferiority): a rule that is clearly stronger
   on the target holds — the origin's claim is true there, and more — and is marked ``stronger``;
@@ -54,7 +56,7 @@ Examples
 ('holds', 200, 178, 0.89)
 >>> print(report.summary())  # doctest: +NORMALIZE_WHITESPACE
 Pack 'p' from line L1 on line L2 (2,000 rows): of 1 rule, 1 holds, 0 weaker, 0 fail, 0 not enough data
-(margin ±10 pp, α = 0.05, Holm).
+(margin ±10 pp (≤ 50% of origin confidence), α = 0.05, Holm).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ from leanlearn.mining.rules import Rule
 from leanlearn.packs.pack import RulePack, Target, fingerprint
 
 __all__ = [
-    "DEFAULT_DELTA_MARGIN", "DEFAULT_MARGIN", "VERDICTS", "RuleVerdict", "TransferReport", "validate_transfer",
+    "DEFAULT_DELTA_MARGIN", "DEFAULT_MARGIN", "DEFAULT_RELATIVE_MARGIN", "VERDICTS", "RuleVerdict", "TransferReport",
+    "validate_transfer",
 ]
 
 #: The four verdicts, in the order reports list them.
@@ -84,6 +87,8 @@ VERDICTS: tuple[str, ...] = ("holds", "weaker", "fails", "not enough data")
 DEFAULT_MARGIN = 0.10
 #: Default equivalence margin on Cliff's delta of a numeric-outcome rule (−1…1 scale).
 DEFAULT_DELTA_MARGIN = 0.10
+#: Default cap of the confidence margin relative to the origin's confidence (0.5: at most half of it).
+DEFAULT_RELATIVE_MARGIN = 0.5
 #: Most covered rows :func:`validate_transfer` will ever say a verdict needs (beyond: "never", with the reason).
 MAX_NEEDED_ROWS = 10**9
 
@@ -138,6 +143,7 @@ class RuleVerdict:
     median: float | None = None
     mean_uncovered: float | None = None
     median_uncovered: float | None = None
+    margin: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: every field, tuples as lists, NaN and infinity as ``null``."""
@@ -176,6 +182,7 @@ class TransferReport:
     delta_margin: float = DEFAULT_DELTA_MARGIN
     missing: dict[str, int] = field(default_factory=dict)
     created: str = ""
+    relative_margin: float | None = DEFAULT_RELATIVE_MARGIN
 
     @property
     def counts(self) -> dict[str, int]:
@@ -206,15 +213,19 @@ class TransferReport:
             f"rule{'s' if n != 1 else ''}, {c['holds']} hold{'s' if c['holds'] == 1 else ''}, "
             f"{c['weaker']} weaker{named('weaker')}, {c['fails']} fail{'s' if c['fails'] == 1 else ''}"
             f"{named('fails')}, {c['not enough data']} not enough data{named('not enough data')} "
-            f"(margin ±{self.margin * 100:g} pp, α = {self.alpha:g}, Holm)."
+            f"(margin ±{self.margin * 100:g} pp{self._cap()}, α = {self.alpha:g}, Holm)."
         )
+
+    def _cap(self) -> str:
+        return f" (≤ {self.relative_margin:.0%} of origin confidence)" if self.relative_margin else ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe document (no NaN): the settings, counts, summary and every verdict."""
         doc = {
             "pack_name": self.pack_name, "line": self.line, "target": self.target, "content_hash": self.content_hash,
             "data_fingerprint": self.data_fingerprint, "margin": self.margin, "alpha": self.alpha,
-            "power": self.power, "delta_margin": self.delta_margin, "rows": self.rows, "missing": self.missing,
+            "power": self.power, "delta_margin": self.delta_margin, "relative_margin": self.relative_margin,
+            "rows": self.rows, "missing": self.missing,
             "created": self.created, "counts": self.counts, "summary": self.summary(),
             "verdicts": [v.to_json() for v in self.verdicts],
         }
@@ -232,6 +243,8 @@ class TransferReport:
                 power=float(doc.get("power", 0.8)), delta_margin=float(doc.get("delta_margin", DEFAULT_DELTA_MARGIN)),
                 missing={str(k): int(v) for k, v in dict(doc.get("missing") or {}).items()},
                 created=str(doc.get("created", "")),
+                relative_margin=(None if doc.get("relative_margin") is None else float(doc["relative_margin"]))
+                if "relative_margin" in doc else DEFAULT_RELATIVE_MARGIN,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a transfer validation report ({type(exc).__name__}: {exc})") from None
@@ -531,6 +544,14 @@ def _replace_raw(raw: _Raw, **changes: Any) -> _Raw:
     return replace(raw, **changes)
 
 
+def _rule_margin(rule: Rule, margin: float, relative_margin: float | None) -> float:
+    """The confidence margin a binary rule is judged with: ``margin``, capped at ``relative_margin`` × its origin
+    confidence (a floor of 0.5 pp keeps a near-zero confidence testable)."""
+    if relative_margin is None:
+        return float(margin)
+    return float(min(margin, max(relative_margin * float(rule.confidence), 0.005)))
+
+
 def _needed_rows(raw: _Raw, margin: float, delta_margin: float, alpha_holds: float, alpha_points: float,
                  power: float, base: float | None) -> tuple[int | None, str]:
     """Covered rows a verdict would need if the target equalled the origin (see the module docstring)."""
@@ -618,6 +639,7 @@ def validate_transfer(
     power: float = 0.80,
     delta_margin: float = DEFAULT_DELTA_MARGIN,
     target_line: str | None = None,
+    relative_margin: float | None = DEFAULT_RELATIVE_MARGIN,
 ) -> TransferReport:
     """Judge every rule of ``pack`` on ``frame``, the target line's table (see the module docstring).
 
@@ -636,6 +658,10 @@ def validate_transfer(
         Power assumed when saying how many covered rows a "not enough data" rule would need.
     delta_margin : float
         Equivalence margin on Cliff's delta for numeric-outcome rules, in (0, 2).
+    relative_margin : float or None
+        Cap of a binary rule's margin relative to its origin confidence: the rule is judged with
+        ``min(margin, relative_margin × origin confidence)`` (default 0.5: a 10 % rule must stay within ±5 pp);
+        ``None`` judges every rule with ``margin``.
     target_line : str, optional
         Name of the target line in the report; default ``pack.line`` when the pack was imported (its lineage names
         another source line), else ``"target"``.
@@ -656,6 +682,13 @@ def validate_transfer(
         if v is None or not low < v < high:
             raise DataError(f"{name} = {value!r:.40} is not a number between {low:g} and {high:g} (exclusive); "
                             f"e.g. {name}={ {'margin': 0.1, 'alpha': 0.05, 'power': 0.8, 'delta_margin': 0.1}[name]}")
+    if relative_margin is not None:
+        number = isinstance(relative_margin, (int, float, np.integer, np.floating)) and not isinstance(
+            relative_margin, bool)
+        cap = _finite(relative_margin) if number else None
+        if cap is None or not 0.0 < cap <= 1.0:
+            raise DataError(f"relative_margin = {relative_margin!r:.40} is not a number in (0, 1] (or None); "
+                            "e.g. relative_margin=0.5")
     if not isinstance(pack, RulePack):
         raise DataError(f"validate_transfer needs a RulePack, got {type(pack).__name__}; load it with RulePack.load")
     if not isinstance(frame, pd.DataFrame):
@@ -682,8 +715,8 @@ def validate_transfer(
         if rule.target not in outcomes:
             outcomes[rule.target] = _outcome(prepared, target, rule)
         covered = rule.mask(prepared)
-        raws.append(_judge_rule(rule, target, outcomes[rule.target], covered, float(margin), float(delta_margin),
-                                float(alpha)))
+        raws.append(_judge_rule(rule, target, outcomes[rule.target], covered, _rule_margin(rule, margin,
+                                relative_margin), float(delta_margin), float(alpha)))
     adj_w = holm_adjust([r.p_weaker for r in raws])
     adj_h = holm_adjust([r.p_holds for r in raws])
     adj_p = holm_adjust([r.p_points for r in raws])
@@ -694,8 +727,8 @@ def validate_transfer(
         verdict, reason = _verdict(raw, pw, ph, pp, alpha)
         need, note = None, ""
         if verdict == "not enough data":
-            need, note = _needed_rows(raw, float(margin), float(delta_margin), alpha / max(open_h, 1),
-                                      alpha / max(open_p, 1), float(power), raw.base_rate)
+            need, note = _needed_rows(raw, _rule_margin(raw.rule, margin, relative_margin), float(delta_margin),
+                                      alpha / max(open_h, 1), alpha / max(open_p, 1), float(power), raw.base_rate)
             if need is not None and need <= raw.n:
                 note += (f"; it covers {raw.n:,} already — its figures on the target differ from the origin's more "
                          "than this assumes")
@@ -714,6 +747,7 @@ def validate_transfer(
                 raw.extra["delta"] - raw.extra["origin_delta"] if "delta" in raw.extra else None),
             p_weaker=raw.p_weaker, p_weaker_adj=pw, p_holds=raw.p_holds, p_holds_adj=ph, p_points=raw.p_points,
             p_points_adj=pp, stronger=raw.stronger and verdict == "holds", needed_rows=need, needed_note=note,
+            margin=_rule_margin(rule, margin, relative_margin) if raw.kind == "binary" else float(delta_margin),
             **{k: v for k, v in raw.extra.items() if k in _EXTRA},
         ))
     lineage = pack.lineage or {}
@@ -724,6 +758,7 @@ def validate_transfer(
         content_hash=pack.source_hash or pack.content_hash, data_fingerprint=fingerprint(frame),
         margin=float(margin), alpha=float(alpha), rows=len(frame), verdicts=tuple(verdicts), power=float(power),
         delta_margin=float(delta_margin), missing={k: o.missing for k, o in outcomes.items()},
+        relative_margin=None if relative_margin is None else float(relative_margin),
         created=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 

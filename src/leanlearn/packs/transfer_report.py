@@ -234,7 +234,10 @@ def report_html(report: TransferReport, gate: GateResult | None = None, *,
         "<h2>How each rule is judged</h2>"
         "<p>On the target's rows with a known outcome, per rule: <strong>weaker</strong> — a one-sided "
         "two-proportion test (Agresti–Caffo) that the target's confidence is below the origin's; "
-        f"<strong>holds</strong> — equivalence within ±{report.margin * 100:g} percentage points (TOST; a rule above "
+        f"<strong>holds</strong> — equivalence within ±{report.margin * 100:g} percentage points"
+        + (f", never more than {report.relative_margin:.0%} of the rule's origin confidence" if report.relative_margin
+           else "")
+        + " (TOST; a rule above "
         "the origin only needs the lower test, and is marked stronger when clearly above the margin); "
         "<strong>points at waste</strong> — a one-sided Fisher test that the covered rows' rate exceeds the uncovered "
         "rows'. Numeric outcomes: Mann–Whitney covered vs uncovered, and "
