@@ -112,10 +112,11 @@ def export(
 
 
 def _read_pack(path: Path, trusted_keys: Path | None, require_signature: bool | None) -> Any:
-    """The verified pack in ``path`` under the line's signature policy (a warning on stderr where it is lax)."""
-    from leanlearn.cli_pack.sign import load_pack_file
+    """The verified pack in ``path`` under the line's signature policy (a warning on stderr where it is lax), and
+    the signature check."""
+    from leanlearn.cli_pack.sign import load_pack_file_checked
 
-    return load_pack_file(path, trusted_keys=trusted_keys, require_signature=require_signature)
+    return load_pack_file_checked(path, trusted_keys=trusted_keys, require_signature=require_signature)
 
 
 @command
@@ -151,11 +152,16 @@ def import_(
     from leanlearn.cli import _console, _printable, _say, _user_errors
 
     with _user_errors():
+        from dataclasses import replace
+
         from leanlearn.packs.mapping import Mapping, import_pack
 
-        source = _read_pack(pack_file, trusted_keys, require_signature)
+        source, check = _read_pack(pack_file, trusted_keys, require_signature)
         loaded = Mapping.load(mapping) if mapping is not None else None
         new = import_pack(source, line, loaded)  # source model, version, aliases: from the export's lineage
+        # the verdict on the source's signature travels in the lineage: the new pack itself is unsigned
+        signed = {"status": check.status, "signer": check.signer, "key_id": check.key_id, "signed": check.signed}
+        new = replace(new, lineage={**new.lineage, "source_signature": signed}, signature=None)
         target = out if out is not None else pack_file.with_name(f"{pack_file.stem}.{line}.json")
         path = new.save(target)
         registered = []

@@ -177,6 +177,9 @@ def validate(
             from leanlearn.packs.mapping import Mapping
 
             mapping = Mapping.load(mapping_file)
+            if (pack.lineage or {}).get("mapping_hash") == mapping.content_hash:
+                raise PackError(f"{pack_file} was imported through this very mapping ({mapping_file}) already; "
+                                "validate it without --mapping (translating it twice would rename it twice)")
         frame = read_table(data, encoding=encoding)
         from leanlearn.packs.mapping import require_compatible, translate
 

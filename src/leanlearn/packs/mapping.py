@@ -1036,6 +1036,8 @@ def import_pack(pack: RulePack, line: str, mapping: Mapping | None = None, *, so
         "imported": _now(),
         "history": history,
     }
+    if pack.signature:  # who signed what was imported (verified by the caller: leanlearn.packs.signing.read_pack)
+        lineage["source_signature"] = {k: pack.signature.get(k) for k in ("signer", "key_id", "signed")}
     return replace(translated, line=line, parent=source_hash, lineage=lineage, signature=None,
                    created=_now())
 
