@@ -24,6 +24,39 @@ What a logged model carries
   without MLflow's requirement inference (which imports the model in a subprocess and is slow);
 - ``MLmodel`` metadata ``leanlearn``: pack name, line, target, content hash, number of rules.
 
+Registering is idempotent, and safe on a team server
+----------------------------------------------------
+Registering the same pack twice gives the same version: a version is found by its tag ``leanlearn.content_hash``
+(the sub-pack's content hash) before anything is logged, and reused. Against a shared ``mlflow server`` (several
+workers, PostgreSQL) with many clients at once, :func:`register_pack` guards against these races:
+
+- *Version numbers.* MLflow's SQL store gives a new version ``MAX(version) + 1`` of the model inside the insert's
+  transaction; two workers may compute the same number, and the loser's insert fails with an IntegrityError. The
+  store rolls back and retries 3 times, then gives up ("Model Version creation error ... Giving up after 3
+  attempts": a 500 from a server). Older releases retried without rolling back, so every retry failed. On
+  PostgreSQL the update of the model's ``last_updated_time`` in the same transaction usually serialises creators
+  (a row lock), but not always (the same millisecond, other databases).
+- *Lost answers.* MLflow's HTTP client re-sends any request, POSTs included, after a 408/429/500/502/503/504 or a
+  dropped connection; a create whose answer was lost *after* the server committed (a proxy's timeout, a worker
+  that died) is sent again and makes a second version of the same content. leanlearn's own retries search by
+  content hash before every new attempt, so a write that landed is never repeated.
+- *The same pack at the same instant.* Two clients search, find nothing and both create: two versions with one
+  content hash. Each client then searches again; the lowest version is kept, and a client whose version is not
+  the lowest deletes its own (version numbers are never reused) and returns the lowest.
+- *Creating the registered model or the experiment* at once: "already exists" (a 400), an IntegrityError or a 500
+  from the other insert — tolerated by reading it again.
+- *Aliases.* Setting an alias is a read-then-insert (a merge) in the SQL store: two clients at once can collide on
+  the key. Retried, each retry first checking whether the alias already points at the version. The alias is last
+  writer wins: after concurrent registrations ``candidate`` points at the one that finished last.
+
+Transient failures (duplicate-key errors, HTTP 500/502/503/504, connection resets, a locked database) of these
+writes are retried with exponential backoff and full jitter: at most :data:`RETRY_ATTEMPTS` attempts, waits up to
+:data:`RETRY_MAX_WAIT` s, none started after :data:`RETRY_TOTAL_SECONDS` s; then one :class:`RegistryError`. A
+permanent error (an invalid value, a permission) is raised at once. :attr:`RegisteredPack.retries` counts the
+retries, and each is logged at DEBUG on the logger ``leanlearn.registry``. Not guarded by leanlearn: uploading the
+model's artifacts (MLflow's own HTTP retries apply); a registration cut short may leave a run and a logged model
+without a version (registering again is safe), and a deleted duplicate leaves its run behind.
+
 MLflow is imported lazily (``import leanlearn.packs.registry`` does not import it). Before the first import leanlearn
 sets ``MLFLOW_DISABLE_TELEMETRY=true`` unless the variable is already set, so MLflow sends no usage data; while
 logging it also turns off MLflow's uv-project detection (which would copy a ``uv.lock`` from the current directory
@@ -42,6 +75,9 @@ Examples
 >>> [registered] = register_pack(pack, tracking_uri=uri)
 >>> registered.uri, registered.version_uri
 ('models:/leanlearn.L1.scrap@candidate', 'models:/leanlearn.L1.scrap/1')
+>>> [again] = register_pack(pack, tracking_uri=uri)  # the same pack again: the same version
+>>> again.version, again.reused
+('1', True)
 >>> load_pack(registered.uri, tracking_uri=uri).rules[0].id
 'R1'
 >>> load_model(registered.uri, tracking_uri=uri).predict(pd.DataFrame({"torque": [70.0, 50.0]}))["rules"].tolist()
