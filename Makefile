@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint lock clean
+.PHONY: install demo test test-slow lint lock models clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: install
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable --exclude leanlearn > requirements.lock
+
+# Re-export the demo's AI4I pack into models/ai4i.<target>.json (what `leanlearn pack import` takes).
+models: install
+	$(BIN)/python models/export_demo.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
