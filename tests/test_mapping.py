@@ -366,8 +366,21 @@ def test_source_and_target_line_must_match():
         translate(hand_pack(), Mapping.from_dict(hand_mapping(source_line="L9"), where="m.yaml"))
     with pytest.raises(MappingError, match="target_line is 'L2', but the pack is imported to line 'L3'"):
         import_pack(hand_pack(), "L3", Mapping.from_dict(hand_mapping()))
-    with pytest.raises(MappingError, match=r"the pack has no target 'defekt' \(did you mean 'defect'\?\)"):
-        translate(hand_pack(), Mapping.from_dict(hand_mapping(targets={"defekt": "nok"})))
+
+
+
+def test_a_target_the_pack_lacks_is_a_warning_and_a_typo_is_caught_by_the_missing_column():
+    """A line's mapping serves each of its packs (a registered pack holds one target): an unused target entry is a
+    warning; a misspelt one leaves the real target unrenamed, so the target's column is missing — a problem."""
+    mapping = Mapping.from_dict(hand_mapping(targets={"defect": "nok", "scrap": "scrap_kg"}))
+    translate(hand_pack(), mapping)  # no error
+    typo = Mapping.from_dict(hand_mapping(targets={"defekt": "nok"}))
+    translated = translate(hand_pack(), typo)
+    assert [t.name for t in translated.targets] == ["defect"]
+    frame = pd.DataFrame({c: [1.0] for c in ("nok",)})
+    result = compatibility(hand_pack(), frame, typo)
+    assert any("the pack has no target 'defekt' (did you mean 'defect'?)" in w for w in result.warnings)
+    assert not result.ok
 
 
 def test_constants_become_derived_features():

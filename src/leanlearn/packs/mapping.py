@@ -659,11 +659,8 @@ def _translate(pack: RulePack, mapping: Mapping | None, line: str | None) -> tup
     if line is not None and m.target_line is not None and m.target_line != line:
         problems.append(f"{m.where}: target_line is {m.target_line!r}, but the pack is imported to line {line!r}; "
                         f"use the mapping written for line {line!r}, or correct target_line")
-    target_names = {t.name for t in pack.targets}
-    for name in m.targets:
-        if name not in target_names:
-            problems.append(f"{m.where}: targets.{name}: the pack has no target {name!r}"
-                            f"{did_you_mean(name, target_names)}; its targets: {', '.join(sorted(target_names))}")
+    # a target the pack does not have is not used (a line's mapping serves each of its packs; registered packs hold
+    # one target each): compatibility() warns about it
     plan = _plan(pack, m)
     problems.extend(plan.problems)
     plan.problems = problems
@@ -959,6 +956,11 @@ def compatibility(pack: RulePack, frame: pd.DataFrame, mapping: Mapping | None =
                             f"features.{feat.name}.expr converting {column} to {feat.unit} (with unit: "
                             f"{feat.unit!r})")
     # mapping entries the pack does not know
+    target_names = {t.name for t in pack.targets}
+    for name in m.targets:
+        if name not in target_names:
+            warnings.append(f"{m.where}: targets.{name}: the pack has no target {name!r}"
+                            f"{did_you_mean(name, target_names)}; the entry is not used")
     known = {f.name for f in pack.features} | set(uses) | {n for n, _ in pack.derived}
     for origin in m.features:
         if origin not in known:
