@@ -230,6 +230,12 @@ def test_total_time_bounds_the_retries(uri: str, monkeypatch: pytest.MonkeyPatch
     assert len(calls) == 1
 
 
+def _other_client(client: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments another client's create would have: the same model, its own run."""
+    run = client.create_run(client.get_experiment_by_name("leanlearn").experiment_id)
+    return {**kwargs, "run_id": run.info.run_id}
+
+
 def test_two_clients_at_the_same_instant_end_with_the_lowest_version(uri: str, client: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Another client registers the same pack between our search and our create: ours is deleted, theirs kept."""
@@ -240,7 +246,7 @@ def test_two_clients_at_the_same_instant_end_with_the_lowest_version(uri: str, c
 
     def racing(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         if not other:  # the other client's create lands first
-            other.append(str(real(self, name, *args, **kwargs).version))
+            other.append(str(real(self, name, *args, **_other_client(client, kwargs)).version))
         return real(self, name, *args, **kwargs)
 
     monkeypatch.setattr(MlflowClient, "create_model_version", racing)
@@ -254,14 +260,14 @@ def test_two_clients_at_the_same_instant_end_with_the_lowest_version(uri: str, c
 
 
 def test_the_lowest_version_is_kept_by_its_creator(uri: str, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ours is the lowest: a later duplicate (another client, which deletes its own) does not make us move."""
+    """Ours is the lowest: a later duplicate of another client (which deletes its own) is left to that client."""
     from mlflow import MlflowClient
 
     real = MlflowClient.create_model_version
 
     def then_other(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         mine = real(self, name, *args, **kwargs)
-        real(self, name, *args, **kwargs)  # the other client's duplicate, right after ours
+        real(self, name, *args, **_other_client(client, kwargs))  # the other client's duplicate, right after ours
         return mine
 
     monkeypatch.setattr(MlflowClient, "create_model_version", then_other)
@@ -270,6 +276,44 @@ def test_the_lowest_version_is_kept_by_its_creator(uri: str, client: Any, monkey
     assert [str(v.version) for v in versions_with_hash(client, reg.name, _pack().content_hash)] == ["1", "2"]
     monkeypatch.setattr(MlflowClient, "create_model_version", real)
     assert register_pack(_pack(), tracking_uri=uri)[0].version == "1"  # a later registration picks the lowest too
+
+
+def test_our_lost_duplicate_is_deleted_when_the_retry_finds_another_clients_version(
+        uri: str, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client's version 1 lands, ours (2) lands too but its answer is lost: the retry finds 1 by hash, and
+    our 2 is deleted — seen on a real server through a proxy that loses answers."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    real = MlflowClient.create_model_version
+    calls: list[str] = []
+
+    def lost(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        real(self, name, *args, **_other_client(client, kwargs))
+        real(self, name, *args, **kwargs)
+        raise MlflowException("API request failed with error code 502 != 200. Response body: 'bad gateway'")
+
+    monkeypatch.setattr(MlflowClient, "create_model_version", lost)
+    [reg] = register_pack(_pack(), tracking_uri=uri)
+    assert (reg.version, reg.retries, len(calls)) == ("1", 1, 1)
+    assert _versions(client, reg.name) == ["1"]
+
+
+def test_a_version_the_client_sent_twice_is_settled_to_one(uri: str, client: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's HTTP client re-sent a create whose answer was lost: two versions of our run, the higher deleted."""
+    from mlflow import MlflowClient
+
+    real = MlflowClient.create_model_version
+
+    def twice(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        real(self, name, *args, **kwargs)
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "create_model_version", twice)
+    [reg] = register_pack(_pack(), tracking_uri=uri)
+    assert reg.version == "1" and _versions(client, reg.name) == ["1"]
 
 
 def test_alias_and_model_creation_races_are_tolerated(uri: str, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -815,8 +815,8 @@ def _create_version(client: Any, name: str, content_hash: str, retries: _Retries
 
     Transient failures are retried (:func:`_with_retries`); before each retry the registry is searched by content
     hash, and a version that landed (the server committed, then the answer was lost) is returned instead of
-    creating another. When another client registered the same pack at the same instant, the lowest version wins:
-    if ours is not it, ours is deleted and the lowest returned (:func:`_settle_duplicates`).
+    creating another. When another client registered the same pack at the same instant, the lowest version wins
+    and every other version this run created is deleted (:func:`_settle_duplicates`).
     """
     def landed() -> Any:
         same = versions_with_hash(client, name, content_hash)
@@ -824,30 +824,37 @@ def _create_version(client: Any, name: str, content_hash: str, retries: _Retries
 
     version = _with_retries(f"create a version of {name!r}", lambda: client.create_model_version(name, **create),
                             retries, landed=landed)
-    return _settle_duplicates(client, name, content_hash, version, retries)
+    return _settle_duplicates(client, name, content_hash, version, str(create.get("run_id") or ""), retries)
 
 
-def _settle_duplicates(client: Any, name: str, content_hash: str, mine: Any, retries: _Retries) -> Any:
-    """Keep the lowest of the versions holding ``content_hash``; delete ``mine`` if it is not that one."""
+def _settle_duplicates(client: Any, name: str, content_hash: str, mine: Any, run_id: str, retries: _Retries) -> Any:
+    """Keep the lowest of the versions holding ``content_hash``; delete the others that run ``run_id`` created.
+
+    Versions of other runs are their creators' to delete (each client settles its own), so two clients that
+    registered the same pack at once end with one version, and a client never deletes what another still returns.
+    A version of ours the registry made twice (MLflow's HTTP client re-sent a create whose answer was lost) goes too.
+    """
     from mlflow.exceptions import MlflowException
 
     same = _with_retries(f"check {name!r} for duplicates", lambda: versions_with_hash(client, name, content_hash),
                          retries)
-    if not same or int(same[0].version) >= int(mine.version):
+    if not same:
         return mine
-    keep = same[0]
-    _log.debug("leanlearn registry: %s version %s duplicates version %s (same content hash); deleting ours",
-               name, mine.version, keep.version)
+    keep, extra = same[0], [v for v in same[1:] if run_id and str(getattr(v, "run_id", "") or "") == run_id]
+    for duplicate in extra:
+        number = str(duplicate.version)
+        _log.debug("leanlearn registry: %s version %s duplicates version %s (same content hash); deleting ours",
+                   name, number, keep.version)
 
-    def delete() -> bool:
-        try:
-            client.delete_model_version(name, str(mine.version))
-        except MlflowException as exc:
-            if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
-                raise
-        return True
+        def delete(number: str = number) -> bool:
+            try:
+                client.delete_model_version(name, number)
+            except MlflowException as exc:
+                if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+            return True
 
-    _with_retries(f"delete duplicate version {mine.version} of {name!r}", delete, retries)
+        _with_retries(f"delete duplicate version {number} of {name!r}", delete, retries)
     return keep
 
 
