@@ -28,7 +28,7 @@ TrustedKeysOption = Annotated[
         "--trusted-keys",
         metavar="PATH",
         help="The line's trusted public keys: a .pub file (one key per line) or a folder of *.pub files "
-             "[default: $LEANLEARN_TRUSTED_KEYS].",
+             "(default: $LEANLEARN_TRUSTED_KEYS).",
     ),
 ]
 #: ``--require-signature / --no-require-signature`` (default ``LEANLEARN_REQUIRE_SIGNATURES``).
@@ -37,7 +37,7 @@ RequireSignatureOption = Annotated[
     typer.Option(
         "--require-signature/--no-require-signature",
         help="Refuse a pack not validly signed by a trusted key, or accept it with a warning "
-             "[default: $LEANLEARN_REQUIRE_SIGNATURES, else allow].",
+             "(default: $LEANLEARN_REQUIRE_SIGNATURES, else allow).",
         show_default=False,
     ),
 ]
@@ -114,10 +114,10 @@ def keygen(
 def sign(
     pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="The rule pack to sign.")],
     key: Annotated[Path, typer.Option("--key", "-k", help="Your private key (from leanlearn pack keygen).")],
-    signer: Annotated[str | None, typer.Option("--signer", help="The signer name [default: the name in KEY.pub].")]
+    signer: Annotated[str | None, typer.Option("--signer", help="The signer name (default: the name in KEY.pub).")]
     = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", metavar="SIGNED.json",
-                                             help="Write the signed pack here [default: sign in place].")] = None,
+                                             help="Write the signed pack here (default: sign in place).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was signed as JSON.")] = False,
 ) -> None:
     """Sign a rule pack with your Ed25519 key.
