@@ -41,8 +41,9 @@ workers, PostgreSQL) with many clients at once, :func:`register_pack` guards aga
   that died) is sent again and makes a second version of the same content. leanlearn's own retries search by
   content hash before every new attempt, so a write that landed is never repeated.
 - *The same pack at the same instant.* Two clients search, find nothing and both create: two versions with one
-  content hash. Each client then searches again; the lowest version is kept, and a client whose version is not
-  the lowest deletes its own (version numbers are never reused) and returns the lowest.
+  content hash. Each client then searches again; the lowest version is kept, and each client deletes the versions
+  its own run created above it (also one MLflow's HTTP client made by re-sending) and returns the lowest. Version
+  numbers are never reused.
 - *Creating the registered model or the experiment* at once: "already exists" (a 400), an IntegrityError or a 500
   from the other insert — tolerated by reading it again.
 - *Aliases.* Setting an alias is a read-then-insert (a merge) in the SQL store: two clients at once can collide on
