@@ -1131,12 +1131,42 @@ def vsm(
 
 
 @_command
+def _mqtt_source(url: str, pack: RulePack, *, checkpoint: Path | None, payload_format: str, qos: int,
+                 client_id: str | None, mapping: Path | None, id_column: str, max_batch: int,
+                 max_latency: float) -> Any:
+    """The :class:`~leanlearn.online.mqtt.MqttStream` of ``leanlearn monitor PACK mqtt://...``."""
+    from leanlearn.online.evaluate import CompiledPack
+    from leanlearn.online.mqtt import MqttStream, default_client_id
+
+    decoder = None
+    if payload_format not in ("json", "sparkplug"):
+        raise DataError(f"--format {payload_format!r}: give json or sparkplug")
+    if payload_format == "sparkplug":
+        if mapping is None:
+            raise DataError("--format sparkplug needs --mapping MAP.yaml (which metric is which column of the pack)")
+        from leanlearn.online.sparkplug import SparkplugDecoder, SparkplugMapping
+
+        spb_mapping = SparkplugMapping.from_yaml(mapping)
+        decoder = SparkplugDecoder(spb_mapping)
+        id_column = spb_mapping.id_column
+    elif mapping is not None:
+        raise DataError("--mapping is for --format sparkplug")
+    if client_id is None:
+        folder = None if checkpoint is None else str(checkpoint.resolve())
+        client_id = default_client_id(pack.content_hash, folder) if folder is not None else None
+    columns = sorted(CompiledPack(pack).columns)
+    return MqttStream(url, format=payload_format, qos=qos, client_id=client_id, persistent=checkpoint is not None,
+                      columns=columns, id_column=id_column, max_batch=max_batch, max_latency=max_latency,
+                      decoder=decoder)
+
+
 def monitor(
     pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
     stream: Annotated[
         str,
         typer.Argument(metavar="STREAM",
-                       help="A table file to replay, a folder of JSONL/CSV files to tail, or - (JSON Lines on stdin)."),
+                       help="A table file to replay, a folder of JSONL/CSV files to tail, - (JSON Lines on stdin), "
+                            "or mqtt://HOST:PORT/TOPIC_FILTER."),
     ],
     window: Annotated[
         str, typer.Option("--window", "-w", metavar="N|DURATION",
@@ -1179,6 +1209,29 @@ def monitor(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only a JSON summary at the end (scripts).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line and no alert lines.")] = False,
+    payload_format: Annotated[
+        str, typer.Option("--format", metavar="json|sparkplug", help="MQTT: payload format.")
+    ] = "json",
+    qos: Annotated[int, typer.Option("--qos", metavar="0|1", help="MQTT: subscription QoS.")] = 1,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", metavar="ID",
+                     help="MQTT: id of the persistent session (default: derived from the pack and --checkpoint)."),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", metavar="MAP.yaml", help="MQTT with --format sparkplug: metric -> column mapping."),
+    ] = None,
+    id_column: Annotated[
+        str, typer.Option("--id-column", metavar="COL", help="MQTT: column of the event id used to drop duplicates.")
+    ] = "event_id",
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, metavar="N", help="MQTT: largest micro-batch, in events.")
+    ] = 5000,
+    max_latency: Annotated[
+        float, typer.Option("--max-latency", min=0.001, metavar="S",
+                            help="MQTT: close a micro-batch this many seconds after its first event.")
+    ] = 0.2,
     mlflow_metrics: Annotated[
         bool,
         typer.Option("--mlflow", help="Also log every alert as MLflow metrics (state.<rule>, confidence.<rule>) in "
@@ -1209,6 +1262,13 @@ def monitor(
       leanlearn monitor models/ai4i-failures.json today.csv --rate 500 --checkpoint state/
       cat events.jsonl | leanlearn monitor models/press.json - --checkpoint state/ --alerts alerts.jsonl
       leanlearn monitor models/press.json spool/ --time ts --window 10min --revise candidates/
+      leanlearn monitor models/press.json mqtt://127.0.0.1:1883/plant/line2/# --checkpoint state/ --alerts a.jsonl
+      leanlearn monitor models/press.json mqtt://broker/spBv1.0/Plant/# --format sparkplug --mapping map.yaml
+
+    Over MQTT (QoS 1, persistent session, MQTT v5) a message is acknowledged only once the checkpoint holding its
+    events is on disk, and redelivered events are dropped by --id-column: with --checkpoint, a restart (even after
+    kill -9) or a broker restart with persistence counts every event once. A message that is not JSON, not an object
+    or array of objects, too large, or lacks a column of the pack is quarantined with its topic and raw payload.
     """
     with _user_errors():
         import json
@@ -1227,7 +1287,14 @@ def monitor(
             raise MonitorError(f"--{exc}") from None
         settings = TrackerSettings(windows[0], time_column or None, horizon=windows[1])
         pack = RulePack.load(pack_file)
-        source = open_stream(stream, rate=rate, follow=follow)
+        if stream.lower().startswith(("mqtt://", "mqtts://")):
+            source: Any = _mqtt_source(stream, pack, checkpoint=checkpoint, payload_format=payload_format, qos=qos,
+                                       client_id=client_id, mapping=mapping, id_column=id_column,
+                                       max_batch=max_batch, max_latency=max_latency)
+        else:
+            if mapping is not None or payload_format != "json":
+                raise DataError("--format and --mapping are for an mqtt:// STREAM")
+            source = open_stream(stream, rate=rate, follow=follow)
         console = _console()
         talk = not quiet and not json_out
         reviser = None
@@ -1285,6 +1352,7 @@ def monitor(
                 "bad_lines": summary.bad_lines, "quarantined": summary.quarantined,
                 "quarantine": None if summary.quarantine is None else str(summary.quarantine),
                 "problems": summary.problems,
+                **({"duplicates": source.duplicates} if hasattr(source, "duplicates") else {}),
                 "checkpoint": None if summary.checkpoint is None else str(summary.checkpoint), "candidates": written,
             }))
             return

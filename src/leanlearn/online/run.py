@@ -240,14 +240,24 @@ def run_monitor(
         else:
             monitor = Monitor(pack, settings)
 
+        # a stream that acknowledges its source (MQTT) does so only once the checkpoint holding the events is durable
+        commit: Callable[[], Any] | None = getattr(stream, "commit", None)
+        due: Callable[[], bool] | None = getattr(stream, "checkpoint_due", None)
+        held_by_stream: Callable[[], list[Quarantined]] | None = getattr(stream, "pop_quarantined", None)
+
         def save() -> None:
             if store is None:
+                if commit is not None:
+                    stream.position()
+                    commit()
                 return
             size = log.sync() if log is not None else None
             qsize = qlog.sync() if qlog is not None else None
             store.save(monitor.to_json(), stream=stream.position(), alerts_bytes=size,
                        alerts_path=None if log is None else str(log.path), quarantine_bytes=qsize,
                        quarantine_path=None if qlog is None else str(qlog.path))
+            if commit is not None:
+                commit()
 
         save()
         every = max(int(checkpoint_every), 1)
@@ -300,6 +310,17 @@ def run_monitor(
                     if monitor.n_events - last_saved >= every:
                         save()
                         last_saved = monitor.n_events
+                if held_by_stream is not None and (held := held_by_stream()):  # messages the stream set aside
+                    set_aside += len(held)
+                    if qlog is not None:
+                        qlog.write(held)
+                    for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
+                        problems.append(f"quarantined {q.message}")
+                    if on_quarantine is not None:
+                        on_quarantine(held)
+                if due is not None and due():
+                    save()
+                    last_saved = monitor.n_events
                 now = time.perf_counter()
                 if now - last_progress >= progress_every:
                     progress(now)
