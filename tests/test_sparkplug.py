@@ -172,7 +172,8 @@ def test_gap_gives_a_problem_and_one_throttled_rebirth() -> None:
     d.handle(NB, nbirth())
     out = d.handle(ND, ndata(3, nok()))  # 1 and 2 lost; torque and speed are stale, the message lacks them
     assert d.n_gaps == 1 and out.events == []
-    assert any("seq gap: expected 1, got 3 (2 messages lost)" in p for p in out.problems)
+    assert len(out.problems) == 1 and d.n_problems == 1  # one reason per message: the gap, and the stale values
+    assert "seq gap: expected 1, got 3 (2 messages lost)" in out.problems[0] and "stale" in out.problems[0]
     assert [t for t, _ in out.commands] == [f"spBv1.0/{G}/NCMD/{N}"]
     command = decode_payload(out.commands[0][1])
     assert [(m.name, m.value, m.datatype) for m in command.metrics] == [(REBIRTH_METRIC, True, DataType.BOOLEAN)]
@@ -344,6 +345,13 @@ def test_to_json_from_json_mid_stream(cut: int) -> None:
     tail = run(second, messages[cut:])
     assert repr(head + tail) == repr(whole)  # repr: NaN compares equal to itself there
     assert second.n_gaps == 1 and second.n_duplicates == 1
+
+
+def test_from_json_keeps_the_limits() -> None:
+    d = SparkplugDecoder(mapping(), rebirth_interval=60.0, max_nodes=3)
+    back = SparkplugDecoder.from_json(d.to_json(), mapping())
+    assert (back.rebirth_interval, back.max_nodes) == (60.0, 3)
+    assert SparkplugDecoder.from_json(d.to_json(), mapping(), max_nodes=9).max_nodes == 9
 
 
 def test_from_json_damaged() -> None:

@@ -311,8 +311,11 @@ class Topic:
 class Decoded:
     """What one message gave: events for the monitor, problems to quarantine, commands to publish.
 
-    ``kind`` is the message type (``NDATA``, …, ``""`` when the topic is not Sparkplug); ``duplicate`` says the message
-    was a redelivery of one already handled (no events, no problems).
+    ``events``: the events to track (zero or one). ``problems``: at most one reason, naming the topic, to quarantine
+    the message with; it comes *with* an event only for a seq gap revealed by a message that is itself complete (the
+    gap is the lost messages', this one is used). ``commands``: (topic, payload) to publish, QoS 0 (a rebirth NCMD).
+    ``kind`` is the message type (``NDATA``, …; ``""`` when the topic is not Sparkplug); ``duplicate`` says the
+    message was a redelivery of one already handled (no events, no problems).
     """
 
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -708,16 +711,18 @@ _EXPRESSIONS: dict[str, Any] = {}
 
 
 def _evaluate(expr: str, value: Any) -> float:
-    import pandas as pd
+    """``expr`` of ``value``: the monitor's one-event evaluator (the same bits as on a column), compiled once."""
+    function = _EXPRESSIONS.get(expr)
+    if function is None:
+        from leanlearn.mining.expressions import Expression
+        from leanlearn.online.evaluate import compile_scalar
 
-    from leanlearn.mining.expressions import Expression
-
-    parsed = _EXPRESSIONS.get(expr)
-    if parsed is None:
-        parsed = _EXPRESSIONS[expr] = Expression.parse(expr)
+        if len(_EXPRESSIONS) > _MAX_SOURCES:
+            _EXPRESSIONS.clear()
+        function = _EXPRESSIONS[expr] = compile_scalar(Expression.parse(expr))
     if isinstance(value, str | bytes):
         raise SparkplugError(f"{value!r} is text; the conversion {expr!r} needs a number")
-    return float(parsed.evaluate(pd.DataFrame({"value": [value]})).iloc[0])
+    return float(function({"value": float(value)}))
 
 
 # -- the decoder -----------------------------------------------------------------------------------------------------
@@ -798,6 +803,9 @@ class _Problem(Exception):
     def __init__(self, reason: str, rebirth: bool = True) -> None:
         super().__init__(reason)
         self.rebirth = rebirth
+
+
+_PARAMS = ("rebirth_interval", "max_payload_bytes", "max_metrics", "max_nodes", "max_devices", "max_name")
 
 
 class SparkplugDecoder(OnlineBase):
@@ -1066,7 +1074,11 @@ class SparkplugDecoder(OnlineBase):
         self.n_problems += 1
         if node is not None and self._rebirth(node, out):
             reason += "; rebirth requested"
-        out.problems.append(reason)
+        if out.problems:  # one reason per message: a second one (after a gap) is added to the first
+            self.n_problems -= 1
+            out.problems[0] += f"; and {reason.split(': ', 1)[-1]}"
+        else:
+            out.problems.append(reason)
         return out
 
     def _rebirth(self, node: tuple[str, str], out: Decoded) -> bool:
@@ -1092,7 +1104,8 @@ class SparkplugDecoder(OnlineBase):
                 "scope": None if node.scope is None else node.scope.to_json(),
                 "devices": {d: (None if s is None else s.to_json()) for d, s in node.devices.items()},
             })
-        return {"schema": DECODER_SCHEMA, "nodes": nodes,
+        params = {k: v for k, v in self.params().items() if k not in ("mapping", "clock")}
+        return {"schema": DECODER_SCHEMA, "params": params, "nodes": nodes,
                 "rebirths": [[g, n, t] for (g, n), t in self._rebirths.items()],
                 "counts": {"messages": self.n_messages, "events": self.n_events, "problems": self.n_problems,
                            "gaps": self.n_gaps, "duplicates": self.n_duplicates, "rebirths": self.n_rebirths,
@@ -1100,7 +1113,8 @@ class SparkplugDecoder(OnlineBase):
 
     @classmethod
     def from_json(cls, doc: Any, mapping: SparkplugMapping, **params: Any) -> Self:
-        """Rebuild a decoder from :meth:`to_json` (``params`` as for ``__init__``); :class:`MonitorError` if damaged.
+        """Rebuild a decoder from :meth:`to_json` with its saved limits (``params``, as for ``__init__``, override
+        them); :class:`MonitorError` if the document is damaged.
 
         >>> mapping = SparkplugMapping.from_dict({"features": {"t": "T"}})
         >>> SparkplugDecoder.from_json({"schema": "x"}, mapping)
@@ -1112,8 +1126,9 @@ class SparkplugDecoder(OnlineBase):
             got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
             raise MonitorError(f"sparkplug decoder state: schema is {got!r}, expected {DECODER_SCHEMA!r}; the "
                                "checkpoint is damaged or from another version: start without it")
-        decoder = cls(mapping, **params)
         try:
+            saved = {k: v for k, v in doc.get("params", {}).items() if k in _PARAMS}
+            decoder = cls(mapping, **(saved | params))
             for item in doc["nodes"]:
                 node = _Node()
                 node.online = bool(item["online"])
