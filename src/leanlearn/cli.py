@@ -1130,8 +1130,7 @@ def vsm(
                       f"{len(written)} tables (CSV: {', '.join(p.stem for p in written)}) to {out}")
 
 
-@_command
-def _mqtt_source(url: str, pack: RulePack, *, checkpoint: Path | None, payload_format: str, qos: int,
+def _mqtt_source(url: str, pack: Any, *, checkpoint: Path | None, payload_format: str, qos: int,
                  client_id: str | None, mapping: Path | None, id_column: str, max_batch: int,
                  max_latency: float) -> Any:
     """The :class:`~leanlearn.online.mqtt.MqttStream` of ``leanlearn monitor PACK mqtt://...``."""
@@ -1160,6 +1159,7 @@ def _mqtt_source(url: str, pack: RulePack, *, checkpoint: Path | None, payload_f
                       decoder=decoder)
 
 
+@_command
 def monitor(
     pack_file: Annotated[Path, typer.Argument(metavar="PACK.json", help="A rule pack written by leanlearn.")],
     stream: Annotated[
