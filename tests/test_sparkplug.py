@@ -296,6 +296,13 @@ def test_limits_on_nodes_and_names() -> None:
     assert "max_name" in d.handle(f"spBv1.0/{G}/NBIRTH/b", long_name).problems[0]
 
 
+def test_limit_on_registered_metrics() -> None:
+    d = SparkplugDecoder(mapping(), clock=Clock(), max_registered=8)
+    assert d.handle(f"spBv1.0/{G}/NBIRTH/a", nbirth()).problems == []  # 5 metrics
+    assert d.handle(f"spBv1.0/{G}/NBIRTH/a", nbirth(ts=2)).problems == []  # a rebirth replaces them
+    assert "max_registered" in d.handle(f"spBv1.0/{G}/NBIRTH/b", nbirth()).problems[0]
+
+
 def test_fuzz_never_raises() -> None:
     import random
 

@@ -63,8 +63,9 @@ Limits (bounded memory)
 -----------------------
 ``max_payload_bytes`` (1 MiB), ``max_metrics`` per payload and per BIRTH (10,000), ``max_nodes`` (1,000 edge nodes;
 when full, the longest-offline node is forgotten, else the new node is a problem), ``max_devices`` per node (1,000),
-``max_name`` (1,024 characters of a metric name), text and bytes values kept up to 64 KiB; :data:`RECENT_DIGESTS`
-digests (8 bytes) per node. Only the values of *mapped* metrics are kept.
+``max_name`` (1,024 characters of a metric name), ``max_registered`` (1,000,000 metrics registered by the BIRTHs of
+all nodes and devices together; a BIRTH that would pass it is a problem), text and bytes values kept up to 64 KiB;
+:data:`RECENT_DIGESTS` digests (8 bytes) per node. Only the values of *mapped* metrics are kept.
 
 The mapping file
 ----------------
@@ -805,7 +806,8 @@ class _Problem(Exception):
         self.rebirth = rebirth
 
 
-_PARAMS = ("rebirth_interval", "max_payload_bytes", "max_metrics", "max_nodes", "max_devices", "max_name")
+_PARAMS = ("rebirth_interval", "max_payload_bytes", "max_metrics", "max_nodes", "max_devices", "max_name",
+           "max_registered")
 
 
 class SparkplugDecoder(OnlineBase):
@@ -817,7 +819,7 @@ class SparkplugDecoder(OnlineBase):
         Which metrics become which columns.
     rebirth_interval : float
         Seconds between two rebirth requests to one edge node.
-    max_payload_bytes, max_metrics, max_nodes, max_devices, max_name : int
+    max_payload_bytes, max_metrics, max_nodes, max_devices, max_name, max_registered : int
         Limits (see the module docstring).
     clock : callable
         Seconds since the epoch (``time.time``); the rebirth throttle and the rebirth command's timestamp.
@@ -832,7 +834,7 @@ class SparkplugDecoder(OnlineBase):
 
     def __init__(self, mapping: SparkplugMapping, rebirth_interval: float = 5.0, max_payload_bytes: int = 1 << 20,
                  max_metrics: int = 10_000, max_nodes: int = 1_000, max_devices: int = 1_000, max_name: int = 1_024,
-                 clock: Callable[[], float] = time.time) -> None:
+                 max_registered: int = 1_000_000, clock: Callable[[], float] = time.time) -> None:
         self.mapping = mapping
         self.rebirth_interval = rebirth_interval
         self.max_payload_bytes = max_payload_bytes
@@ -840,6 +842,7 @@ class SparkplugDecoder(OnlineBase):
         self.max_nodes = max_nodes
         self.max_devices = max_devices
         self.max_name = max_name
+        self.max_registered = max_registered
         self.clock = clock
         self._nodes: dict[tuple[str, str], _Node] = {}
         self._rebirths: dict[tuple[str, str], float] = {}
@@ -966,6 +969,19 @@ class SparkplugDecoder(OnlineBase):
                     raise _Problem(f"BIRTH gives alias {alias} to both {scope.aliases[alias]!r} and {name!r}",
                                    rebirth=False)
                 scope.aliases[alias] = name
+        key = (topic.group, topic.node)
+        node = self._nodes.get(key)
+        replaced = 0
+        if node is not None:
+            replaced = sum(len(s.datatypes) for s in ([node.scope] if device == "" else [node.devices.get(device)])
+                           if s is not None)
+            if device == "":
+                replaced += sum(len(s.datatypes) for s in node.devices.values() if s is not None)
+        total = sum(len(s.datatypes) for n in self._nodes.values() for s in [n.scope, *n.devices.values()]
+                    if s is not None) - replaced + len(scope.datatypes)
+        if total > self.max_registered:
+            raise _Problem(f"this BIRTH would make {total:,} metrics registered, over the limit of "
+                           f"{self.max_registered:,} (max_registered); raise max_registered", rebirth=False)
         scope.resolved = self.mapping.resolve(topic.group, topic.node, device, scope.datatypes)
         wanted = {metric for metric, _ in scope.resolved.values()}
         for proto in message.metrics:
