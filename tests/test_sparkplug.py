@@ -451,3 +451,42 @@ def test_live_birth_and_data_through_mosquitto() -> None:
     outs = [d.handle(t, p) for t, p in received]
     assert outs[1].events[0]["event_id"] == f"{group}/{N}/-/0.1700000000000/1"
     assert outs[2].events == [] and outs[2].commands[0][0] == f"spBv1.0/{group}/NCMD/{N}"
+
+
+# -- into the monitor ------------------------------------------------------------------------------------------------
+def test_decoded_events_feed_the_monitor_like_a_table() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from leanlearn.mining.rules import Condition, Review, Rule, RuleSet
+    from leanlearn.online.monitor import Monitor
+    from leanlearn.online.sparkplug import EdgeNode
+    from leanlearn.packs.pack import RulePack, Target
+
+    rule = Rule((Condition("torque", ">", 50.0),), Condition("defect", "==", 1), support=0.05, coverage=0.1,
+                confidence=0.9, lift=2.0, leverage=0.01, conviction=None, n=200, hits=180, p_value=1e-5,
+                p_value_raw=1e-6, ci=(0.85, 0.95), base_rate=0.2, id="R1", review=Review())
+    pack = RulePack(name="p", line="L", targets=(Target("defect"),), rules=RuleSet((rule,)))
+    m = SparkplugMapping.from_dict({"features": {"torque": {"metric": "Torque", "expr": "value * 10"}},
+                                    "outcome": {"defect": "NOK"}})
+    edge = EdgeNode(G, N, {"Torque": DataType.FLOAT, "NOK": DataType.BOOLEAN})
+    d = SparkplugDecoder(m, clock=Clock())
+    rng = np.random.default_rng(3)
+    rows, events = [], []
+    d.handle(*edge.birth({"Torque": 1.0, "NOK": False}, timestamp=1_700_000_000_000))
+    for i in range(400):
+        torque = float(np.float32(rng.uniform(0, 10)))
+        defect = bool(rng.random() < (0.9 if i < 200 else 0.2) if torque > 5 else rng.random() < 0.1)
+        out = d.handle(*edge.data({"Torque": torque, "NOK": defect}, timestamp=1_700_000_000_000 + i))
+        assert out.problems == []
+        events += out.events
+        rows.append({"torque": torque * 10, "defect": defect})
+    table = Monitor(pack, window=50)
+    table.update_many(pd.DataFrame(rows))
+    live = Monitor(pack, window=50)
+    live.update_many(events)
+    assert live.n_events == 400 and live.n_quarantined == 0
+    assert json.dumps(live.to_json()["trackers"], default=str) == json.dumps(table.to_json()["trackers"], default=str)
+    timed = Monitor(pack, window="10s", time_column="timestamp")
+    timed.update_many(events)
+    assert timed.n_events == 400 and timed.n_quarantined == 0  # the ISO 8601 UTC times are read

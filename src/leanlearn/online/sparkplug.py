@@ -137,6 +137,7 @@ from leanlearn.online.base import MonitorError, OnlineBase
 __all__ = [
     "DataType",
     "Decoded",
+    "EdgeNode",
     "Metric",
     "Payload",
     "SparkplugDecoder",
@@ -550,6 +551,53 @@ def rebirth_command(group: str, node: str, timestamp: int | None = None) -> tupl
     stamp = int(time.time() * 1000) if timestamp is None else timestamp
     return (f"{NAMESPACE}/{group}/NCMD/{node}",
             encode_payload([Metric(REBIRTH_METRIC, True, DataType.BOOLEAN)], timestamp=stamp))
+
+
+class EdgeNode:
+    """A simulated Sparkplug edge node for tests and demos: it keeps ``seq``, ``bdSeq`` and the aliases.
+
+    Each method gives the ``(topic, payload)`` to publish. DATA messages carry metrics by alias, as the
+    specification asks once a BIRTH has given aliases.
+
+    >>> edge = EdgeNode("Plant", "press-1", {"Torque": DataType.DOUBLE, "NOK": DataType.BOOLEAN})
+    >>> topic, payload = edge.birth({"Torque": 40.0, "NOK": False}, timestamp=1)
+    >>> topic, decode_payload(payload).seq, [m.alias for m in decode_payload(payload).metrics]
+    ('spBv1.0/Plant/NBIRTH/press-1', 0, [None, 1, 2])
+    >>> topic, payload = edge.data({"NOK": True}, timestamp=2)
+    >>> decode_payload(payload).seq, decode_payload(payload).metrics[0].alias
+    (1, 2)
+    """
+
+    def __init__(self, group: str, node: str, metrics: Mapping[str, DataType], bdseq: int = 0) -> None:
+        self.group, self.node = group, node
+        self.datatypes = dict(metrics)
+        self.aliases = {name: i for i, name in enumerate(self.datatypes, start=1)}
+        self.bdseq = bdseq
+        self.seq = 0
+
+    def _topic(self, kind: str) -> str:
+        return f"{NAMESPACE}/{self.group}/{kind}/{self.node}"
+
+    def birth(self, values: Mapping[str, Any], timestamp: int | None = None) -> tuple[str, bytes]:
+        """The NBIRTH: ``bdSeq`` and every metric with its alias, datatype and current value (``seq`` restarts)."""
+        self.seq = 0
+        metrics = [Metric("bdSeq", self.bdseq, DataType.UINT64)]
+        metrics += [Metric(name, values.get(name), dtype, alias=self.aliases[name], is_null=values.get(name) is None)
+                    for name, dtype in self.datatypes.items()]
+        return self._topic("NBIRTH"), encode_payload(metrics, seq=0, timestamp=timestamp)
+
+    def data(self, values: Mapping[str, Any], timestamp: int | None = None) -> tuple[str, bytes]:
+        """An NDATA with ``values`` (by alias); the next ``seq``."""
+        self.seq = (self.seq + 1) % 256
+        metrics = [Metric(None, value, self.datatypes[name], alias=self.aliases[name], is_null=value is None)
+                   for name, value in values.items()]
+        return self._topic("NDATA"), encode_payload(metrics, seq=self.seq, timestamp=timestamp)
+
+    def death(self) -> tuple[str, bytes]:
+        """The NDEATH (the edge node's MQTT will), with its ``bdSeq``; the next session's ``bdSeq`` is one more."""
+        out = self._topic("NDEATH"), encode_payload([Metric("bdSeq", self.bdseq, DataType.UINT64)])
+        self.bdseq = (self.bdseq + 1) % 256
+        return out
 
 
 # -- the mapping -----------------------------------------------------------------------------------------------------
