@@ -5,7 +5,11 @@
 all rules (a condition shared by several rules is evaluated once) and the distinct outcome conditions. Then
 
 - :meth:`CompiledPack.evaluate_frame` works column-wise with numpy on a micro-batch, and
-- :meth:`CompiledPack.evaluate_row` works on one event with plain Python scalars,
+- :meth:`CompiledPack.evaluate_row` works on one event with plain Python scalars: the rules are indexed by one
+  condition each (an interval on a numeric feature, found by binary search, or a value of a categorical one, found
+  in a dict), so a rule whose index condition fails costs nothing; the rest of a candidate rule's conditions are
+  checked with early exit by plain operator functions (no generic closure, no per-event allocation but the list of
+  the rules that fire),
 
 and both give the same answer as :meth:`leanlearn.mining.rules.Rule.mask` on ``pack.prepare(frame)`` (tested).
 Semantics kept from the batch side: a missing value never satisfies a condition (also not ``!=``), derived
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import math
 import operator
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -424,6 +429,180 @@ def _stack(results: Sequence[RowResult], n_rules: int, n_groups: int) -> FrameRe
                        [column(lambda r: r.value, k, float) for k in range(n_groups)])
 
 
+# -- the per-event index ---------------------------------------------------------------------------------------------
+# A *checked* event (see CompiledPack.check_row) holds, in every column a numeric condition reads, an int, a float or
+# a bool (NaN for missing) or nothing at all; derived features are floats. On such events a numeric condition is a
+# plain comparison (NaN compares False, as a missing value must) and cannot raise, so the rules can be indexed by
+# one such condition each and the rest checked with early exit — exactly the answer of the conditions in rule order.
+_NAN = float("nan")  # the value of an absent column on a checked event (a private object: never in a condition)
+_MAX_INDEX_ENTRIES = 200_000  # bound on (piece, rule) pairs of the interval indexes of one pack; beyond: linear
+_PLAIN_KEYS = frozenset({str, float, int, bool})  # types whose hash and == agree as dict keys (others: slow path)
+_CLEAN_NUMBERS = frozenset({float, int, bool})
+_PLAIN_VALUES = frozenset({str, float, int, bool, type(None)})
+_RANGE_OPS = frozenset({"<", "<=", ">", ">=", "between"})
+
+
+class _SlowPath(Exception):
+    """An event value the index cannot look up (an unusual type): evaluate the event the general way."""
+
+
+def _between(x: Any, bounds: tuple[Any, Any]) -> bool:
+    return bool(bounds[0] <= x <= bounds[1])
+
+
+def _not_equal(x: Any, v: Any) -> bool:
+    return x == x and x != v  # NaN (missing) never satisfies !=
+
+
+def _member(x: Any, values: tuple[Any, ...]) -> bool:
+    return x == x and x in values  # a present value: identity implies equality, so `in` is ==; NaN never
+
+
+def _apply(x: Any, test: Callable[[Any], bool]) -> bool:
+    return test(x)
+
+
+_FLOAT_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": _not_equal,
+    "between": _between, "in": _member,
+}
+
+_Test = tuple[str, Callable[[Any, Any], Any], Any]  # (feature, function of (value, operand), operand)
+_Entry = tuple[int, tuple[_Test, ...]]  # (rule index, the rule's remaining tests)
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``row → tuple of row[c] for c in columns`` (KeyError when one is absent), at C speed."""
+    if len(columns) > 1:
+        return operator.itemgetter(*columns)
+    if columns:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return lambda row: ()
+
+
+def _may_raise(cond: Condition) -> bool:
+    """Whether a condition can raise on an event value (an order comparison with text): its rule keeps its order."""
+    return cond.op in _RANGE_OPS and not _numeric_use(cond)
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
+def _fast_test(cond: Condition) -> _Test:
+    """``cond`` as (feature, function, operand) for checked events (numeric conditions), or a general test."""
+    if _numeric_use(cond):
+        return cond.feature, _FLOAT_OPS[cond.op], cond.value
+    return cond.feature, _apply, _scalar_test(cond)
+
+
+def _interval(conds: Sequence[Condition]) -> tuple[Any, bool, Any, bool] | None:
+    """The interval (lo, lo closed, hi, hi closed; ``None`` = unbounded) the numeric conditions on one feature allow."""
+    lo: Any = None
+    hi: Any = None
+    lo_closed = hi_closed = True
+    for c in conds:
+        bounds = c.value if c.op == "between" else (c.value,)
+        if any(_is_nan(b) for b in bounds):
+            return None
+        if c.op in (">", ">=", "between", "=="):
+            v, closed = bounds[0], c.op != ">"
+            if lo is None or v > lo or (v == lo and not closed):
+                lo, lo_closed = v, closed
+        if c.op in ("<", "<=", "between", "=="):
+            v, closed = bounds[-1], c.op != "<"
+            if hi is None or v < hi or (v == hi and not closed):
+                hi, hi_closed = v, closed
+    return lo, lo_closed, hi, hi_closed
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """One way to index a rule: its numeric conditions on ``feature`` (an interval) or one value condition."""
+
+    feature: str
+    kind: str  # "range" or "key"
+    used: tuple[int, ...]  # positions of the rule's conditions the index checks
+    interval: tuple[Any, bool, Any, bool] | None = None
+    keys: tuple[Any, ...] = ()
+
+
+def _options(rule: Rule) -> list[_Option]:
+    """The ways ``rule`` can be indexed: only by conditions before any condition that may raise (see above)."""
+    conds = rule.conditions
+    stop = next((i for i, c in enumerate(conds) if _may_raise(c)), len(conds))
+    out: list[_Option] = []
+    ranges: dict[str, list[int]] = {}
+    for i, c in enumerate(conds[:stop]):
+        if c.op in _RANGE_OPS and _numeric_use(c):
+            ranges.setdefault(c.feature, []).append(i)
+        elif c.op in ("==", "in") and not any(f.feature == c.feature and f.kind == "key" for f in out):
+            values = c.value if c.op == "in" else (c.value,)
+            if all(type(v) in _PLAIN_KEYS for v in values):
+                out.append(_Option(c.feature, "key", (i,), keys=tuple(v for v in values if not _is_nan(v))))
+    for feature, used in ranges.items():
+        interval = _interval([conds[i] for i in used])
+        if interval is not None:
+            out.append(_Option(feature, "range", tuple(used), interval=interval))
+    return out
+
+
+def _pieces(intervals: Sequence[tuple[int, tuple[Any, bool, Any, bool]]]) -> tuple[list[Any], list[list[int]]]:
+    """Breakpoints ``B`` and, per piece of the line (``bisect_left(B, x) + bisect_right(B, x)``), the rules there.
+
+    Piece ``2i`` is the open gap below ``B[i]`` (above ``B[i-1]``), piece ``2i + 1`` the point ``B[i]``.
+    """
+    breaks = sorted({v for _, (lo, _lc, hi, _hc) in intervals for v in (lo, hi) if v is not None})
+    position = {v: i for i, v in enumerate(breaks)}
+    pieces: list[list[int]] = [[] for _ in range(2 * len(breaks) + 1)]
+    for k, (lo, lo_closed, hi, hi_closed) in intervals:
+        first = -1 if lo is None else 2 * position[lo] + 1
+        last = 2 * len(breaks) + 1 if hi is None else 2 * position[hi] + 1
+        if lo is not None and hi is not None and (lo > hi or (lo == hi and not (lo_closed and hi_closed))):
+            continue  # an empty interval: the rule never fires
+        for p in range(first + (0 if lo_closed and lo is not None else 1), last + (1 if hi_closed and hi is not None
+                                                                                   else 0)):
+            pieces[p].append(k)
+    return breaks, pieces
+
+
+def _choose(options: Sequence[Sequence[_Option]], budget: int) -> list[_Option | None]:
+    """Per rule the option to index it by: greedily the feature (and kind) that indexes the most rules (fewest
+    lookups per event), a value lookup before an interval, a closed interval before a one-sided one."""
+    chosen: list[_Option | None] = [None] * len(options)
+    left = set(range(len(options)))
+    refused: set[tuple[str, str]] = set()
+    spent = 0
+    while left:
+        count: dict[tuple[str, str], list[int]] = {}
+        bounded: dict[tuple[str, str], int] = {}
+        for k in left:
+            for o in options[k]:
+                key = (o.feature, o.kind)
+                if key in refused:
+                    continue
+                count.setdefault(key, []).append(k)
+                if o.interval is not None and o.interval[0] is not None and o.interval[2] is not None:
+                    bounded[key] = bounded.get(key, 0) + 1
+        if not count:
+            break
+        best = max(count, key=lambda key: (len(count[key]), key[1] == "key", bounded.get(key, 0), key))
+        rules = count[best]
+        picked = {k: next(o for o in options[k] if (o.feature, o.kind) == best) for k in rules}
+        if best[1] == "range":
+            intervals = [(k, o.interval) for k, o in picked.items() if o.interval is not None]
+            size = sum(len(p) for p in _pieces(intervals)[1])
+            if spent + size > budget:
+                refused.add(best)
+                continue
+            spent += size
+        for k, o in picked.items():
+            chosen[k] = o
+        left -= set(rules)
+    return chosen
+
+
 class CompiledPack:
     """A pack's rules prepared for live evaluation.
 
@@ -492,6 +671,51 @@ class CompiledPack:
                 numeric |= set(expression.columns)
         self.numeric_columns = frozenset(numeric)
         self._checks = tuple(sorted((c, c in numeric) for c in {*self.columns, *numeric, *needed}))
+        self._get_numbers = _getter(tuple(c for c, num in self._checks if num))
+        self._get_others = _getter(tuple(c for c, num in self._checks if not num))
+        self._build_index()
+
+    def _build_index(self) -> None:
+        """Index every rule by one condition (see :func:`_choose`); the rules without one are checked in turn."""
+        options = [_options(rule) for rule in self.rules]
+        chosen = _choose(options, _MAX_INDEX_ENTRIES)
+        ranges: dict[str, list[tuple[int, tuple[Any, bool, Any, bool]]]] = {}
+        keys: dict[str, dict[Any, list[int]]] = {}
+        entries: dict[int, _Entry] = {}
+        linear: list[int] = []
+        for k, (rule, option) in enumerate(zip(self.rules, chosen)):
+            used = () if option is None else option.used
+            entries[k] = (k, tuple(_fast_test(c) for i, c in enumerate(rule.conditions) if i not in used))
+            if option is None:
+                linear.append(k)
+            elif option.kind == "range":
+                assert option.interval is not None
+                ranges.setdefault(option.feature, []).append((k, option.interval))
+            else:
+                table = keys.setdefault(option.feature, {})
+                for v in option.keys:
+                    table.setdefault(v, []).append(k)
+        self._ranges = tuple((f, tuple(b), tuple(tuple(entries[k] for k in p) for p in pieces))
+                             for f, (b, pieces) in ((f, _pieces(iv)) for f, iv in ranges.items()))
+        self._keys = tuple((f, {v: tuple(entries[k] for k in ks) for v, ks in table.items()})
+                           for f, table in keys.items())
+        self._linear = tuple(entries[k] for k in linear)
+        self._sort = len(self._ranges) + len(self._keys) + (1 if linear else 0) > 1
+        # the columns a numeric condition reads: on an event given to evaluate_row they must hold numbers (or be
+        # absent) for the index to answer; anything else (None, text, numpy scalars) takes the general path
+        self._clean_columns = tuple(sorted({c.feature for c in (*self.conditions, *self.groups) if _numeric_use(c)}))
+        self._fast_outcomes = tuple(
+            (g.feature, *_fast_test(g)[1:], num) if _numeric_use(g) else None for g, num in zip(self.groups,
+                                                                                                 self.numeric))
+
+    @property
+    def index_summary(self) -> dict[str, int]:
+        """How the rules are indexed: ``{"range": rules found by an interval, "key": by a value, "linear": checked
+        each event}`` and the number of index ``lookups`` per event."""
+        ranged = sum(len({k for piece in pieces for k, _ in piece}) for _, _, pieces in self._ranges)
+        keyed = sum(len({k for entries in table.values() for k, _ in entries}) for _, table in self._keys)
+        return {"range": ranged, "key": keyed, "linear": len(self._linear),
+                "lookups": len(self._ranges) + len(self._keys)}
 
     # -- values
     def check_row(self, row: Mapping[str, Any]) -> tuple[Mapping[str, Any], BadValue | None]:
@@ -499,8 +723,15 @@ class CompiledPack:
 
         Columns are checked in name order, so an event with several bad values reports the same one on both paths.
         """
-        out: dict[str, Any] | None = None
         get = row.get
+        try:  # the usual case, at C speed: every column there, numbers where numbers belong, plain values elsewhere
+            numbers = self._get_numbers(row)
+            if (_CLEAN_NUMBERS.issuperset(map(type, numbers)) and math.isfinite(sum(numbers))
+                    and _PLAIN_VALUES.issuperset(map(type, self._get_others(row)))):
+                return row, None
+        except (KeyError, OverflowError, TypeError):  # a column absent, an integer beyond the float range, …
+            pass
+        out: dict[str, Any] | None = None
         for column, numeric in self._checks:
             value = get(column, _ABSENT)
             if numeric:
@@ -579,7 +810,98 @@ class CompiledPack:
 
     # -- one event
     def evaluate_row(self, row: Mapping[str, Any]) -> RowResult:
-        """Evaluate one event (a mapping of column → value)."""
+        """Evaluate one event (a mapping of column → value).
+
+        Through the index (:meth:`evaluate_checked`) when the columns numeric conditions read hold numbers (or are
+        absent), else the general way; the same answer either way (tested).
+        """
+        get = row.get
+        if not _CLEAN_NUMBERS.issuperset([type(get(c, 0.0)) for c in self._clean_columns]):
+            return self._evaluate_general(row)
+        fired, outcomes = self.evaluate_checked(row)
+        flags = [False] * len(self.rules)
+        for k in fired:
+            flags[k] = True
+        return RowResult(flags, [o[0] for o in outcomes], [o[1] for o in outcomes], [o[2] for o in outcomes])
+
+    def evaluate_checked(self, row: Mapping[str, Any]) -> tuple[list[int], list[tuple[bool, bool, float]]]:
+        """Evaluate one event that :meth:`check_row` accepted: the rules that fire (indices, ascending) and per
+        outcome group (known, holds, numeric value or NaN).
+
+        The per-event path of the monitor: the index finds the candidate rules (see :func:`_choose`), their other
+        conditions are checked with early exit. An event value of an unusual type, or a condition that fails on a
+        value, sends the event down the general path, which gives the same answer (or raises the same error).
+        """
+        env: Mapping[str, Any] = row
+        if self._scalar_derived:
+            env = dict(row)
+            for name, func in self._scalar_derived:
+                if name not in row:  # as RulePack.prepare: a column of that name in the data wins
+                    env[name] = func(env)
+        try:
+            fired = self._fired(env)
+        except (_SlowPath, *_EVALUATION_ERRORS):
+            result = self._evaluate_general(row)
+            return ([k for k, f in enumerate(result.fired) if f],
+                    list(zip(result.observed, result.hit, result.value, strict=True)))
+        get = row.get
+        outcomes = []
+        for fast, g, test, numeric in zip(self._fast_outcomes, self.groups, self._outcome_tests, self.numeric):
+            if fast is not None:
+                feature, op, v, num = fast
+                y = get(feature, _NAN)
+                if y == y:
+                    outcomes.append((True, bool(op(y, v)), float(y) if num else _NAN))
+                else:
+                    outcomes.append((False, False, _NAN))
+                continue
+            y = get(g.feature)
+            known = not is_missing(y)
+            outcomes.append((known, known and test(y), float(y) if known and numeric and y is not None else math.nan))
+        return fired, outcomes
+
+    def _fired(self, env: Mapping[str, Any]) -> list[int]:
+        """The rules that fire on a checked event (with its derived features), through the index."""
+        get = env.get
+        out: list[int] = []
+        for feature, breaks, pieces in self._ranges:
+            x = get(feature, _NAN)
+            if x != x:  # missing: no numeric condition holds
+                continue
+            for k, tests in pieces[bisect_left(breaks, x) + bisect_right(breaks, x)]:
+                for f, op, v in tests:
+                    if not op(get(f, _NAN), v):
+                        break
+                else:
+                    out.append(k)
+        for feature, table in self._keys:
+            x = get(feature)
+            if x is None:
+                continue
+            if type(x) not in _PLAIN_KEYS:
+                raise _SlowPath(feature)
+            if x != x:
+                continue
+            entries = table.get(x)
+            if entries:
+                for k, tests in entries:
+                    for f, op, v in tests:
+                        if not op(get(f, _NAN), v):
+                            break
+                    else:
+                        out.append(k)
+        for k, tests in self._linear:
+            for f, op, v in tests:
+                if not op(get(f, _NAN), v):
+                    break
+            else:
+                out.append(k)
+        if self._sort:
+            out.sort()
+        return out
+
+    def _evaluate_general(self, row: Mapping[str, Any]) -> RowResult:
+        """Every rule in turn, each condition through its general test (any event; the reference semantics)."""
         env: Mapping[str, Any] = row
         if self._scalar_derived:
             env = dict(row)

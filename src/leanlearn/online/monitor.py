@@ -229,6 +229,7 @@ class Monitor(OnlineBase):
         for tracker in self.trackers:
             tracker.reset()
         self._outcomes = [EventBuffer() for _ in self.compiled.groups]
+        self._pending: list[list[tuple[int, int, bool, float]]] = [[] for _ in self.compiled.groups]
         self.n_events = 0
         self.n_alerts = {OK: 0, WARNING: 0, DRIFT: 0}
         self.n_quarantined = 0
@@ -264,6 +265,7 @@ class Monitor(OnlineBase):
 
     def _window_outcomes(self, group: int, event: int, position: int) -> tuple[int, int, float | None]:
         """(events, positives, overall mean) of an outcome in the window ending at ``event``."""
+        self._flush_outcomes()
         buf = self._outcomes[group]
         k = int(np.searchsorted(buf.position, position - self._span, side="right"))
         u = int(np.searchsorted(buf.event, event, side="right"))
@@ -359,7 +361,7 @@ class Monitor(OnlineBase):
         result = None
         if bad is None:
             try:
-                result = self.compiled.evaluate_row(checked)
+                result = self.compiled.evaluate_checked(checked)
             except _EVALUATION_ERRORS as exc:
                 bad = BadValue(None, None, "unusable", _first_line(exc))
         if bad is None and self._time_based:
@@ -379,27 +381,39 @@ class Monitor(OnlineBase):
                 position = max(self._last_position, time_ns)
             else:
                 position = e
-            for g, buf in enumerate(self._outcomes):
-                if result.observed[g]:
-                    buf.append(e, position, 1 if result.hit[g] else 0, result.value[g])
-            group_of = self.compiled.group_of
-            for i, fired in enumerate(result.fired):
-                if not fired:
-                    continue
-                g = group_of[i]
-                if not result.observed[g]:
-                    continue
-                tracker = self.trackers[i]
-                tracker.update(True, result.hit[g], result.value[g], event=e, position=position)
-                for t in tracker.pop_transitions():
-                    alerts.append(self._alert(i, t, time_ns))
+            fired, outcomes = result
+            pending = self._pending
+            for g, outcome in enumerate(outcomes):
+                if outcome[0]:  # known: into the outcome window (appended in bulk, see _flush_outcomes)
+                    pending[g].append((e, position, outcome[1], outcome[2]))
+            if fired:
+                group_of = self.compiled.group_of
+                trackers = self.trackers
+                for i in fired:
+                    known, hit, value = outcomes[group_of[i]]
+                    if not known:
+                        continue
+                    tracker = trackers[i]
+                    tracker.update(True, hit, value, event=e, position=position)
+                    for t in tracker.pop_transitions():
+                        alerts.append(self._alert(i, t, time_ns))
             self._last_position = position
         self.n_events = e + 1
         if e % 1024 == 1023:
             self._trim_outcomes()
         return alerts
 
+    def _flush_outcomes(self) -> None:
+        """Move the outcomes the per-event path collected into the outcome windows (at most 1,024 per outcome)."""
+        for buf, pending in zip(self._outcomes, self._pending, strict=True):
+            if pending:
+                event, position, hit, value = zip(*pending, strict=True)
+                buf.extend(np.array(event, np.int64), np.array(position, np.int64), np.array(hit, np.int8),
+                           np.array(value, np.float64))
+                pending.clear()
+
     def _trim_outcomes(self) -> None:
+        self._flush_outcomes()
         if self._last_position == NO_POSITION:
             return
         for buf in self._outcomes:
@@ -465,6 +479,7 @@ class Monitor(OnlineBase):
             positions = events
         found: list[tuple[int, int, Transition]] = []
         if len(keep):
+            self._flush_outcomes()
             for g, buf in enumerate(self._outcomes):
                 known = result.observed[g]
                 idx = np.flatnonzero(known)
