@@ -47,7 +47,8 @@ asked: an NCMD to the edge node with the metric ``Node Control/Rebirth`` = true,
 (``Decoded.commands``; at most one per node per ``rebirth_interval`` seconds). After a gap, every value of the node
 and its devices is *stale*: a DATA message still makes an event when it itself carries every metric the event
 needs; otherwise it is a problem (``stale``) until the next BIRTH. A metric with ``is_null`` has no value (``None``
-in the event); a NaN float is NaN (a missing value for the rules).
+in the event); a NaN float is NaN (a missing value for the rules). MQTT keeps the order of one publisher's messages
+on one connection; a broker that reorders an edge node's topics makes a reorder look like a gap (a rebirth mends it).
 
 Duplicates
 ----------
@@ -57,7 +58,12 @@ of its topic and payload among the last :data:`RECENT_DIGESTS` messages of its n
 ``<group>/<edge node>/<device or ->/<bdSeq>.<birth timestamp>/<seq>``: the birth's timestamp separates the births of
 one MQTT session (a rebirth keeps ``bdSeq`` and restarts ``seq`` at 0). :meth:`SparkplugDecoder.to_json` carries
 births, aliases, current values, last ``seq``, the recent digests and the rebirth throttle, so a checkpoint restores
-a decoder that gives the same output on the messages that follow.
+a decoder that gives the same output on the messages that follow. (The state must be taken between messages, after
+the events of every message handled so far are in the monitor's state: a message handled but not yet tracked would
+be dropped as a duplicate when redelivered.)
+
+:class:`EdgeNode` simulates an edge node (BIRTH, DATA by alias, DEATH, with ``seq`` and ``bdSeq``) for tests and
+demos.
 
 Limits (bounded memory)
 -----------------------
