@@ -114,7 +114,7 @@ timestamp 2023-11-14T22:13:20.500Z
 event_id Plant/press-1/-/0.1700000000000/1
 >>> gap = decoder.handle("spBv1.0/Plant/NDATA/press-1", encode_payload([Metric(None, 41.0, alias=1)], seq=5))
 >>> print(gap.problems[0])
-spBv1.0/Plant/NDATA/press-1: seq gap: expected 2, got 5 (3 messages lost); values of press-1 are stale until its ...
+seq gap: expected 2, got 5 (3 messages lost); values of press-1 are stale until its next NBIRTH; rebirth requested
 >>> [topic for topic, _ in gap.commands]
 ['spBv1.0/Plant/NCMD/press-1']
 >>> rebirth = decode_payload(gap.commands[0][1]).metrics[0]
@@ -319,10 +319,11 @@ class Topic:
 class Decoded:
     """What one message gave: events for the monitor, problems to quarantine, commands to publish.
 
-    ``events``: the events to track (zero or one). ``problems``: at most one reason, naming the topic, to quarantine
-    the message with; it comes *with* an event only for a seq gap revealed by a message that is itself complete (the
-    gap is the lost messages', this one is used). ``commands``: (topic, payload) to publish, QoS 0 (a rebirth NCMD).
-    ``kind`` is the message type (``NDATA``, …; ``""`` when the topic is not Sparkplug); ``duplicate`` says the
+    ``events``: the events to track (zero or one). ``problems``: at most one reason (without the topic, which the
+    caller records beside it) to quarantine the message with; it comes *with* an event only for a seq gap revealed
+    by a message that is itself complete (the gap is the lost messages', this one is used). ``commands``: (topic,
+    payload) to publish, QoS 0 (a rebirth NCMD). ``kind`` is the message type (``NDATA``, …; ``""`` when the topic is
+    not Sparkplug); ``duplicate`` says the
     message was a redelivery of one already handled (no events, no problems).
     """
 
@@ -883,7 +884,7 @@ class SparkplugDecoder(OnlineBase):
     >>> decoder = SparkplugDecoder(SparkplugMapping.from_dict({"features": {"t": "T"}}))
     >>> out = decoder.handle("spBv1.0/G/NDATA/n1", encode_payload([Metric("T", 1.0)], seq=3))
     >>> out.problems, decoder.n_problems
-    (['spBv1.0/G/NDATA/n1: NDATA from edge node n1 before its NBIRTH; rebirth requested'], 1)
+    (['NDATA from edge node n1 before its NBIRTH; rebirth requested'], 1)
     """
 
     def __init__(self, mapping: SparkplugMapping, rebirth_interval: float = 5.0, max_payload_bytes: int = 1 << 20,
@@ -938,9 +939,9 @@ class SparkplugDecoder(OnlineBase):
             message = _raw_payload(payload, self.max_payload_bytes, self.max_metrics)
             self._dispatch(parsed, key, node, message, out)
         except _Problem as exc:
-            self._problem(out, f"{topic[:200]}: {exc}", key if exc.rebirth else None)
+            self._problem(out, str(exc), key if exc.rebirth else None)
         except SparkplugError as exc:
-            self._problem(out, f"{topic[:200]}: {exc}", key if parsed.kind != "NDEATH" else None)
+            self._problem(out, str(exc), key if parsed.kind != "NDEATH" else None)
         node = self._nodes.get(key)
         if node is not None:
             node.remember(digest)
@@ -1000,8 +1001,7 @@ class SparkplugDecoder(OnlineBase):
                 if scope is not None:
                     scope.stale.update(metric for metric, _ in scope.resolved.values())
             lost = (seq - expected) % 256
-            where = "/".join(part for part in (NAMESPACE, topic.group, topic.kind, topic.node, topic.device) if part)
-            reason = (f"{where}: seq gap: expected {expected}, got {seq} ({lost} message{'s' if lost != 1 else ''} "
+            reason = (f"seq gap: expected {expected}, got {seq} ({lost} message{'s' if lost != 1 else ''} "
                       f"lost); values of {topic.node} are stale until its next NBIRTH")
             self._problem(out, reason, (topic.group, topic.node))
         return seq
@@ -1146,7 +1146,7 @@ class SparkplugDecoder(OnlineBase):
             reason += "; rebirth requested"
         if out.problems:  # one reason per message: a second one (after a gap) is added to the first
             self.n_problems -= 1
-            out.problems[0] += f"; and {reason.split(': ', 1)[-1]}"
+            out.problems[0] += f"; and {reason}"
         else:
             out.problems.append(reason)
         return out
