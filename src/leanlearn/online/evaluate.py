@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -438,6 +438,7 @@ _NAN = float("nan")  # the value of an absent column on a checked event (a priva
 _MAX_INDEX_ENTRIES = 200_000  # bound on (piece, rule) pairs of the interval indexes of one pack; beyond: linear
 _PLAIN_KEYS = frozenset({str, float, int, bool})  # types whose hash and == agree as dict keys (others: slow path)
 _CLEAN_NUMBERS = frozenset({float, int, bool})
+_FLOATS = frozenset({float})
 _PLAIN_VALUES = frozenset({str, float, int, bool, type(None)})
 _RANGE_OPS = frozenset({"<", "<=", ">", ">=", "between"})
 
@@ -540,7 +541,8 @@ def _options(rule: Rule) -> list[_Option]:
         elif c.op in ("==", "in") and not any(f.feature == c.feature and f.kind == "key" for f in out):
             values = c.value if c.op == "in" else (c.value,)
             if all(type(v) in _PLAIN_KEYS for v in values):
-                out.append(_Option(c.feature, "key", (i,), keys=tuple(v for v in values if not _is_nan(v))))
+                keys = tuple(dict.fromkeys(v for v in values if not _is_nan(v)))  # each value once: 1 == 1.0 == True
+                out.append(_Option(c.feature, "key", (i,), keys=keys))
     for feature, used in ranges.items():
         interval = _interval([conds[i] for i in used])
         if interval is not None:
@@ -612,6 +614,10 @@ class CompiledPack:
         The pack (its derived-feature expressions and targets are used).
     rules : list of Rule, optional
         The rules to evaluate; default :func:`active_rules` (every rule not rejected).
+    float_columns : collection of str, optional
+        Columns whose numbers :meth:`check_row` must turn into floats even when they are ints (e.g. a monitor's
+        time column: its value is quoted in a quarantine reason). Columns an order comparison with text reads are
+        always among them (their value is quoted in that comparison's error).
 
     Attributes
     ----------
@@ -626,7 +632,8 @@ class CompiledPack:
         Columns whose values must be numbers (see :meth:`check_row`).
     """
 
-    def __init__(self, pack: RulePack, rules: Sequence[Rule] | None = None) -> None:
+    def __init__(self, pack: RulePack, rules: Sequence[Rule] | None = None, *,
+                 float_columns: Collection[str] = ()) -> None:
         self.pack = pack
         self.rules = tuple(active_rules(pack) if rules is None else rules)
         numeric_targets = {t.name for t in pack.targets if t.kind == "numeric"}
@@ -671,7 +678,11 @@ class CompiledPack:
                 numeric |= set(expression.columns)
         self.numeric_columns = frozenset(numeric)
         self._checks = tuple(sorted((c, c in numeric) for c in {*self.columns, *numeric, *needed}))
-        self._get_numbers = _getter(tuple(c for c, num in self._checks if num))
+        # ints and bools may stay as they are on a checked event (they compare as the floats they stand for), except
+        # where the value is quoted: a column an order comparison with text reads, and the float_columns
+        quoted = {c.feature for c in (*self.conditions, *self.groups) if _may_raise(c)} | set(float_columns)
+        self._get_numbers = _getter(tuple(c for c, num in self._checks if num and c not in quoted))
+        self._get_floats = _getter(tuple(c for c, num in self._checks if num and c in quoted))
         self._get_others = _getter(tuple(c for c, num in self._checks if not num))
         self._build_index()
 
@@ -725,8 +736,9 @@ class CompiledPack:
         """
         get = row.get
         try:  # the usual case, at C speed: every column there, numbers where numbers belong, plain values elsewhere
-            numbers = self._get_numbers(row)
+            numbers, floats = self._get_numbers(row), self._get_floats(row)
             if (_CLEAN_NUMBERS.issuperset(map(type, numbers)) and math.isfinite(sum(numbers))
+                    and _FLOATS.issuperset(map(type, floats)) and math.isfinite(sum(floats))
                     and _PLAIN_VALUES.issuperset(map(type, self._get_others(row)))):
                 return row, None
         except (KeyError, OverflowError, TypeError):  # a column absent, an integer beyond the float range, …

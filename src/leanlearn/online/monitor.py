@@ -42,9 +42,9 @@ Examples
 Monitor(pack='press', settings=TrackerSettings(window=Window('2,000 events')))
 >>> alerts = monitor.update_many(events)
 >>> [(a.rule, a.previous, a.state) for a in alerts]
-[('R1', 'ok', 'warning'), ('R1', 'warning', 'drift')]
->>> alerts[-1].event - 20_000 < 2000  # drift within one window of the change
-True
+[('R1', 'ok', 'drift')]
+>>> alerts[-1].event - 20_000 < 2000, alerts[-1].test  # drift within one window of the change
+(True, 'sequential')
 >>> monitor.states
 {'R1': 'drift'}
 >>> _ = monitor.update({"torque": "n/a", "scrap": 0})  # quarantined, not fatal
@@ -207,7 +207,7 @@ class Monitor(OnlineBase):
         self._time_based = self.settings.time_based
         self._time_column = self.settings.time_column
         self._horizon = self.settings.horizon.span
-        self.compiled = CompiledPack(pack)
+        self.compiled = CompiledPack(pack, float_columns=() if self._time_column is None else (self._time_column,))
         if not self.compiled.rules:
             raise MonitorError(f"rule pack {pack.name!r} has no active rule to monitor (all are rejected, or none)")
         ids = [r.id for r in self.compiled.rules]
@@ -311,6 +311,7 @@ class Monitor(OnlineBase):
             support=t.hits / events if events else 0.0, coverage=t.fired / events if events else 0.0,
             base_rate=base_rate, lift=t.confidence / base_rate if base_rate else None, mean=t.mean,
             mean_overall=mean_overall if t.mean is not None else None, detected_at=t.detected_at,
+            test=t.test, change_fired=t.change_fired, change_hits=t.change_hits, change_interval=t.change_interval,
         )
 
     def _quarantine(self, event: int, bad: BadValue) -> None:
