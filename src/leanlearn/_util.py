@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["as_utc", "first_line", "json_plain", "redact"]
@@ -131,3 +134,28 @@ def as_utc(values: Any) -> Any:
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values.dt.tz_localize("UTC")
     return pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+
+
+def write_text_atomic(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a reader never sees half a file, and concurrent writers
+    (threads, processes) each write their own uniquely named temporary file beside ``path``, then replace it.
+
+    >>> out = write_text_atomic(getfixture("tmp_path") / "a" / "b.txt", "hello")
+    >>> out.read_text()
+    'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -63,6 +63,7 @@ from leanlearn.packs import registry as _reg
 from leanlearn.packs.pack import RulePack
 from leanlearn.packs.registry import (
     APPROVED_ALIAS,
+    CONTENT_HASH_TAG,
     MAX_REASON_CHARS,
     MAX_REVIEWER_CHARS,
     REVIEW_TAG,
@@ -95,7 +96,6 @@ VALIDATION_ROWS_TAG = f"{TAG_PREFIX}validation.rows"
 VALIDATION_MARGIN_TAG = f"{TAG_PREFIX}validation.margin"
 TARGET_FINGERPRINT_TAG = f"{TAG_PREFIX}lineage.target_data_fingerprint"
 SOURCE_LINE_TAG = f"{TAG_PREFIX}lineage.source_line"
-CONTENT_HASH_TAG = f"{TAG_PREFIX}content_hash"
 SOURCE_PACK_HASH_TAG = f"{TAG_PREFIX}source_pack_hash"
 #: Longest tag value leanlearn writes (MLflow stores differ; every store takes this much).
 MAX_TAG_CHARS = 4000

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from leanlearn._util import json_plain as _json_safe  # numpy scalars to Python, NaN / infinity to None
+from leanlearn._util import write_text_atomic
 from leanlearn.errors import ExpressionError, PackError
 from leanlearn.mining.expressions import Expression, dtype_kind, evaluate_derived
 from leanlearn.mining.rules import WASTES, RuleSet
@@ -612,21 +612,7 @@ class RulePack:
         path = Path(path)
         if path.is_dir():
             raise PackError(f"{path} is a folder; give the pack a file name, e.g. {path / (self.name + '.json')}")
-        text = self.dumps()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(path, self.dumps())
 
     @classmethod
     def load(cls, path: str | Path, *, max_bytes: int | None = None, max_rules: int | None = None,

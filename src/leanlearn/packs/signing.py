@@ -57,7 +57,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -497,20 +496,9 @@ def sign_document(doc: Mapping[str, Any], private_key_path: str | Path, *, signe
 def _write_atomic(path: Path, text: str) -> Path:
     if path.is_dir():
         raise PackError(f"{path} is a folder; give the signed pack a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    from leanlearn._util import write_text_atomic
+
+    return write_text_atomic(path, text)
 
 
 def _read_doc(path: Path, max_bytes: int | None, label: str) -> Any:
