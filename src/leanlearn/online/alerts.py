@@ -21,6 +21,16 @@ R1 warning → drift at event 10,400: confidence 50% (60 of 120 firings in the l
 expected 78%–97% (pack: 90%); change detected at event 10,380 — x > 1 → y
 >>> Alert.from_json(alert.to_json()) == alert
 True
+>>> fast = Alert(rule="R2", text="x > 2 → y", target="y", previous="ok", state="drift", event=10_130, time=None,
+...              window="1,000 events", events=1000, fired=9, hits=6, confidence=6 / 9, expected=(0.33, 1.0),
+...              evidence=0.95, support=0.006, coverage=0.009, base_rate=0.2, lift=3.3, detected_at=10_130,
+...              test="sequential", change_fired=12, change_hits=6, change_interval=(0.25, 0.75))
+>>> print(fast.message)
+R2 ok → drift at event 10,130: confidence 67% (6 of 9 firings in the last 1,000 events),
+expected 33%–100% (pack: 95%); change detected at event 10,130 (sequential); 6 of 12 firings since the change
+point held (50%, 95% interval 25%–75%) — x > 2 → y
+>>> Alert.from_json(fast.to_json()) == fast
+True
 """
 
 from __future__ import annotations
@@ -68,7 +78,15 @@ class Alert:
     mean, mean_overall : float or None
         Numeric outcomes: the window mean under the rule and over all window events.
     detected_at : int or None
-        Event of the detector alarm (ADWIN, or Page-Hinkley) behind the change, if any.
+        Event of the detector alarm (ADWIN, Page-Hinkley, or the sequential test) behind the change, if any.
+    test : str or None
+        What made the change: ``"sequential"`` (the rule's CUSUM, :mod:`leanlearn.online.sequential`),
+        ``"adwin"`` or ``"page_hinkley"`` (outside checks in a row with that detector's alarm), ``"interval"``
+        (the windowed check: to ``warning``, or back to ``ok``); ``None`` in alerts written before issue 11.
+    change_fired, change_hits : int or None
+        Sequential alarms: firings since the estimated change point, and hits among them.
+    change_interval : (float, float) or None
+        Wilson 95 % interval of the confidence since the change point.
     """
 
     rule: str
@@ -92,6 +110,15 @@ class Alert:
     mean: float | None = None
     mean_overall: float | None = None
     detected_at: int | None = None
+    test: str | None = None
+    change_fired: int | None = None
+    change_hits: int | None = None
+    change_interval: tuple[float, float] | None = None
+
+    @property
+    def change_confidence(self) -> float | None:
+        """Confidence since the estimated change point (sequential alarms)."""
+        return None if not self.change_fired or self.change_hits is None else self.change_hits / self.change_fired
 
     @property
     def message(self) -> str:
@@ -107,12 +134,20 @@ class Alert:
             text += f"; {self.target} mean {self.mean:.4g} under the rule vs {self.mean_overall:.4g} overall"
         if self.detected_at is not None:
             text += f"; change detected at event {self.detected_at:,}"
+            if self.test is not None and self.test != "interval":
+                text += f" ({self.test})"
+        if self.change_fired and self.change_hits is not None and self.change_interval is not None:
+            clo, chi = self.change_interval
+            text += (f"; {self.change_hits:,} of {self.change_fired:,} firings since the change point held "
+                     f"({self.change_hits / self.change_fired:.0%}, 95% interval {clo:.0%}–{chi:.0%})")
         return f"{text} — {self.text}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready document (``"schema": "leanlearn.alert/1"``)."""
         doc = {"schema": ALERT_SCHEMA, **asdict(self)}
         doc["expected"] = list(self.expected)
+        if self.change_interval is not None:
+            doc["change_interval"] = list(self.change_interval)
         return doc
 
     @classmethod
@@ -121,6 +156,8 @@ class Alert:
             raise ValueError(f"not a {ALERT_SCHEMA} document")
         fields = {k: v for k, v in doc.items() if k != "schema"}
         fields["expected"] = tuple(fields["expected"])
+        if fields.get("change_interval") is not None:
+            fields["change_interval"] = tuple(fields["change_interval"])
         return cls(**fields)
 
 

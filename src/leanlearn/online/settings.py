@@ -216,6 +216,12 @@ class TrackerSettings:
         ADWIN checks for a change every ``adwin_clock`` firings.
     ph_threshold, ph_delta : float, default=25.0, 0.25
         Page-Hinkley threshold and tolerance for numeric outcomes, in units of the rule's mean shift.
+    false_alarms_per_million : float, default=0.1
+        The sequential test (:mod:`leanlearn.online.sequential`): false alarms per rule per million events it may
+        raise for a rule holding at the pack's lower confidence bound (fewer for a rule at its pack confidence). The
+        threshold is calibrated with the rule's firing rate (the pack's coverage). ``0`` turns the test off.
+    sequential_shift : float, default=0.2
+        The drop of confidence the sequential test is tuned to call fastest: ``p1 = max(p0 - shift, p0 / 2)``.
     horizon : str or Window, default="1d"
         Time windows only — the far-future bound: an event whose time lies more than ``horizon`` after the later
         of the stream's latest accepted time and the wall clock is quarantined instead of moving the window (one
@@ -235,12 +241,15 @@ class TrackerSettings:
     ph_threshold: float
     ph_delta: float
     horizon: Window
+    false_alarms_per_million: float
+    sequential_shift: float
 
     def __init__(self, window: int | str | dt.timedelta | Window = 1000, time_column: str | None = None, *,
                  alpha: float = 0.01, min_fired: int = 10, drift_after: int = 5, ok_after: int = 10,
                  alpha_ok: float = 0.2, adwin_delta: float = 0.002, adwin_clock: int = 1,
                  ph_threshold: float = 25.0, ph_delta: float = 0.25,
-                 horizon: str | dt.timedelta | Window = "1d") -> None:
+                 horizon: str | dt.timedelta | Window = "1d", false_alarms_per_million: float = 0.1,
+                 sequential_shift: float = 0.2) -> None:
         put = object.__setattr__
         put(self, "window", Window.parse(window))
         if time_column is not None and (not isinstance(time_column, str) or not time_column.strip()):
@@ -264,6 +273,10 @@ class TrackerSettings:
         if h.span > MAX_HORIZON:
             raise MonitorError(f"horizon {h}: longer than the limit of {MAX_HORIZON // NS_PER_DAY} days")
         put(self, "horizon", h)
+        put(self, "false_alarms_per_million", _number("false_alarms_per_million", false_alarms_per_million, low=0,
+                                                      high=1e6))
+        put(self, "sequential_shift", _number("sequential_shift", sequential_shift, low=0, high=1, low_open=True,
+                                              high_open=True))
 
     @property
     def time_based(self) -> bool:

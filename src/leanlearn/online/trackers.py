@@ -21,6 +21,21 @@ What a :class:`RuleTracker` does each time its rule fires (a *check*)
        warning  → drift     drift_after outside checks in a row AND a detector alarm counts
        warning  → ok        ok_after inside checks in a row
        drift    → ok        ok_after inside checks in a row
+       ok, warning → drift  the sequential test alarms (any firing, see below)
+
+The sequential test (issue 11)
+------------------------------
+Beside the window, each firing feeds the rule's Bernoulli CUSUM (:mod:`leanlearn.online.sequential`; ``p0`` = the
+pack's lower confidence bound, threshold calibrated to ``false_alarms_per_million`` with the pack's coverage). Its
+alarm drives ``drift`` at once — from ``ok`` or ``warning``, even before the window holds ``min_fired`` firings — with
+these rules, the same in both paths, to keep the hysteresis coherent:
+
+- an alarm acts only once the rule has *held on this line* (one inside check since the start): a rule outside from
+  the very first check never held here and stays at ``warning`` (no change happened; ADWIN agrees);
+- a check counts as inside only when its window starts after the last acting alarm: the firings from before the
+  change cannot bring the rule back to ``ok``; it returns after ``ok_after`` inside checks of post-alarm windows;
+- the transition's ``test`` is ``"sequential"``, ``detected_at`` the alarm's event, and ``change_fired`` /
+  ``change_hits`` the evidence since the CUSUM's estimated change point.
 
 The expected range (our choice, documented)
 -------------------------------------------
@@ -57,8 +72,8 @@ RuleTracker(rule='R1', settings=TrackerSettings(window=Window('500 events')))
 ...     _ = tracker.update(fires, rng.random() < (0.9 if i < 10_000 else 0.5))
 >>> tracker.state
 'drift'
->>> [(t.event, t.previous, t.state, f"{t.confidence:.0%}") for t in tracker.pop_transitions()]
-[(10271, 'ok', 'warning', '72%'), (10331, 'warning', 'drift', '67%')]
+>>> [(t.event, t.previous, t.state, f"{t.confidence:.0%}", t.test) for t in tracker.pop_transitions()]
+[(10271, 'ok', 'drift', '72%', 'sequential')]
 """
 
 from __future__ import annotations
@@ -73,6 +88,7 @@ from leanlearn.mining.rules import Rule
 from leanlearn.online.base import MonitorError, OnlineBase
 from leanlearn.online.buffers import EventBuffer
 from leanlearn.online.detectors import DriftDetector
+from leanlearn.online.sequential import BernoulliCusum, SequentialAlarm, wilson
 from leanlearn.online.settings import TrackerSettings, Window
 
 State = Literal["ok", "warning", "drift"]
@@ -81,6 +97,9 @@ WARNING: State = "warning"
 DRIFT: State = "drift"
 STATES: tuple[State, ...] = (OK, WARNING, DRIFT)
 NO_POSITION = -(2**62)  # "never": far below any position, yet safe to subtract a window from
+DETECTORS = ("", "adwin", "page_hinkley")  # codes of the detector behind the latest alarm (0: none yet)
+MIN_P0 = 1e-3  # a rule whose lower confidence bound is below this cannot drop: no sequential test
+MAX_P0 = 1 - 1e-4  # a lower bound of 1 (degenerate evidence) is read as this: one miss is not yet an alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +108,10 @@ class Transition:
 
     ``low`` and ``high`` bound the expected hit count for ``fired`` firings; ``mean`` is the window mean of a
     numeric outcome under the rule (``None`` for binary rules); ``detected_at`` is the event of the detector alarm
-    that counts (``None`` if there is none).
+    that counts (``None`` if there is none). ``test`` names what made the change: ``"sequential"`` (the CUSUM of
+    :mod:`leanlearn.online.sequential` alarmed), ``"adwin"`` or ``"page_hinkley"`` (outside checks in a row with
+    that detector's alarm), ``"interval"`` (the windowed check alone: to ``warning``, or back to ``ok``). For a
+    sequential alarm, ``change_fired`` and ``change_hits`` are the firings and hits since the estimated change point.
     """
 
     event: int
@@ -102,10 +124,25 @@ class Transition:
     high: int
     mean: float | None
     detected_at: int | None
+    test: str = "interval"
+    change_fired: int | None = None
+    change_hits: int | None = None
 
     @property
     def confidence(self) -> float:
         return self.hits / self.fired
+
+    @property
+    def change_confidence(self) -> float | None:
+        """Confidence since the estimated change point (sequential alarms)."""
+        return None if not self.change_fired or self.change_hits is None else self.change_hits / self.change_fired
+
+    @property
+    def change_interval(self) -> tuple[float, float] | None:
+        """Wilson 95 % interval of :attr:`change_confidence`."""
+        if not self.change_fired or self.change_hits is None:
+            return None
+        return wilson(self.change_hits, self.change_fired)
 
     @property
     def expected(self) -> tuple[float, float]:
@@ -200,7 +237,19 @@ class RuleTracker(OnlineBase):
         self._high = np.zeros(0, np.int64)
         self._low_ok = np.zeros(0, np.int64)
         self._high_ok = np.zeros(0, np.int64)
+        self.sequential_params = self._sequential_params()
         self.reset()
+
+    def _sequential_params(self) -> tuple[float, float, float] | None:
+        """``(p0, p1, arl)`` of the rule's sequential test, or ``None`` when it is off (see the module notes)."""
+        far = self.settings.false_alarms_per_million
+        p0 = float(self.rule.ci[0])
+        if far <= 0 or not math.isfinite(p0) or p0 < MIN_P0:
+            return None
+        p0 = min(p0, MAX_P0)
+        coverage = float(self.rule.coverage)
+        rate = coverage if math.isfinite(coverage) and 0 < coverage <= 1 else 1.0
+        return p0, max(p0 - self.settings.sequential_shift, p0 / 2), rate * 1e6 / far
 
     def params(self) -> dict[str, Any]:
         """``{"rule": ..., "settings": ...}`` (a ``window`` shortcut is folded into the settings)."""
@@ -225,7 +274,11 @@ class RuleTracker(OnlineBase):
         self._floor = -1
         self._det_event = -1
         self._det_position = NO_POSITION
+        self._det_kind = 0
+        self._held = False  # one check inside since the start: a sequential alarm is a change, not "never held"
+        self._seq_pos = NO_POSITION  # position of the last sequential alarm that acted
         s = self.settings
+        self._seq = None if self.sequential_params is None else BernoulliCusum(*self.sequential_params)
         self._adwin = DriftDetector.adwin(s.adwin_delta, s.adwin_clock)
         self._ph = DriftDetector.page_hinkley(s.ph_delta, s.ph_threshold) if self.numeric else None
         self._pending: list[Transition] = []
@@ -309,33 +362,50 @@ class RuleTracker(OnlineBase):
         while tail.first_position() <= cut:
             self._h -= tail.first_hit()
             tail.drop_first(1)
-        detected = self._adwin.update(float(hit))
+        kind = 1 if self._adwin.update(float(hit)) else 0
         if self._ph is not None and self._ph.update((x - self._center) / self._scale):
-            detected = True
-        if detected:
+            kind = kind or 2
+        if kind:
             self.n_detections += 1
-            self._det_event, self._det_position = e, p
+            self._det_event, self._det_position, self._det_kind = e, p, kind
+        alarm = None if self._seq is None else self._seq.update(bool(hit))
+        act = alarm if self._held else None
+        if act is not None:
+            self._seq_pos = p
         m = len(tail)
+        h = self._h
+        latched = self._det_position > cut or self._det_event > self._floor
         if m < self._min_fired:
+            if act is not None and self.state != DRIFT:
+                self._bounds(m)
+                self._transition(e, p, DRIFT, m, h, int(self._low[m]), int(self._high[m]), latched, act)
             return self
         self._bounds(m)
         low, high = int(self._low[m]), int(self._high[m])
-        h = self._h
         outside = h < low or h > high
-        inside = self._low_ok[m] <= h <= self._high_ok[m]
+        inside = (alarm is None and self._low_ok[m] <= h <= self._high_ok[m]
+                  and tail.first_position() > self._seq_pos)
         self._out = self._out + 1 if outside else 0
         self._in = self._in + 1 if inside else 0
-        latched = self._det_position > cut or self._det_event > self._floor
-        new = self._step(outside, latched)
+        self._held = self._held or inside
+        new = DRIFT if act is not None else self._step(outside, latched)
         if new != self.state:
-            mean = math.fsum(tail.value.tolist()) / m if self.numeric else None
-            self._pending.append(Transition(e, p, self.state, new, m, h, low, high, mean,
-                                            self._det_event if latched else None))
-            if new == OK:
-                self._floor = e
-            self.state = new
-            self.since = e
+            self._transition(e, p, new, m, h, low, high, latched, act)
         return self
+
+    def _transition(self, e: int, p: int, new: State, m: int, h: int, low: int, high: int, latched: bool,
+                    alarm: SequentialAlarm | None) -> None:
+        """Record the per-event path's transition to ``new`` at event ``e`` (window of ``m`` firings, ``h`` hits)."""
+        mean = math.fsum(self._tail.value.tolist()) / m if self.numeric else None
+        test = "sequential" if alarm is not None else DETECTORS[self._det_kind] if new == DRIFT else "interval"
+        detected = e if alarm is not None else self._det_event if latched else None
+        self._pending.append(Transition(e, p, self.state, new, m, h, low, high, mean, detected, test,
+                                        None if alarm is None else alarm.fired,
+                                        None if alarm is None else alarm.hits))
+        if new == OK:
+            self._floor = e
+        self.state = new
+        self.since = e
 
     # -- many events ----------------------------------------------------------------------------------------
     def update_many(self, fired: np.ndarray, outcome: np.ndarray, value: np.ndarray | None = None, *,
@@ -381,18 +451,25 @@ class RuleTracker(OnlineBase):
         fired_w = end - lo
         hits_w = cum[end] - cum[lo]
 
-        alarms = self._adwin.update_many(hit.astype(np.float64).tolist())
+        adwin = self._adwin.update_many(hit.astype(np.float64).tolist())
+        alarms = adwin
         if self._ph is not None:
             alarms = sorted(set(alarms) | set(self._ph.update_many(((val - self._center) / self._scale).tolist())))
         self.n_detections += len(alarms)
-        if alarms:  # event and position of the latest alarm at each firing
+        if alarms:  # event, position and detector of the latest alarm at each firing
             det = np.zeros(M, dtype=bool)
             det[alarms] = True
+            codes = np.full(M, 2, np.int8)
+            codes[adwin] = 1
             last_e = np.maximum(np.maximum.accumulate(np.where(det, ev, -1)), self._det_event)
             last_p = np.maximum(np.maximum.accumulate(np.where(det, pos, NO_POSITION)), self._det_position)
+            at = np.maximum.accumulate(np.where(det, np.arange(M), -1))
+            last_k = np.where(at >= 0, codes[np.maximum(at, 0)], self._det_kind).astype(np.int8)
         else:
             last_e = np.full(M, self._det_event, dtype=np.int64)
             last_p = np.full(M, self._det_position, dtype=np.int64)
+            last_k = np.full(M, self._det_kind, dtype=np.int8)
+        seq = [] if self._seq is None else self._seq.update_many(hit.astype(bool))
 
         checks = fired_w >= self._min_fired
         V = np.arange(M) if checks.all() else np.flatnonzero(checks)
@@ -403,20 +480,40 @@ class RuleTracker(OnlineBase):
             hv = hits_w[V]
             outside = (hv < low) | (hv > high)
             inside = (hv >= self._low_ok[mv]) & (hv <= self._high_ok[mv])
-            if not outside.any() and inside.all():  # the usual case: every check inside
+            if seq:  # a check at a sequential alarm is not inside (it breaks the streak back to ok)
+                at_alarm = np.array([a.index for a in seq], np.int64)
+                k = np.searchsorted(V, at_alarm)
+                k = k[k < len(V)]
+                inside[k[V[k] == at_alarm[:len(k)]]] = False
+            if not self._held:  # alarms before the first inside check do not act (the rule never held here)
+                held_at = int(V[int(np.argmax(inside))]) if inside.any() else M
+                seq = [a for a in seq if a.index > held_at]
+                self._held = bool(inside.any())
+            if seq or self._seq_pos > NO_POSITION:  # inside only once the window starts after the last alarm
+                acted = np.full(M, NO_POSITION, np.int64)
+                acted[[a.index for a in seq]] = pos[[a.index for a in seq]]
+                last_seq = np.maximum(np.maximum.accumulate(acted), self._seq_pos)
+                inside &= all_pos[lo[V]] > last_seq[V]
+            if not seq and not outside.any() and inside.all():  # the usual case: every check inside
                 self._out = 0
                 self._in += len(V)
                 if self.state != OK and self._in >= self._ok_after:
                     in_streak = self._in - len(V) + 1 + np.arange(len(V))
-                    self._walk(V, outside, np.zeros(len(V), np.int64), in_streak, ev, pos, last_e, last_p, fired_w,
-                               hits_w, low, high, lo, end, val if self.numeric else None)
+                    self._walk(V, outside, np.zeros(len(V), np.int64), in_streak, ev, pos, last_e, last_p, last_k,
+                               fired_w, hits_w, lo, end, val if self.numeric else None, seq)
             else:
                 out_streak, in_streak = _streaks(outside, inside, self._out, self._in)
-                self._walk(V, outside, out_streak, in_streak, ev, pos, last_e, last_p, fired_w, hits_w, low, high,
-                           lo, end, val if self.numeric else None)
+                self._walk(V, outside, out_streak, in_streak, ev, pos, last_e, last_p, last_k, fired_w, hits_w,
+                           lo, end, val if self.numeric else None, seq)
                 self._out, self._in = int(out_streak[-1]), int(in_streak[-1])
+        elif seq and self._held:
+            empty = np.zeros(0, np.int64)
+            self._walk(V, np.zeros(0, bool), empty, empty, ev, pos, last_e, last_p, last_k, fired_w, hits_w, lo, end,
+                       val if self.numeric else None, seq)
 
-        self._det_event, self._det_position = int(last_e[-1]), int(last_p[-1])
+        self._det_event, self._det_position, self._det_kind = int(last_e[-1]), int(last_p[-1]), int(last_k[-1])
+        if seq and self._held:
+            self._seq_pos = max(self._seq_pos, int(pos[seq[-1].index]))
         self.n_fired += M
         self.n_hits += int(hit.sum(dtype=np.int64))
         tail.extend(ev, pos, hit, val)
@@ -424,60 +521,85 @@ class RuleTracker(OnlineBase):
         self._h = int(cum[end[-1]] - cum[lo[-1]])
 
     def _walk(self, V: np.ndarray, outside: np.ndarray, out_streak: np.ndarray, in_streak: np.ndarray,
-              ev: np.ndarray, pos: np.ndarray, last_e: np.ndarray, last_p: np.ndarray, fired_w: np.ndarray,
-              hits_w: np.ndarray, low: np.ndarray, high: np.ndarray, lo: np.ndarray, end: np.ndarray,
-              val: np.ndarray | None) -> None:
-        """Run the state machine over the checks ``V``, jumping from one transition to the next."""
-        n = len(V)
+              ev: np.ndarray, pos: np.ndarray, last_e: np.ndarray, last_p: np.ndarray, last_k: np.ndarray,
+              fired_w: np.ndarray, hits_w: np.ndarray, lo: np.ndarray, end: np.ndarray, val: np.ndarray | None,
+              seq: list[SequentialAlarm]) -> None:
+        """Run the state machine over the checks ``V`` and the sequential alarms ``seq``, jumping from one
+        transition to the next (arrays without ``V`` are indexed by firing)."""
         W = self._span
+        never = len(ev)  # a firing index beyond the batch
         outs = np.flatnonzero(outside)
         ready = np.flatnonzero(in_streak >= self._ok_after)
         candidates = np.flatnonzero(out_streak >= self._drift_after)
-        ve, vp, vle, vlp = ev[V], pos[V], last_e[V], last_p[V]
-        state, floor, i = self.state, self._floor, 0
+        at_alarm = np.array([a.index for a in seq], np.int64)
+        vp, vle, vlp = pos[V], last_e[V], last_p[V]
+        state, floor, cur = self.state, self._floor, -1
         tail_values = self._tail.value if val is not None else None
+        if seq:
+            self._bounds(int(fired_w.max()))
 
-        def latched(j: int) -> bool:
-            return bool(vlp[j] > vp[j] - W or vle[j] > floor)
+        def latched(f: int) -> bool:
+            return bool(last_p[f] > pos[f] - W or last_e[f] > floor)
 
-        while i < n:
+        def first(checks: np.ndarray, i: int) -> int:
+            """The firing of the first of ``checks`` (indices into V) at or after check ``i``, else ``never``."""
+            k = int(np.searchsorted(checks, i))
+            return int(V[checks[k]]) if k < len(checks) else never
+
+        while True:
+            i = int(np.searchsorted(V, cur, side="right"))  # the first check after the last transition
+            ka = int(np.searchsorted(at_alarm, cur, side="right"))
+            fa = int(at_alarm[ka]) if ka < len(at_alarm) else never
+            alarm: SequentialAlarm | None = None
             if state == OK:
-                k = int(np.searchsorted(outs, i))
-                if k == len(outs):
+                fo = first(outs, i)
+                f = min(fo, fa)
+                if f == never:
                     break
-                j = int(outs[k])
-                new: State = DRIFT if (out_streak[j] >= self._drift_after and latched(j)) else WARNING
+                if fa == f:
+                    new: State = DRIFT
+                else:
+                    j = int(np.searchsorted(V, f))
+                    new = DRIFT if (out_streak[j] >= self._drift_after and latched(f)) else WARNING
             elif state == WARNING:
-                k1 = int(np.searchsorted(ready, i))
-                j1 = int(ready[k1]) if k1 < len(ready) else n
-                k2, stop = int(np.searchsorted(candidates, i)), int(np.searchsorted(candidates, j1))
-                j2 = n
+                f1 = first(ready, i)
+                k2 = int(np.searchsorted(candidates, i))
+                stop = int(np.searchsorted(candidates, np.searchsorted(V, f1))) if f1 < never else len(candidates)
+                f2 = never
                 if stop > k2:
                     cs = candidates[k2:stop]
                     ok = (vlp[cs] > vp[cs] - W) | (vle[cs] > floor)
                     if ok.any():
-                        j2 = int(cs[int(np.argmax(ok))])
-                if j1 == n and j2 == n:
+                        f2 = int(V[cs[int(np.argmax(ok))]])
+                f = min(f1, f2, fa)
+                if f == never:
                     break
-                j, new = (j2, DRIFT) if j2 < j1 else (j1, OK)
+                new = DRIFT if f in (f2, fa) else OK
             else:
-                k = int(np.searchsorted(ready, i))
-                if k == len(ready):
+                f = first(ready, i)
+                if f == never:
                     break
-                j, new = int(ready[k]), OK
-            f = int(V[j])
+                new = OK
+            if fa == f and new == DRIFT:
+                alarm = seq[ka]
+            m = int(fired_w[f])
             mean = None
             if val is not None and tail_values is not None:
                 window_values: np.ndarray = np.concatenate((tail_values, val))[lo[f]:end[f]]
-                mean = math.fsum(window_values.tolist()) / int(fired_w[f])
-            detected = int(vle[j]) if latched(j) else None
-            self._pending.append(Transition(int(ve[j]), int(vp[j]), state, new, int(fired_w[f]), int(hits_w[f]),
-                                            int(low[j]), int(high[j]), mean, detected))
+                mean = math.fsum(window_values.tolist()) / m
+            is_latched = latched(f)
+            test = "sequential" if alarm is not None else DETECTORS[int(last_k[f])] if new == DRIFT else "interval"
+            self._pending.append(Transition(int(ev[f]), int(pos[f]), state, new, m, int(hits_w[f]),
+                                            int(self._low[m]), int(self._high[m]), mean,
+                                            int(ev[f]) if alarm is not None else int(last_e[f]) if is_latched
+                                            else None, test,
+                                            None if alarm is None else alarm.fired,
+                                            None if alarm is None else alarm.hits))
             if new == OK:
-                floor = int(ve[j])
+                floor = int(ev[f])
             state = new
-            self.since = int(ve[j])
-            i = j + 1
+            self.since = int(ev[f])
+            cur = f
         self.state, self._floor = state, floor
 
     # -- saving ---------------------------------------------------------------------------------------------
@@ -507,6 +629,10 @@ class RuleTracker(OnlineBase):
             "window": self._tail.to_json(),
             "adwin": self._adwin.to_json(),
             "page_hinkley": None if self._ph is None else self._ph.to_json(),
+            "detected_kind": DETECTORS[self._det_kind],
+            "held": self._held,
+            "sequential_position": self._seq_pos,
+            "sequential": None if self._seq is None else self._seq.to_json(),
         }
 
     @classmethod
@@ -536,6 +662,14 @@ class RuleTracker(OnlineBase):
             ph = None if doc.get("page_hinkley") is None else DriftDetector.from_json(doc["page_hinkley"])
             floor, det_event, det_position = (_integer(doc[k], k) for k in ("floor", "detected_event",
                                                                              "detected_position"))
+            kind = doc.get("detected_kind", "adwin" if det_event >= 0 else "")  # absent before issue 11
+            if kind not in DETECTORS:
+                raise ValueError(f"detected_kind {kind!r}")
+            seq = tracker._seq
+            if doc.get("sequential") is not None:  # absent before issue 11: the test starts from zero
+                seq = BernoulliCusum.from_json(doc["sequential"])
+                if (seq.p0, seq.p1, seq.arl) != tracker.sequential_params:
+                    raise ValueError("the sequential test was calibrated for other evidence or settings")
         except MonitorError as exc:
             raise MonitorError(f"the saved state of rule {rule.id!r} is damaged: {exc}") from None
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -552,6 +686,9 @@ class RuleTracker(OnlineBase):
         tracker._tail = tail
         tracker._h = int(tail.hit.sum(dtype=np.int64))
         tracker._adwin, tracker._ph = adwin, ph
+        tracker._det_kind, tracker._seq = DETECTORS.index(kind), seq
+        tracker._held = bool(doc.get("held", True))  # absent before issue 11: a resumed rule has been seen
+        tracker._seq_pos = _integer(doc.get("sequential_position", NO_POSITION), "sequential_position")
         return tracker
 
 
