@@ -34,7 +34,8 @@ def test_the_changed_mechanism_drifts_within_one_window_and_the_other_rules_stay
     assert {a.rule for a in alerts} == {hdf.id}  # no other rule ever left ok
     drift = [a for a in alerts if a.state == "drift"]
     assert len(drift) == 1 and AI4I_CHANGE_AT <= drift[0].event < AI4I_CHANGE_AT + WINDOW
-    assert drift[0].confidence < drift[0].expected[0] and drift[0].detected_at is not None
+    assert drift[0].detected_at is not None  # the window is outside, or the sequential test saw it first
+    assert drift[0].confidence < drift[0].expected[0] or drift[0].change_confidence < drift[0].evidence
     states = monitor.states
     assert states.pop(hdf.id) == "drift" and set(states.values()) == {"ok"}
 
@@ -44,7 +45,7 @@ def test_the_revised_candidate_states_the_new_mechanism(pack, seed):
     hdf = next(r for r in pack.rules if r.text == HDF_OLD)
     stream = ai4i_drift_stream(seed=seed)
     alerts = Monitor(pack, window=WINDOW).update_many(stream)
-    since = next(a.event for a in alerts if a.rule == hdf.id and a.state == "warning")
+    since = next(a.event for a in alerts if a.rule == hdf.id and a.state in ("warning", "drift"))
     revision = revise_pack(pack, stream.iloc[since:], drifted=[hdf.id], events=(since, len(stream) - 1))
     assert revision.candidate.parent == pack.content_hash and revision.targets == ("HDF",)
     new_hdf = [r.text for r in revision.candidate.rules.for_target("HDF")]
