@@ -101,7 +101,7 @@ class Publisher(threading.Thread):
                 self._send(client, payload)
             client.disconnect()
             client.loop_stop()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:  # reported by the test
             self.error = exc
 
 
@@ -281,5 +281,6 @@ def test_a_broker_restart_mid_stream_gives_the_state_and_alerts_of_one_uninterru
             proc.kill()
     doc = _checkpointed(tmp_path / "ck" / CHECKPOINT_FILE)
     assert doc is not None
-    FIGURES["broker-restart"] = {"restarts": restarts, "resent_by_publisher": publisher.resent, **_compare(tmp_path, doc, n_events, state, alerts)}
+    FIGURES["broker-restart"] = {"restarts": restarts, "resent_by_publisher": publisher.resent,
+                                 **_compare(tmp_path, doc, n_events, state, alerts)}
     print(json.dumps(FIGURES["broker-restart"]))

@@ -174,7 +174,7 @@ def test_malformed_messages_are_quarantined_with_their_reasons_and_the_run_goes_
                json.dumps(text_in_number).encode(), json.dumps(lacking).encode(), b"x" * 5000]
     payloads = [json.dumps(r).encode() for r in records[:1000]] + hostile + [
         json.dumps(r).encode() for r in records[1000:]]
-    summary, stream = _run_mqtt(pack, _topic(), payloads, len(events) + 1, tmp_path, columns=columns,
+    summary, _ = _run_mqtt(pack, _topic(), payloads, len(events) + 1, tmp_path, columns=columns,
                                 max_payload=4096)
     assert summary.total_events == len(events) + 1  # the event with text in a number column is consumed, set aside
     lines = [json.loads(line) for line in (tmp_path / "mqtt.quarantine.jsonl").read_text().splitlines()]
