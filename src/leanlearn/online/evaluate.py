@@ -439,6 +439,7 @@ _MAX_INDEX_ENTRIES = 200_000  # bound on (piece, rule) pairs of the interval ind
 _PLAIN_KEYS = frozenset({str, float, int, bool})  # types whose hash and == agree as dict keys (others: slow path)
 _CLEAN_NUMBERS = frozenset({float, int, bool})
 _FLOATS = frozenset({float})
+_UNKNOWN = (False, False, _NAN)  # an outcome not observed on an event
 _PLAIN_VALUES = frozenset({str, float, int, bool, type(None)})
 _RANGE_OPS = frozenset({"<", "<=", ">", ">=", "between"})
 
@@ -479,7 +480,11 @@ def _getter(columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any
     if columns:
         column = columns[0]
         return lambda row: (row[column],)
-    return lambda row: ()
+    return _none
+
+
+def _none(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ()
 
 
 def _may_raise(cond: Condition) -> bool:
@@ -718,6 +723,7 @@ class CompiledPack:
         self._fast_outcomes = tuple(
             (g.feature, *_fast_test(g)[1:], num) if _numeric_use(g) else None for g, num in zip(self.groups,
                                                                                                  self.numeric))
+        self._all_fast = all(f is not None for f in self._fast_outcomes)
 
     @property
     def index_summary(self) -> dict[str, int]:
@@ -736,10 +742,11 @@ class CompiledPack:
         """
         get = row.get
         try:  # the usual case, at C speed: every column there, numbers where numbers belong, plain values elsewhere
-            numbers, floats = self._get_numbers(row), self._get_floats(row)
+            numbers = self._get_numbers(row)
             if (_CLEAN_NUMBERS.issuperset(map(type, numbers)) and math.isfinite(sum(numbers))
-                    and _FLOATS.issuperset(map(type, floats)) and math.isfinite(sum(floats))
-                    and _PLAIN_VALUES.issuperset(map(type, self._get_others(row)))):
+                    and (self._get_floats is _none or (_FLOATS.issuperset(map(type, floats := self._get_floats(row)))
+                                                       and math.isfinite(sum(floats))))
+                    and (self._get_others is _none or _PLAIN_VALUES.issuperset(map(type, self._get_others(row))))):
                 return row, None
         except (KeyError, OverflowError, TypeError):  # a column absent, an integer beyond the float range, …
             pass
@@ -858,6 +865,11 @@ class CompiledPack:
                     list(zip(result.observed, result.hit, result.value, strict=True)))
         get = row.get
         outcomes = []
+        if self._all_fast:  # the usual case: numeric outcome conditions on a checked event
+            for feature, op, v, num in self._fast_outcomes:  # type: ignore[misc]
+                y = get(feature, _NAN)
+                outcomes.append(((True, op(y, v), float(y) if num else _NAN)) if y == y else _UNKNOWN)
+            return fired, outcomes
         for fast, g, test, numeric in zip(self._fast_outcomes, self.groups, self._outcome_tests, self.numeric):
             if fast is not None:
                 feature, op, v, num = fast

@@ -216,6 +216,18 @@ class Monitor(OnlineBase):
         self.trackers = [RuleTracker(rule, self.settings) for rule in self.compiled.rules]
         self._pack_hash = pack.content_hash
         self.reset()
+        self._prepare_trackers()
+
+    def _prepare_trackers(self) -> None:
+        """Build each tracker's expected-range tables for the firings a count window will hold (its rule's coverage
+        times the window, with room), so the first firings of a live stream do not wait for them (tables still grow
+        on demand; their values do not depend on when they are built)."""
+        if self._time_based:
+            return
+        for tracker in self.trackers:
+            coverage = tracker.rule.coverage
+            share = coverage if isinstance(coverage, (int, float)) and 0 < coverage <= 1 else 0.0
+            tracker.expected_range(int(min(self._span, 1.5 * share * self._span + 64)))
 
     def params(self) -> dict[str, Any]:
         """``{"pack", "settings", "clock"}`` (the ``window`` / ``time_column`` shortcuts are in the settings)."""
@@ -607,6 +619,7 @@ class Monitor(OnlineBase):
             monitor.trackers = [RuleTracker.from_json(state, tracker.rule)
                                 for tracker, state in zip(monitor.trackers, trackers, strict=True)]
             monitor._outcomes = [EventBuffer.from_json(b) for b in outcomes]
+            monitor._prepare_trackers()
             n_events, last, n_quarantined = doc["n_events"], doc["last_position"], doc.get("n_quarantined", 0)
             for name, value in (("n_events", n_events), ("last_position", last), ("n_quarantined", n_quarantined)):
                 if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1:
