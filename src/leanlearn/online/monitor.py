@@ -360,8 +360,10 @@ class Monitor(OnlineBase):
     # -- one event --------------------------------------------------------------------------------------------
     def update(self, row: Mapping[str, Any]) -> list[Alert]:
         """Take one event (column → value); return the alerts it raised (an unusable event is quarantined)."""
-        e = self.n_events
         column = self._time_column
+        if column is None:
+            return self._update_counted(row)
+        e = self.n_events
         if e == 0 and column is not None:
             self._check_first(row.get(column), list(row))
         checked, bad = self.compiled.check_row(row)
@@ -411,6 +413,40 @@ class Monitor(OnlineBase):
                     for t in tracker.pop_transitions():
                         alerts.append(self._alert(i, t, time_ns))
             self._last_position = position
+        self.n_events = e + 1
+        if e % 1024 == 1023:
+            self._trim_outcomes()
+        return alerts
+
+    def _update_counted(self, row: Mapping[str, Any]) -> list[Alert]:
+        """:meth:`update` for a stream without a time column (an event's position is its number)."""
+        e = self.n_events
+        compiled = self.compiled
+        checked, bad = compiled.check_row(row)
+        alerts: list[Alert] = []
+        if bad is None:
+            try:
+                fired, outcomes = compiled.evaluate_checked(checked)
+            except _EVALUATION_ERRORS as exc:
+                bad = BadValue(None, None, "unusable", _first_line(exc))
+        if bad is not None:
+            self._quarantine(e, bad)
+        else:
+            pending = self._pending
+            for g, outcome in enumerate(outcomes):
+                if outcome[0]:  # known: into the outcome window (appended in bulk, see _flush_outcomes)
+                    pending[g].append((e, e, outcome[1], outcome[2]))
+            if fired:
+                group_of = compiled.group_of
+                trackers = self.trackers
+                for i in fired:
+                    known, hit, value = outcomes[group_of[i]]
+                    if known:
+                        tracker = trackers[i]
+                        tracker.update(True, hit, value, event=e, position=e)
+                        for t in tracker.pop_transitions():
+                            alerts.append(self._alert(i, t, None))
+        self._last_position = e
         self.n_events = e + 1
         if e % 1024 == 1023:
             self._trim_outcomes()
