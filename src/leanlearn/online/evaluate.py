@@ -28,6 +28,11 @@ Examples
 >>> compiled = CompiledPack(pack)
 >>> compiled.evaluate_row({"a": 300.0, "b": 308.0, "HDF": 1}).fired
 [True]
+>>> compiled.index_summary  # the rule is found by bisection on its interval of d
+{'range': 1, 'key': 0, 'linear': 0, 'lookups': 1}
+>>> checked, bad = compiled.check_row({"a": 300.0, "b": 308.0, "HDF": 1})
+>>> compiled.evaluate_checked(checked)  # the rules that fire; per outcome: known, holds, value
+([0], [(True, True, nan)])
 >>> batch = compiled.evaluate_frame(pd.DataFrame({"a": [300.0, 300.0], "b": [308.0, 309.0], "HDF": [1, None]}))
 >>> batch.fired[0].tolist(), batch.observed[0].tolist(), batch.hit[0].tolist()
 ([True, False], [True, False], [True, False])

@@ -12,7 +12,10 @@ is quarantined — counted, kept with its reason (:meth:`Monitor.pop_quarantined
 (its conditions do not hold), as a stream may omit empty fields.
 
 The batched path evaluates every rule with vectorised masks (each distinct condition once) and hands each tracker
-only the rows where its rule fires; River's detectors see only those rows' hits. See
+only the rows where its rule fires; River's detectors see only those rows' hits. The per-event path checks an
+event's values in one pass, finds the rules that fire through an index of the pack (one interval or value per rule,
+see :mod:`leanlearn.online.evaluate`) and collects the outcome windows in bulk (at most 1,024 events per outcome
+before they join the window): a rule whose indexed condition fails on an event costs that event nothing. See
 :mod:`leanlearn.online.trackers` for the window statistics, the expected interval and the state machine.
 
 Windows are count-based (``window=1000``: the last 1,000 events) or time-based (``window="10min"`` with
