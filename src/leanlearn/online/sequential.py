@@ -68,7 +68,7 @@ __all__ = ["MAX_ARL", "RESOLUTION", "BernoulliCusum", "SequentialAlarm", "arl", 
 
 RESOLUTION = 4  # the smaller of the two integer scores
 MAX_ARL = 1e12  # firings: beyond this the threshold is a bound no stream reaches
-MAX_THRESHOLD = 20_000  # states of the calibration chain (p1 very close to p0 would need more: refused)
+MAX_THRESHOLD = 3_000  # states of the calibration chain (p1 very close to p0 would need more: refused at once)
 _Z95 = 1.959963984540054
 
 
@@ -153,7 +153,10 @@ def calibrate(p0: float, p1: float, target: float) -> tuple[int, int, int]:
     u, v = scores(p0, p1)
     target = min(max(float(target), 1.0), MAX_ARL)
     a = math.log(p0 / p1) / u  # nats per score unit
-    guess = max(1, min(MAX_THRESHOLD, round(math.log(target) / a)))  # Siegmund, to seed the search
+    guess = max(1, round(math.log(target) / a))  # Siegmund, to seed the search
+    if guess > MAX_THRESHOLD:
+        raise MonitorError(f"the sequential test for confidence {p0:.4g} against {p1:.4g} needs a threshold "
+                           f"beyond {MAX_THRESHOLD:,} states; raise false_alarms_per_million or sequential_shift")
 
     def enough(h: int) -> bool:
         return arl(p0, u, v, h) >= target

@@ -284,6 +284,11 @@ class RuleTracker(OnlineBase):
         self._pending: list[Transition] = []
         return self
 
+    @property
+    def sequential(self) -> BernoulliCusum | None:
+        """The rule's sequential test (``None`` when off: ``false_alarms_per_million=0`` or no lower bound)."""
+        return self._seq
+
     def pop_transitions(self) -> list[Transition]:
         """The transitions since the last call, oldest first."""
         out, self._pending = self._pending, []
