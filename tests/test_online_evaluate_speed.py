@@ -213,3 +213,30 @@ def test_a_value_listed_twice_fires_its_rule_once():
                 p_value_raw=1e-4, ci=(0.4, 0.6), base_rate=0.3, id="D")
     compiled = CompiledPack(RulePack(name="p", line="L", targets=(Target("y"),), rules=RuleSet((rule,))))
     assert compiled.evaluate_checked({"k": "y", "y": 1.0})[0] == [0]
+
+
+@pytest.mark.parametrize("source", ["a - b", "a * b * 2 * pi / 60", "-a + b / 3", "a / b", "pi * 2 - a * 1e308 * b",
+                                    "+a - -b"])
+def test_plain_arithmetic_on_python_floats_gives_the_bits_of_the_vectorised_expression(source):
+    from leanlearn.mining.expressions import Expression
+    from leanlearn.online.evaluate import _plain_arithmetic, compile_scalar
+
+    expression = Expression.parse(source)
+    assert _plain_arithmetic(expression, lambda env: math.nan) is not None  # the fast form is the one used
+    one = compile_scalar(expression)
+    rng = np.random.default_rng(len(source))
+    values = [0.0, -0.0, 1.0, -1.5, 1e308, -1e308, 5e-324, None, True, False, 3, 10**400, math.nan,
+              *rng.normal(0, 100, 30).tolist()]
+    rows = [(a, b) for a in values for b in values]
+    frame = pd.DataFrame({"a": [float(a) if a is not None and a != 10**400 else None for a, _ in rows],
+                          "b": [float(b) if b is not None and b != 10**400 else None for _, b in rows]}, dtype=float)
+    column = expression.evaluate(frame).to_numpy()
+    for (a, b), vector in zip(rows, column, strict=True):
+        if 10**400 in (a, b):  # beyond the float range: the general path (the value is ±inf, the result NaN or so)
+            assert isinstance(one({"a": a, "b": b}), float)
+            continue
+        scalar = one({"a": a, "b": b})
+        assert (math.isnan(vector) and math.isnan(scalar)) or vector == scalar, (source, a, b)
+        assert math.copysign(1, scalar) == math.copysign(1, vector) or math.isnan(vector), (source, a, b)
+    with pytest.raises(LeanlearnError, match="not numeric"):
+        one({"a": "abc", "b": 1.0})

@@ -176,6 +176,67 @@ def compile_scalar(expression: Expression) -> Callable[[Mapping[str, Any]], floa
             value = float(_first(stack[-1][0]))
         return value if math.isfinite(value) else math.nan
 
+    return _plain_arithmetic(expression, evaluate) or evaluate
+
+
+_PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def _plain_arithmetic(expression: Expression, general: Callable[[Mapping[str, Any]], float]
+                      ) -> Callable[[Mapping[str, Any]], float] | None:
+    """For an expression of columns, numbers, ``+ - * /`` and signs only: the same function on Python floats.
+
+    IEEE arithmetic is correctly rounded in Python as in numpy, so the bits are those of ``general``; what Python
+    does differently — a division by zero raises, an integer beyond the float range raises — and any value other
+    than a float, an int, a bool or nothing sends the event to ``general``. ``None`` for any other expression.
+    """
+    plan: list[tuple[int, Any]] = []
+    for kind, arg, _n in expression.program:
+        if kind == "num" and isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            plan.append((0, float(arg)))
+        elif kind == "col" and not arg[2]:
+            column, may_be_constant, _raw = arg
+            plan.append((1, (column, _expr._CONSTANTS.get(column) if may_be_constant else None)))
+        elif kind == "bin" and arg in _PY_BINOPS:
+            plan.append((2, _PY_BINOPS[arg]))
+        elif kind == "neg":
+            plan.append((3, None))
+        elif kind != "pos":
+            return None
+    nan = math.nan
+
+    def evaluate(env: Mapping[str, Any]) -> float:
+        stack: list[float] = []
+        push = stack.append
+        try:
+            for code, arg in plan:
+                if code == 1:
+                    column, constant = arg
+                    if constant is not None and column not in env:
+                        push(constant)  # a column named like a constant wins, as on columns
+                        continue
+                    value: Any = env.get(column)
+                    kind = type(value)
+                    if kind is float:
+                        push(value)
+                    elif value is None:
+                        push(nan)
+                    elif kind is int or kind is bool:
+                        push(float(value))
+                    else:  # NaN-like objects, numpy scalars, text: the general way
+                        return general(env)
+                elif code == 2:
+                    right = stack.pop()
+                    stack[-1] = arg(stack[-1], right)
+                elif code == 0:
+                    push(arg)
+                else:
+                    stack[-1] = -stack[-1]
+        except (ZeroDivisionError, OverflowError):
+            return general(env)
+        result = stack[-1]
+        return result if math.isfinite(result) else nan
+
     return evaluate
 
 
@@ -691,9 +752,12 @@ class CompiledPack:
         # ints and bools may stay as they are on a checked event (they compare as the floats they stand for), except
         # where the value is quoted: a column an order comparison with text reads, and the float_columns
         quoted = {c.feature for c in (*self.conditions, *self.groups) if _may_raise(c)} | set(float_columns)
-        self._get_numbers = _getter(tuple(c for c, num in self._checks if num and c not in quoted))
-        self._get_floats = _getter(tuple(c for c, num in self._checks if num and c in quoted))
-        self._get_others = _getter(tuple(c for c, num in self._checks if not num))
+        # derived features an event may carry (a column of that name wins): absent as a rule, checked when there
+        self._derived_names = frozenset(c for c, _ in self._checks if c in derived_names and c not in self.columns)
+        raw = [(c, num) for c, num in self._checks if c not in self._derived_names]
+        self._get_numbers = _getter(tuple(c for c, num in raw if num and c not in quoted))
+        self._get_floats = _getter(tuple(c for c, num in raw if num and c in quoted))
+        self._get_others = _getter(tuple(c for c, num in raw if not num))
         self._build_index()
 
     def _build_index(self) -> None:
@@ -747,6 +811,8 @@ class CompiledPack:
         """
         get = row.get
         try:  # the usual case, at C speed: every column there, numbers where numbers belong, plain values elsewhere
+            if self._derived_names and not row.keys().isdisjoint(self._derived_names):
+                raise KeyError("a column named like a derived feature")  # judged value by value below
             numbers = self._get_numbers(row)
             if (_CLEAN_NUMBERS.issuperset(map(type, numbers)) and math.isfinite(sum(numbers))
                     and (self._get_floats is _none or (_FLOATS.issuperset(map(type, floats := self._get_floats(row)))
