@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -62,6 +63,21 @@ def publish(topic: str, payloads: list[bytes], host: str = HOST, port: int = POR
         for info in infos:
             info.wait_for_publish(timeout=30)
             assert info.is_published()
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _publish_each(messages: list[tuple[str, bytes]]) -> None:
+    """Publish (topic, payload) pairs in order on one connection, QoS 1."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(HOST, PORT)
+    client.loop_start()
+    try:
+        for info in [client.publish(t, p, qos=1) for t, p in messages]:
+            info.wait_for_publish(timeout=30)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -237,3 +253,82 @@ def test_unacknowledged_messages_come_back_and_acknowledged_ones_do_not(tmp_path
     second.commit()
     second.close()
     assert ids == [f"a{i}" for i in range(20, 50)]  # in order, none lost, the acknowledged 20 not sent again
+
+
+@needs_broker
+def test_sparkplug_messages_are_decoded_gaps_quarantined_and_a_rebirth_requested(tmp_path):
+    import paho.mqtt.client as mqtt
+
+    from leanlearn.mining.rules import Condition, Rule, RuleSet
+    from leanlearn.online.sparkplug import DataType, EdgeNode, SparkplugDecoder, SparkplugMapping
+    from leanlearn.packs.pack import RulePack, Target
+
+    rule = Rule((Condition("torque", ">=", 60.0),), Condition("scrap", "==", 1), support=0.05, coverage=0.1,
+                confidence=0.5, lift=5.0, leverage=0.04, conviction=1.8, n=1000, hits=500, p_value=1e-20,
+                p_value_raw=1e-22, ci=(0.47, 0.53), base_rate=0.1, id="R1")
+    pack = RulePack(name="press", line="L1", targets=(Target("scrap"),), rules=RuleSet((rule,)))
+    mapping = SparkplugMapping.from_dict({"features": {"torque": "Spindle/Torque"}, "outcome": {"scrap": "NOK"}})
+    group = f"G{uuid.uuid4().hex[:8]}"
+    edge = EdgeNode(group, "press-1", {"Spindle/Torque": DataType.DOUBLE, "NOK": DataType.INT32})
+    messages = [edge.birth({"Spindle/Torque": 50.0, "NOK": 0}, timestamp=1_700_000_000_000)]
+    for i in range(600):
+        torque = 65.0 if i % 4 else 50.0
+        messages.append(edge.data({"Spindle/Torque": torque, "NOK": int(i % 8 == 1)}, timestamp=1_700_000_000_000 + i))
+        if i == 200:
+            messages.append((messages[-1][0], b"\x0a\xff garbage"))  # not a Sparkplug payload
+        if i == 400:
+            edge.seq += 3  # three messages lost upstream: a gap
+    expected_decoder = SparkplugDecoder(mapping)
+    expected = [e for topic, payload in messages for e in expected_decoder.handle(topic, payload).events]
+    reference = _reference(pack, pd.DataFrame.from_records(expected), tmp_path)
+
+    commands: list[str] = []
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    listener.on_message = lambda c, u, m: commands.append(m.topic)
+    listener.connect(HOST, PORT)
+    listener.subscribe(f"spBv1.0/{group}/NCMD/#", qos=1)
+    listener.loop_start()
+    try:
+        stream = MqttStream(f"mqtt://{HOST}:{PORT}/spBv1.0/{group}/#", format="sparkplug",
+                            decoder=SparkplugDecoder(mapping),
+                            columns=("torque", "scrap"), max_latency=0.05).connect()
+        sender = threading.Thread(target=_publish_each, args=(messages,))
+        sender.start()
+        summary = run_monitor(pack, stream, alerts=tmp_path / "spb.jsonl", settings=TrackerSettings(WINDOW),
+                              max_events=len(expected), handle_signals=False)
+        sender.join()
+        deadline = time.monotonic() + 5
+        while not commands and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    assert summary.total_events == len(expected) == 600  # the message after the gap carries every metric: used
+    assert stream.duplicates == 0  # event ids repeat after seq wraps at 256; they are not taken for duplicates
+    assert summary.monitor is not None and reference.monitor is not None
+    assert summary.monitor.to_json() == reference.monitor.to_json()
+    lines = [json.loads(line) for line in (tmp_path / "spb.quarantine.jsonl").read_text().splitlines()]
+    assert [q["code"] for q in lines] == ["bad-sparkplug", "bad-sparkplug"]
+    assert "seq gap" in lines[1]["reason"] and lines[0]["value"].startswith("base64:")
+    assert commands == [f"spBv1.0/{group}/NCMD/press-1"]  # the rebirth request reached the edge node's topic
+
+
+def test_the_monitor_command_names_a_bad_mqtt_address_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from leanlearn.online.scenarios import planted_stream
+
+    pack, _ = planted_stream(2, 100, reference=5000, seed=1)
+    pack.save(tmp_path / "pack.json")
+    for url, why in (("mqtt://u:pw@127.0.0.1:1/a/#/b", "'#' must be the last level"),
+                     ("mqtts://u:pw@127.0.0.1/a", "TLS")):
+        done = subprocess.run([sys.executable, "-m", "leanlearn.cli", "monitor", str(tmp_path / "pack.json"), url],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and why in done.stderr and "Traceback" not in done.stderr
+        assert "pw" not in done.stderr.replace("pw@", "")  # a mention as part of the user is fine, not the password
+        assert ":pw@" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "leanlearn.cli", "monitor", str(tmp_path / "pack.json"),
+                           "mqtt://127.0.0.1:1883/a", "--format", "sparkplug"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "needs --mapping" in done.stderr

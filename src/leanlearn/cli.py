@@ -1146,8 +1146,7 @@ def _mqtt_source(url: str, pack: Any, *, checkpoint: Path | None, payload_format
         from leanlearn.online.sparkplug import SparkplugDecoder, SparkplugMapping
 
         spb_mapping = SparkplugMapping.from_yaml(mapping)
-        decoder = SparkplugDecoder(spb_mapping)
-        id_column = spb_mapping.id_column
+        decoder = SparkplugDecoder(spb_mapping)  # it drops redelivered messages itself (by content)
     elif mapping is not None:
         raise DataError("--mapping is for --format sparkplug")
     if client_id is None:

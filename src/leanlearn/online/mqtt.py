@@ -25,6 +25,9 @@ their acknowledgement). So:
   the checkpoint (bounded memory: ``dedup`` ids, default 50,000);
 - a broker that restarts with its persistence (mosquitto ``persistence true``) keeps the session and the unacknowledged
   messages, and delivers them again: the ones already counted are dropped by event id;
+- with ``format="sparkplug"`` the same holds by message content instead of event id: the decoder keeps the digests
+  of each edge node's recent messages (in the checkpoint), and at most ``SPARKPLUG_ACK_AFTER`` (200) messages wait
+  for an acknowledgement, so a redelivered message is always among them;
 - a publisher that sends an event twice (a QoS 1 retry, a gateway replaying its buffer) is counted once if the second
   copy comes within the last ``dedup`` event ids.
 
@@ -79,6 +82,9 @@ from leanlearn.online.quarantine import Quarantined
 __all__ = ["MAX_PAYLOAD_BYTES", "MqttAddress", "MqttStream", "default_client_id", "parse_url"]
 
 MAX_PAYLOAD_BYTES = 16 << 20
+#: Sparkplug: at most this many messages wait for their acknowledgement (below the decoder's 256 recent digests per
+#: edge node, so a message redelivered after a crash between checkpoint and acknowledgement is recognised).
+SPARKPLUG_ACK_AFTER = 200
 _RAW_KEEP = 1024  # bytes of a bad payload kept in the quarantine record
 _MAX_PROBLEMS = 5
 _IDLE = 0.2
@@ -259,6 +265,12 @@ class MqttStream:
                 raise DataError(f"{self.label}: {name}={value!r}: give a positive whole number")
         if not 0 < max_latency < 3600:
             raise DataError(f"{self.label}: max_latency={max_latency!r}: give seconds between 0 and 3600")
+        if decoder is not None:
+            # Sparkplug: the decoder drops redelivered messages by content (its recent digests per edge node, in the
+            # checkpoint); its event ids repeat once ``seq`` wraps (256 messages), so they are no dedup key here,
+            # and acknowledgements are kept within the decoder's memory of recent messages
+            id_column = None
+            ack_after = min(ack_after, SPARKPLUG_ACK_AFTER)
         self.format = format
         self.qos = qos
         self.persistent = (client_id is not None) if persistent is None else persistent
