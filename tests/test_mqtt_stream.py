@@ -333,3 +333,13 @@ def test_the_monitor_command_names_a_bad_mqtt_address_in_one_line(tmp_path):
                            "mqtt://127.0.0.1:1883/a", "--format", "sparkplug"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode != 0 and "needs --mapping" in done.stderr
+
+
+@needs_broker
+def test_resuming_without_the_broker_session_is_reported():
+    topic = _topic()
+    stream = MqttStream(f"mqtt://{HOST}:{PORT}/{topic}", client_id=f"t-{uuid.uuid4().hex[:8]}")
+    stream.seek({"kind": "mqtt", "topic": topic, "events": 7, "seen": []})  # a checkpoint, but a session never made
+    stream.connect()
+    stream.close()
+    assert stream.sessions_lost == 1 and "holds no session" in stream.problems[0]

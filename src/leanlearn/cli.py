@@ -1387,6 +1387,11 @@ def monitor(
             _say(console, held, "yellow")
             for problem in summary.problems[:5]:
                 _say(console, f"  {_printable(problem)}", "yellow")
+        if getattr(source, "sessions_lost", 0) or getattr(source, "duplicates", 0):
+            _say(console, f"MQTT: {source.duplicates:,} redelivered event(s) dropped by id")
+            if source.sessions_lost:
+                _say(console, f"MQTT: {source.problems[0] if source.problems else 'the broker lost the session'}",
+                     "yellow")
         if alerts is not None:
             _say(console, f"alerts appended to {alerts}")
         if summary.checkpoint is not None:

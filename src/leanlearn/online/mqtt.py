@@ -310,6 +310,7 @@ class MqttStream:
         self._closing = threading.Event()
         self._client: Any = None
         self.sessions_lost = 0
+        self._resumed = False
 
     # -- broker connection -------------------------------------------------------------------------------------
     @property
@@ -327,10 +328,11 @@ class MqttStream:
             self._connected.set()
             return
         self._generation += 1  # acknowledgements owed on an earlier connection are void: the broker resends
-        if self.persistent and self._generation > 1 and not getattr(flags, "session_present", True):
+        if self.persistent and (self._generation > 1 or self._resumed) and not getattr(flags, "session_present",
+                                                                                           True):
             self.sessions_lost += 1
-            self._problem(f"{self.label}: the broker had lost the session on reconnection; messages it held for "
-                          "this monitor may be lost")
+            self._problem(f"{self.label}: the broker holds no session for client id {self.client_id!r} (lost, "
+                          "expired, or another id); messages sent while this monitor was away may be lost")
         client.subscribe(self.address.topic, qos=self.qos)
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
@@ -538,6 +540,7 @@ class MqttStream:
         if not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
             raise DataError(f"{self.label}: the checkpoint's event ids are damaged; remove the checkpoint folder to "
                             "start over")
+        self._resumed = True
         self.events, self.messages = position.get("events", 0), position.get("messages", 0)
         self._taken = self.events
         self.duplicates, self.bad_messages = position.get("duplicates", 0), position.get("bad_messages", 0)
