@@ -162,8 +162,20 @@ def test_seq_wraps_from_255_to_0() -> None:
         problems += out.problems
         events += out.events
     assert problems == [] and len(events) == 11
-    assert [e["event_id"].rsplit("/", 1)[1] for e in events] == [str((250 + i) % 256) for i in range(1, 12)]
+    # the id counts messages since the birth: seq wraps, the id does not
+    assert [e["event_id"].rsplit("/", 1)[1] for e in events] == [str(i) for i in range(1, 12)]
     assert d.n_gaps == 0
+
+
+def test_event_ids_stay_unique_across_many_seq_wraps_and_a_checkpoint() -> None:
+    d = decoder()
+    d.handle(NB, nbirth())
+    ids = [e["event_id"] for i in range(1, 400)
+           for e in d.handle(ND, ndata(i % 256, nok(), ts=1_700_000_000_000 + i)).events]
+    restored = SparkplugDecoder.from_json(json.loads(json.dumps(d.to_json())), d.mapping)
+    ids += [e["event_id"] for i in range(400, 700)
+            for e in restored.handle(ND, ndata(i % 256, nok(), ts=1_700_000_000_000 + i)).events]
+    assert len(ids) == 699 and len(set(ids)) == 699
 
 
 def test_gap_gives_a_problem_and_one_throttled_rebirth() -> None:

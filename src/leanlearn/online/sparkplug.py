@@ -55,8 +55,9 @@ Duplicates
 A message redelivered by the broker (MQTT QoS 1 delivers at least once) is recognised by its content: the digest
 of its topic and payload among the last :data:`RECENT_DIGESTS` messages of its node. It is dropped and counted
 (``Decoded.duplicate``), never mistaken for a gap. ``event_id`` is
-``<group>/<edge node>/<device or ->/<bdSeq>.<birth timestamp>/<seq>``: the birth's timestamp separates the births of
-one MQTT session (a rebirth keeps ``bdSeq`` and restarts ``seq`` at 0). :meth:`SparkplugDecoder.to_json` carries
+``<group>/<edge node>/<device or ->/<bdSeq>.<birth timestamp>/<n>``, ``n`` the messages since the birth (``seq``
+unwrapped: ``seq`` repeats every 256 messages, ``n`` does not); the birth's timestamp separates the births of one MQTT
+session (a rebirth keeps ``bdSeq`` and restarts ``seq`` at 0). :meth:`SparkplugDecoder.to_json` carries
 births, aliases, current values, last ``seq``, the recent digests and the rebirth throttle, so a checkpoint restores
 a decoder that gives the same output on the messages that follow. (The state must be taken between messages, after
 the events of every message handled so far are in the monitor's state: a message handled but not yet tracked would
@@ -833,13 +834,15 @@ def _unplain(value: Any) -> Any:
 
 
 class _Node:
-    __slots__ = ("bdseq", "birth_ts", "devices", "offline_since", "online", "recent", "recent_set", "scope", "seq")
+    __slots__ = ("bdseq", "birth_ts", "count", "devices", "offline_since", "online", "recent", "recent_set", "scope",
+                 "seq")
 
     def __init__(self) -> None:
         self.online = False
         self.bdseq: int | None = None
         self.birth_ts = 0
         self.seq: int | None = None
+        self.count = 0  # messages since the birth: seq unwrapped (0–255 repeats every 256 messages)
         self.scope: _Scope | None = None
         self.devices: dict[str, _Scope | None] = {}  # None: known but offline (died)
         self.recent: deque[str] = deque(maxlen=RECENT_DIGESTS)
@@ -994,6 +997,7 @@ class SparkplugDecoder(OnlineBase):
         if seq > 255:
             raise _Problem(f"seq {seq} is over 255")
         expected = 0 if node.seq is None else (node.seq + 1) % 256
+        node.count += (seq - node.seq) % 256 if node.seq is not None else 0
         node.seq = seq
         if seq != expected:
             self.n_gaps += 1
@@ -1062,6 +1066,7 @@ class SparkplugDecoder(OnlineBase):
         node.bdseq = self._bdseq(message)
         node.birth_ts = int(message.timestamp) if message.HasField("timestamp") else 0
         node.seq = int(message.seq) % 256
+        node.count = 0
         node.scope = scope
         node.devices = {}
 
@@ -1130,7 +1135,7 @@ class SparkplugDecoder(OnlineBase):
             event[self.mapping.time_column] = _iso(int(message.timestamp))
         device = topic.device or "-"
         event[self.mapping.id_column] = (f"{topic.group}/{topic.node}/{device}/"
-                                         f"{'-' if node.bdseq is None else node.bdseq}.{node.birth_ts}/{seq}")
+                                         f"{'-' if node.bdseq is None else node.bdseq}.{node.birth_ts}/{node.count}")
         out.events.append(event)
 
     def _unknown(self, scope: _Scope, node: _Node, what: str) -> _Problem:
@@ -1170,7 +1175,7 @@ class SparkplugDecoder(OnlineBase):
         for (group, name), node in self._nodes.items():
             nodes.append({
                 "group": group, "node": name, "online": node.online, "bdseq": node.bdseq, "birth_ts": node.birth_ts,
-                "seq": node.seq, "offline_since": node.offline_since, "recent": list(node.recent),
+                "seq": node.seq, "count": node.count, "offline_since": node.offline_since, "recent": list(node.recent),
                 "scope": None if node.scope is None else node.scope.to_json(),
                 "devices": {d: (None if s is None else s.to_json()) for d, s in node.devices.items()},
             })
@@ -1205,6 +1210,7 @@ class SparkplugDecoder(OnlineBase):
                 node.bdseq = None if item["bdseq"] is None else int(item["bdseq"])
                 node.birth_ts = int(item["birth_ts"])
                 node.seq = None if item["seq"] is None else int(item["seq"])
+                node.count = int(item.get("count", node.seq or 0))
                 node.offline_since = int(item["offline_since"])
                 for digest in item["recent"][-RECENT_DIGESTS:]:
                     node.remember(str(digest))
