@@ -467,3 +467,16 @@ def test_a_slow_file_replay_stops_at_once_on_sigint(tmp_path, pack_file):
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
     assert json.loads(out)["stopped"] is True
+
+
+def test_monitor_false_alarm_setting_reaches_the_checkpoint_and_a_bad_one_is_one_error_line(tmp_path, pack_file):
+    _events(300).to_csv(tmp_path / "events.csv", index=False)
+    result = _invoke("monitor", pack_file, tmp_path / "events.csv", "--checkpoint", tmp_path / "ckpt",
+                     "--false-alarms-per-million", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    from leanlearn.online.checkpoint import CheckpointStore
+
+    settings = CheckpointStore(tmp_path / "ckpt").load()["monitor"]["settings"]
+    assert settings["false_alarms_per_million"] == 0.5
+    text = _one_error_line(_invoke("monitor", pack_file, tmp_path / "events.csv", "--false-alarms-per-million", "-1"))
+    assert "false_alarms_per_million" in text

@@ -1179,6 +1179,11 @@ def monitor(
                           help="With a time window: quarantine events timed more than this after the latest "
                                "accepted time and the clock.")
     ] = "1d",
+    false_alarms: Annotated[
+        float, typer.Option("--false-alarms-per-million", metavar="F",
+                            help="False drift alarms of the sequential test you accept per rule per million events "
+                                 "(lower: quieter, slower to call a drift; 0 turns the test off).")
+    ] = 0.1,
     alerts: Annotated[
         Path | None, typer.Option("--alerts", metavar="FILE.jsonl", help="Append the alerts to this JSON Lines file.")
     ] = None,
@@ -1284,7 +1289,8 @@ def monitor(
             windows = Window.parse(window), Window.parse(horizon, what="horizon")
         except MonitorError as exc:
             raise MonitorError(f"--{exc}") from None
-        settings = TrackerSettings(windows[0], time_column or None, horizon=windows[1])
+        settings = TrackerSettings(windows[0], time_column or None, horizon=windows[1],
+                                   false_alarms_per_million=false_alarms)
         pack = RulePack.load(pack_file)
         if stream.lower().startswith(("mqtt://", "mqtts://")):
             source: Any = _mqtt_source(stream, pack, checkpoint=checkpoint, payload_format=payload_format, qos=qos,
