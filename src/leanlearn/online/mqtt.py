@@ -267,8 +267,8 @@ class MqttStream:
             raise DataError(f"{self.label}: max_latency={max_latency!r}: give seconds between 0 and 3600")
         if decoder is not None:
             # Sparkplug: the decoder drops redelivered messages by content (its recent digests per edge node, in the
-            # checkpoint); its event ids repeat once ``seq`` wraps (256 messages), so they are no dedup key here,
-            # and acknowledgements are kept within the decoder's memory of recent messages
+            # checkpoint), so its event ids are not deduplicated a second time here; acknowledgements are kept
+            # within the decoder's memory of recent messages
             id_column = None
             ack_after = min(ack_after, SPARKPLUG_ACK_AFTER)
         self.format = format
