@@ -208,6 +208,10 @@ class Mapping:
         example = f"schema: {MAPPING_SCHEMA}"
         if doc is None:
             raise check.fail("", f"is empty; a mapping starts with `{example}` and lists features and targets")
+        if isinstance(doc, dict) and str(doc.get("schema", "")).startswith("leanlearn.sparkplug-mapping/"):
+            raise check.fail("schema", f"is {doc['schema']!r:.80}: this file maps Sparkplug B metrics for "
+                                       "`leanlearn monitor --format sparkplug --mapping`, not a pack onto another "
+                                       f"line; a pack mapping starts with `{example}`")
         doc = check.keys(doc, _TOP_KEYS, "", example)
         if doc.get("schema") != MAPPING_SCHEMA:
             raise check.fail("schema", f"is {doc.get('schema')!r:.80}, expected {MAPPING_SCHEMA!r}; write `{example}` "
