@@ -629,25 +629,8 @@ class RulePack:
         where : str, optional
             How messages name the pack (default: the path), e.g. the model URI it was downloaded from.
         """
-        path = Path(path)
         label = where or str(path)
-        if not path.exists():
-            raise PackError(f"{label}: no such rule pack file")
-        if path.is_dir():
-            raise PackError(f"{label}: is a folder, not a rule pack file")
-        limit = _limit(max_bytes, "LEANLEARN_MAX_PACK_BYTES", MAX_PACK_BYTES)
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise PackError(
-                f"{label}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
-                "LEANLEARN_MAX_PACK_BYTES (or max_bytes=...) if the file is trusted"
-            )
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise PackError(f"{label}: not a UTF-8 text file; a rule pack is JSON") from None
-        doc = parse_json(text, label)
+        doc = read_document(path, max_bytes=max_bytes, where=label)
         return cls.from_json(doc, where=label, max_rules=max_rules)
 
     # -- use ------------------------------------------------------------------------------------------------
@@ -697,6 +680,32 @@ class RulePack:
     def with_rules(self, rules: RuleSet) -> RulePack:
         """The pack with other rules: a new document, so any signature of this one is dropped."""
         return replace(self, rules=rules, signature=None)
+
+
+def read_document(path: str | Path, *, max_bytes: int | None = None, where: str | None = None) -> Any:
+    """The parsed JSON of a pack file — size limit, UTF-8 and strict JSON checked, not yet the schema nor the hash
+    (:meth:`RulePack.from_json` does those). Every problem is a :class:`PackError` naming the file."""
+    path = Path(path)
+    label = where or str(path)
+    if not path.exists():
+        raise PackError(f"{label}: no such rule pack file")
+    if path.is_dir():
+        raise PackError(f"{label}: is a folder, not a rule pack file")
+    limit = _limit(max_bytes, "LEANLEARN_MAX_PACK_BYTES", MAX_PACK_BYTES)
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise PackError(
+            f"{label}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
+            "LEANLEARN_MAX_PACK_BYTES (or max_bytes=...) if the file is trusted"
+        )
+    if not data or data.isspace():
+        raise PackError(f"{label}: is empty; a rule pack is a JSON object")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PackError(f"{label}: not a UTF-8 text file; a rule pack is JSON") from None
+    return parse_json(text, label)
 
 
 def check_waste(waste: str) -> str:

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanlearn.errors import PackError
-from leanlearn.packs.pack import MAX_PACK_BYTES, RulePack, _limit, canonical_bytes, content_hash, parse_json
+from leanlearn.packs.pack import RulePack, canonical_bytes, content_hash, read_document
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -502,23 +502,7 @@ def _write_atomic(path: Path, text: str) -> Path:
 
 
 def _read_doc(path: Path, max_bytes: int | None, label: str) -> Any:
-    if not path.exists():
-        raise PackError(f"{label}: no such rule pack file")
-    if path.is_dir():
-        raise PackError(f"{label}: is a folder, not a rule pack file")
-    limit = _limit(max_bytes, "LEANLEARN_MAX_PACK_BYTES", MAX_PACK_BYTES)
-    with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise PackError(f"{label}: larger than the limit of {limit:,} bytes for a rule pack; raise it with "
-                        "LEANLEARN_MAX_PACK_BYTES (or max_bytes=...) if the file is trusted")
-    if not data or data.isspace():
-        raise PackError(f"{label}: is empty; a rule pack is a JSON object")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PackError(f"{label}: not a UTF-8 text file; a rule pack is JSON") from None
-    return parse_json(text, label)
+    return read_document(path, max_bytes=max_bytes, where=label)
 
 
 def sign_pack_file(path: str | Path, key: str | Path, *, signer: str | None = None, out: str | Path | None = None,
