@@ -24,7 +24,7 @@ from leanlearn.errors import DataError, ExpressionError, LeanlearnError, PackErr
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from leanlearn.mining.miner import RuleMiner
+    from leanlearn.mining.miner import RuleMinerCore
     from leanlearn.mining.rules import Rule
     from leanlearn.packs.pack import RulePack
     from leanlearn.pipeline import MiningPipeline
@@ -158,7 +158,7 @@ class _Progress:
         if self._progress is not None and self.targets:
             self._progress.update(self._task, description=f"mining {self.targets[0]}")
 
-    def on_target(self, target: str, miner: RuleMiner, seconds: float) -> None:
+    def on_target(self, target: str, miner: RuleMinerCore, seconds: float) -> None:
         rows = int(miner.n_rows_)
         self.stats[target] = {
             "rows": rows,

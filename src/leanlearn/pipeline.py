@@ -46,7 +46,7 @@ from leanlearn.yamlfile import type_name as _type_name
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanlearn.mining.miner import RuleMiner
+    from leanlearn.mining.miner import RuleMinerCore
     from leanlearn.packs.pack import RulePack
 
 DATASETS = ("ai4i2020",)
@@ -162,7 +162,7 @@ def check_out(pipeline: MiningPipeline) -> Path | None:
 
 
 def run_pipeline(
-    pipeline: MiningPipeline, on_target: Callable[[str, RuleMiner, float], None] | None = None
+    pipeline: MiningPipeline, on_target: Callable[[str, RuleMinerCore, float], None] | None = None
 ) -> RulePack:
     """Read the pipeline's source and mine its targets into a :class:`~leanlearn.packs.pack.RulePack`.
 

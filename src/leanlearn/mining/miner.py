@@ -1,8 +1,20 @@
 """RuleMiner: rules whose consequent is a binary waste outcome, with the evidence to trust them.
 
+Two classes, one search
+-----------------------
+:class:`RuleMinerCore` (this module) holds the whole search and imports neither scikit-learn nor SciPy: importing
+``sklearn.base`` costs 1.4–1.9 s (it loads SciPy), more than mining a million rows, so the command line, pipelines
+and :func:`~leanlearn.packs.build.mine_pack` fit the core. :class:`~leanlearn.mining.estimator.RuleMiner` is the
+scikit-learn estimator over it (``RuleMiner(ClassifierMixin, RuleMinerCore, BaseEstimator)``): the same
+parameters, fit and rules, plus ``get_params`` / ``set_params`` / ``clone``, ``score``, tags and scikit-learn's own
+input checks. ``from leanlearn.mining.miner import RuleMiner`` (and ``leanlearn.RuleMiner``) still give the
+estimator: this module's ``__getattr__`` imports :mod:`leanlearn.mining.estimator` on first access, so only code
+that asks for the estimator pays for scikit-learn. The core keeps four input hooks the estimator overrides
+(``_as_array``, ``_check_features``, ``_check_fitted``, ``_copy``); everything else is shared.
+
 How a fit works
 ---------------
-:meth:`RuleMiner.fit` validates its parameters once (:class:`~leanlearn.mining.settings.MiningSettings`), then runs
+:meth:`RuleMinerCore.fit` validates its parameters once (:class:`~leanlearn.mining.settings.MiningSettings`), then runs
 named steps:
 
 1. ``_prepare`` — derived features are computed from their expressions (:mod:`leanlearn.mining.expressions`),
@@ -30,13 +42,15 @@ Examples
 >>> X = pd.DataFrame({"humidity": rng.uniform(30, 90, 4000).round(1), "press": rng.choice(["P1", "P2", "P3"], 4000)})
 >>> risk = np.where((X.humidity >= 70) & (X.press == "P3"), 0.6, 0.03)
 >>> y = pd.Series(rng.random(4000) < risk, name="scrap")
->>> miner = RuleMiner(engine="bitset").fit(X, y)
+>>> miner = RuleMinerCore(engine="bitset").fit(X, y)
 >>> miner.rules_[0].text
 'humidity >= 70 and press == P3 → scrap'
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -44,8 +58,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
@@ -59,7 +71,16 @@ from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log
 if TYPE_CHECKING:
     from typing import Self
 
-    from sklearn.utils import Tags
+    from leanlearn.mining.estimator import RuleMiner as RuleMiner
+
+
+def __getattr__(name: str) -> Any:
+    """``RuleMiner`` (the scikit-learn estimator) is built on first access: see the module docstring."""
+    if name == "RuleMiner":
+        from leanlearn.mining.estimator import RuleMiner
+
+        return RuleMiner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _CHUNK = 8192
 # How much evidence a rounder threshold may cost: 1 % of log p for the strongest-evidence cut, 0.01 of the lower
@@ -238,13 +259,19 @@ def _columns_within(ranked: list[list[int]], max_len: int, bound: float) -> np.n
     return np.array(sorted(kept), dtype=np.int64)
 
 
-class RuleMiner(ClassifierMixin, BaseEstimator):
-    """Mine rules ``conditions → outcome`` for a binary waste outcome.
+class MinerNotFittedError(ValueError, AttributeError):
+    """:meth:`RuleMinerCore.predict` before :meth:`~RuleMinerCore.fit` (the estimator raises scikit-learn's
+    ``NotFittedError``, which has the same two bases)."""
 
-    A scikit-learn estimator: every parameter is a keyword of ``__init__`` stored as given, validated in
-    :meth:`fit` through :class:`~leanlearn.mining.settings.MiningSettings` (one clear
-    :class:`~leanlearn.mining.settings.MiningSettingError` per bad value); ``get_params`` / ``set_params`` /
-    ``sklearn.base.clone`` work; :meth:`predict` before :meth:`fit` raises ``NotFittedError``.
+
+class RuleMinerCore:
+    """Mine rules ``conditions → outcome`` for a binary waste outcome, without scikit-learn.
+
+    The search behind :class:`~leanlearn.mining.estimator.RuleMiner` (the scikit-learn estimator; see the module
+    docstring): every parameter is a keyword of ``__init__`` stored as given, validated in :meth:`fit` through
+    :class:`~leanlearn.mining.settings.MiningSettings` (one clear
+    :class:`~leanlearn.mining.settings.MiningSettingError` per bad value); :meth:`predict` before :meth:`fit`
+    raises :class:`MinerNotFittedError`.
 
     Parameters
     ----------
@@ -387,15 +414,17 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         """The miner's hyper-parameters as a validated :class:`MiningSettings` (raises on a bad value)."""
         return MiningSettings(**{name: getattr(self, name) for name in MiningSettings.names()})
 
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.target_tags.required = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_class = False
-        return tags
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The keywords of ``__init__`` (what scikit-learn's ``get_params`` reports), sorted."""
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name in signature.parameters if name != "self")
+
+    def _copy(self, **changes: Any) -> Self:
+        """An unfitted miner of the same class with the same parameters (deep-copied, as ``clone`` does) and
+        ``changes``."""
+        params = copy.deepcopy({name: getattr(self, name) for name in self._param_names()})
+        return type(self)(**{**params, **changes})
 
     # -- public API -----------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> Self:
@@ -434,7 +463,7 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """1 where at least one rule fires, else 0."""
-        check_is_fitted(self, "rules_")
+        self._check_fitted()
         frame = evaluate_derived(self._check_input(X, None, reset=False).reset_index(drop=True), self.derived_)
         out = np.zeros(len(frame), dtype=bool)
         for rule in self.rules_:
@@ -472,14 +501,45 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
                     f"X has two columns named {str(duplicated[0])!r}; give every column its own name"
                 )
             if reset:
-                validate_data(self, X=frame, reset=True, skip_check_array=True)
+                self._check_features(frame, reset=True)
         else:
-            array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
-            validate_data(self, X=array, reset=reset, skip_check_array=True)
+            array = self._as_array(X)
+            self._check_features(array, reset=reset)
             frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])]).infer_objects()
         if y is not None and len(frame) != len(y):
             raise MinerInputError(f"X has {len(frame):,} rows but y has {len(y):,}; they must match row for row")
         return frame.reset_index(drop=True)
+
+    # -- input hooks (the estimator replaces them with scikit-learn's checks and messages) --------------------
+    def _as_array(self, X: Any) -> np.ndarray:
+        """A non-DataFrame ``X`` as a 2-d array with at least one row."""
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise MinerInputError(f"X must be a table (rows × columns), got an array of shape {array.shape}")
+        if array.shape[0] < 1:
+            raise MinerInputError(f"X has no rows (shape {array.shape}); give at least one row")
+        return array
+
+    def _check_features(self, X: pd.DataFrame | np.ndarray, *, reset: bool) -> None:
+        """At fit (``reset``) record ``n_features_in_`` and text column names; later check the column count."""
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+            names = getattr(X, "columns", None)
+            if names is not None and all(isinstance(c, str) for c in names):
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise MinerInputError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input"
+            )
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "rules_"):
+            raise MinerNotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit with the data before predict"
+            )
 
     def _check_target(self, y: Any) -> pd.Series:
         """``y`` as a Series (see :func:`as_target`); ``None`` is refused."""
@@ -645,8 +705,7 @@ class RuleMiner(ClassifierMixin, BaseEstimator):
         for cls in (True, False):
             idx = np.flatnonzero(outcome == cls)
             held[rng.choice(idx, size=int(round(self.holdout_share * idx.size)), replace=False)] = True
-        explorer = clone(self).set_params(correction="none", target=target,
-                                          max_rules=max(5 * int(self.max_rules), 50))
+        explorer = self._copy(correction="none", target=target, max_rules=max(5 * int(self.max_rules), 50))
         explorer.fit(X[~held], pd.Series(outcome[~held], name=target))
         for name in ("target_", "itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))

@@ -12,13 +12,18 @@ A numeric rule says where the outcome runs worse: "on Machine 4, changeovers fro
 4. evidence: mean and median under the rule and overall, Cliff's delta, plus the binary evidence of the proxy
    (``confidence`` = share of covered rows worse than the overall median).
 
+:class:`ShiftMinerCore` (this module) is the search without scikit-learn, used by the command line and
+:func:`~leanlearn.packs.build.mine_pack`; ``ShiftMiner`` is its scikit-learn estimator
+(:mod:`leanlearn.mining.estimator`), still importable from here: this module's ``__getattr__`` loads it on first
+access (see :mod:`leanlearn.mining.miner`). SciPy (the Mann–Whitney test) is imported on the first test only.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(1)
 >>> X = pd.DataFrame({"pair": rng.choice(["A→B", "B→A", "A→C"], 600), "crew": rng.choice(["x", "y"], 600)})
 >>> setup = pd.Series(rng.gamma(4, 10, 600) + np.where(X.pair == "A→B", 60, 0), name="setup_min")
->>> miner = ShiftMiner(worse="higher").fit(X, setup)
+>>> miner = ShiftMinerCore(worse="higher").fit(X, setup)
 >>> miner.rules_[0].text
 'pair == A→B → setup_min ↑'
 """
@@ -31,10 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.miner import RuleMiner, TargetError, _make_rule, as_target
+from leanlearn.mining.miner import RuleMinerCore, TargetError, _make_rule, as_target
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
 from leanlearn.mining.settings import MiningSettingError
 from leanlearn.mining.stats import adjust
@@ -42,7 +46,16 @@ from leanlearn.mining.stats import adjust
 if TYPE_CHECKING:
     from typing import Self
 
-    from sklearn.utils import Tags
+    from leanlearn.mining.estimator import ShiftMiner as ShiftMiner
+
+
+def __getattr__(name: str) -> Any:
+    """``ShiftMiner`` (the scikit-learn estimator) is built on first access: see the module docstring."""
+    if name == "ShiftMiner":
+        from leanlearn.mining.estimator import ShiftMiner
+
+        return ShiftMiner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def numeric_outcome(y: Any, name: str) -> np.ndarray:
@@ -97,13 +110,17 @@ def _greater_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """One-sided Mann–Whitney p-value that ``a`` tends to exceed ``b``, and Cliff's delta."""
     if a.size == 0 or b.size == 0:
         return 1.0, 0.0
+    from scipy import stats  # 0.9 s to import: only when a numeric outcome is tested
+
     result = stats.mannwhitneyu(a, b, alternative="greater", method="asymptotic")
     delta = 2.0 * float(result.statistic) / (a.size * b.size) - 1.0
     return float(result.pvalue), delta
 
 
-class ShiftMiner(RuleMiner):
-    """Mine rules under which a numeric waste outcome is significantly worse.
+class ShiftMinerCore(RuleMinerCore):
+    """Mine rules under which a numeric waste outcome is significantly worse, without scikit-learn.
+
+    The search behind the estimator ``ShiftMiner`` (:mod:`leanlearn.mining.estimator`).
 
     Parameters
     ----------
@@ -112,7 +129,7 @@ class ShiftMiner(RuleMiner):
     min_support, min_hits, min_confidence, max_conditions, alpha, correction, derive, engine, max_rules, min_lift, \
 refine, max_refine, waste, target, auto_features, units, holdout_share, random_state, max_levels, max_candidates, \
 max_auto_columns
-        As for :class:`~leanlearn.mining.miner.RuleMiner`; ``correction`` is one of ``"holm"``, ``"bh"`` or
+        As for :class:`~leanlearn.mining.miner.RuleMinerCore`; ``correction`` is one of ``"holm"``, ``"bh"`` or
         ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
         than the overall median).
 
@@ -160,12 +177,6 @@ max_auto_columns
         )
         self.worse = worse
 
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = None
-        tags.classifier_tags = None
-        return tags
-
     def fit(self, X: Any, y: Any) -> Self:
         """Mine rules for the numeric outcome ``y``: propose (binary proxy), test each on ``y``, select."""
         self._validate_params()
@@ -191,22 +202,22 @@ max_auto_columns
     def _worse_values(self, values: np.ndarray) -> np.ndarray:
         return values if self.worse == "higher" else -values
 
-    def _propose(self, X: pd.DataFrame, values: np.ndarray, target: str) -> tuple[RuleMiner, np.ndarray]:
+    def _propose(self, X: pd.DataFrame, values: np.ndarray, target: str) -> tuple[RuleMinerCore, np.ndarray]:
         """Candidates from the binary search on "worse than the overall median" (unadjusted, many)."""
         sign = 1.0 if self.worse == "higher" else -1.0
         bad = self._worse_values(values) > sign * self.median_
         self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
-        params = {name: getattr(self, name) for name in RuleMiner._get_param_names()}
+        params = {name: getattr(self, name) for name in RuleMinerCore._param_names()}
         params.update(correction="none", alpha=1.0, min_lift=1.0, max_rules=max(20 * int(self.max_rules), 200),
                       target=target)
-        explorer = RuleMiner(**params).fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
+        explorer = RuleMinerCore(**params).fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
         for name in ("itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))
         self.n_tests_ = explorer.n_tests_
         return explorer, bad
 
     def _test_shifts(
-        self, explorer: RuleMiner, X: pd.DataFrame, values: np.ndarray, bad: np.ndarray, target: str
+        self, explorer: RuleMinerCore, X: pd.DataFrame, values: np.ndarray, bad: np.ndarray, target: str
     ) -> list[tuple[Rule, np.ndarray, float]]:
         """Each candidate tested on the outcome itself: the rule vs the rest and each condition's contribution."""
         worse_values = self._worse_values(values)

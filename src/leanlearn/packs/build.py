@@ -1,4 +1,7 @@
-"""From a table to a rule pack: one :class:`~leanlearn.mining.miner.RuleMiner` per target, merged into one pack.
+"""From a table to a rule pack: one miner per target, merged into one pack.
+
+The miners are the scikit-learn-free cores (:class:`~leanlearn.mining.miner.RuleMinerCore`,
+:class:`~leanlearn.mining.shift.ShiftMinerCore`): building a pack never imports scikit-learn or SciPy.
 
 Examples
 --------
@@ -23,10 +26,10 @@ import pandas as pd
 
 from leanlearn.errors import DataError
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.miner import RuleMiner, binary_outcome, leaking_features
+from leanlearn.mining.miner import RuleMinerCore, binary_outcome, leaking_features
 from leanlearn.mining.rules import Rule, RuleSet
 from leanlearn.mining.settings import MiningSettings
-from leanlearn.mining.shift import ShiftMiner
+from leanlearn.mining.shift import ShiftMinerCore
 from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
 
 # Names of the mining settings (kept for callers that list them; the settings themselves are MiningSettings).
@@ -67,7 +70,7 @@ def mine_pack(
     units: Mapping[str, str] | None = None,
     description: str = "",
     source: str | None = None,
-    on_target: Callable[[str, RuleMiner, float], None] | None = None,
+    on_target: Callable[[str, RuleMinerCore, float], None] | None = None,
     auto_features: bool | None = None,
     worse: Mapping[str, str] | None = None,
     settings: MiningSettings | None = None,
@@ -95,7 +98,7 @@ def mine_pack(
         Called as ``on_target(target, fitted_miner, seconds)`` after each target (progress reporting).
     worse : dict, optional
         Numeric waste outcomes, ``{target: "higher" | "lower"}`` (which direction is waste). Those targets are
-        mined with :class:`~leanlearn.mining.shift.ShiftMiner`; every other target must be binary.
+        mined with :class:`~leanlearn.mining.shift.ShiftMinerCore`; every other target must be binary.
     auto_features : bool, optional
         Screen products, ratios and differences of numeric column pairs (see
         :mod:`leanlearn.mining.autofeatures`); default: on when ``derive`` is empty. Those that rules use are
@@ -152,9 +155,9 @@ def mine_pack(
         leaking_features(prepared, derive, {target: outcome})  # no derived feature may equal a target
         common = {"waste": wastes[target], "target": target, "units": units}
         if target in numeric:
-            miner: RuleMiner = ShiftMiner.from_settings(settings, worse=numeric[target], **common)
+            miner: RuleMinerCore = ShiftMinerCore.from_settings(settings, worse=numeric[target], **common)
         else:
-            miner = RuleMiner.from_settings(settings, **common)
+            miner = RuleMinerCore.from_settings(settings, **common)
         miner.fit(X, prepared[target])
         elapsed = time.perf_counter() - started
         rules.extend(miner.rules_)
