@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -224,6 +225,11 @@ def leaking_features(
 
 def _column_space(features: Sequence[str], max_len: int) -> int:
     """Itemsets of up to ``max_len`` items from distinct columns, given each item's column (exact integer)."""
+    return sum(_column_space_by_length(features, max_len).values())
+
+
+def _column_space_by_length(features: Sequence[str], max_len: int) -> dict[int, int]:
+    """Itemsets of exactly ``L`` items from ``L`` distinct columns, for ``L = 1..max_len`` (exact integers)."""
     per_column: dict[str, int] = {}
     for f in features:
         per_column[f] = per_column.get(f, 0) + 1
@@ -231,7 +237,7 @@ def _column_space(features: Sequence[str], max_len: int) -> int:
     for count in per_column.values():
         for level in range(max_len, 0, -1):
             e[level] += e[level - 1] * count
-    return sum(e[1:])
+    return {level: e[level] for level in range(1, max_len + 1)}
 
 
 def _rank_columns(items: list[Condition], matrix: np.ndarray, outcome: np.ndarray) -> list[list[int]]:
@@ -328,6 +334,14 @@ class RuleMinerCore:
         the others), and every candidate set aside still counts in the correction (``n_tests_``).
     max_auto_columns : int, default=25
         Most numeric columns the automatic feature search pairs: those with the strongest single-cut evidence.
+    layered : bool, default=True
+        Spend α by rule length (Webb's layered critical values): see
+        :class:`~leanlearn.mining.settings.MiningSettings`.
+    duplicate_overlap : float, default=0.9
+        Coverage overlap (Jaccard) above which two rules are near-duplicates and only the stronger is reported.
+    cover_precision : float, default=0.5
+        Covering selection: the share of its own confidence the rows a rule adds beyond the findings kept before
+        it must reach (see :class:`~leanlearn.mining.settings.MiningSettings`).
 
     Attributes
     ----------
@@ -380,6 +394,9 @@ class RuleMinerCore:
         max_levels: int = 50,
         max_candidates: int = 1_000_000,
         max_auto_columns: int = 25,
+        layered: bool = True,
+        duplicate_overlap: float = 0.9,
+        cover_precision: float = 0.5,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -402,6 +419,9 @@ class RuleMinerCore:
         self.max_levels = max_levels
         self.max_candidates = max_candidates
         self.max_auto_columns = max_auto_columns
+        self.layered = layered
+        self.duplicate_overlap = duplicate_overlap
+        self.cover_precision = cover_precision
 
     # -- settings -----------------------------------------------------------------------------------------------
     @classmethod
@@ -561,11 +581,12 @@ class RuleMinerCore:
         positives = int(outcome.sum())
         self.derived_ = derive
         self.n_tests_ = 0
+        self.n_tests_by_length_: dict[int, int] = {}
         auto = (not derive) if settings.auto_features is None else settings.auto_features
         if auto and 0 < positives < len(X):
             proposal = propose_features(X, outcome, units=self.units, alpha=settings.alpha,
                                         min_hits=settings.min_hits, max_columns=settings.max_auto_columns)
-            self.n_tests_ += proposal.evaluated
+            self._count_tests(1, proposal.evaluated)  # single-cut tests of columns: layer 1
             X = evaluate_derived(X, proposal.features)
             leaking_features(X, proposal.features, {target: outcome})
             self.derived_.update(proposal.features)
@@ -594,7 +615,8 @@ class RuleMinerCore:
             found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings)
         self.n_candidates_ = len(found)
         found = [(s, c) for s, c in found if _valid_itemset(s, items)]
-        self.n_tests_ += len(found)
+        for length, n in Counter(len({items[j].feature for j in s}) for s, _ in found).items():
+            self._count_tests(length, n)
         if not found:
             return []
         covered = _coverage(pack_columns(matrix), [s for s, _ in found])
@@ -629,9 +651,11 @@ class RuleMinerCore:
                 bound /= 4
         kept_columns = {items[j].feature for j in keep}
         self.screened_ = sorted({c.feature for c in items} - kept_columns)
-        self.n_tests_ += len(items) + _column_space([c.feature for c in items], max_len) - _column_space(
-            [items[j].feature for j in keep], max_len
-        )
+        self._count_tests(1, len(items))  # the ranking: one single-condition test per item
+        everything = _column_space_by_length([c.feature for c in items], max_len)
+        searched = _column_space_by_length([items[j].feature for j in keep], max_len)
+        for length in everything:
+            self._count_tests(length, everything[length] - searched[length])
         return [(tuple(int(keep[i]) for i in itemset), count) for itemset, count in mined]
 
     def _refine_candidates(
@@ -653,16 +677,32 @@ class RuleMinerCore:
         order = np.argsort(logp, kind="stable")
         order = order[logp[order] < 0]
         candidates: dict[tuple[Condition, ...], None] = {}
+        # A one-condition rule is refined over all rows: every sweep of a column in one direction evaluates the
+        # same family of cuts ``x >= c`` (or ``x < c``), so each family counts once, however many candidates and
+        # objectives sweep it. Longer rules count every threshold their sweeps evaluated, in their own layer.
+        single_sweeps: dict[tuple[str, str], int] = {}
         for i in order[: settings.max_refine]:
             conds = [items[j] for j in itemsets[i]]
             if not settings.refine:
                 candidates.setdefault(_canonical(conds), None)
                 continue
+            length = len({c.feature for c in conds})
             for objective in ("fisher", "precision"):
                 refined, n_thresholds = self._refine(list(conds), X, outcome, positives, objective, settings.min_hits)
-                self.n_tests_ += n_thresholds
+                if len(conds) == 1:
+                    key = (conds[0].feature, conds[0].op)
+                    single_sweeps[key] = max(single_sweeps.get(key, 0), n_thresholds)
+                else:
+                    self._count_tests(length, n_thresholds)
                 candidates.setdefault(_canonical(refined), None)
+        self._count_tests(1, sum(single_sweeps.values()))
         return list(candidates)
+
+    def _count_tests(self, length: int, n: int) -> None:
+        """Count ``n`` hypotheses of rules with ``length`` conditions (``n_tests_`` and its layer)."""
+        if n:
+            self.n_tests_ += int(n)
+            self.n_tests_by_length_[int(length)] = self.n_tests_by_length_.get(int(length), 0) + int(n)
 
     def _select_rules(
         self,

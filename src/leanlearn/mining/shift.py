@@ -128,7 +128,7 @@ class ShiftMinerCore(RuleMinerCore):
         Which direction of the outcome is waste (setup minutes: higher; yield: lower).
     min_support, min_hits, min_confidence, max_conditions, alpha, correction, derive, engine, max_rules, min_lift, \
 refine, max_refine, waste, target, auto_features, units, holdout_share, random_state, max_levels, max_candidates, \
-max_auto_columns
+max_auto_columns, layered, duplicate_overlap, cover_precision
         As for :class:`~leanlearn.mining.miner.RuleMinerCore`; ``correction`` is one of ``"holm"``, ``"bh"`` or
         ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
         than the overall median).
@@ -167,13 +167,17 @@ max_auto_columns
         max_levels: int = 50,
         max_candidates: int = 1_000_000,
         max_auto_columns: int = 25,
+        layered: bool = True,
+        duplicate_overlap: float = 0.9,
+        cover_precision: float = 0.5,
     ) -> None:
         super().__init__(
             min_support=min_support, min_hits=min_hits, min_confidence=min_confidence, max_conditions=max_conditions,
             alpha=alpha, correction=correction, derive=derive, engine=engine, max_rules=max_rules, min_lift=min_lift,
             refine=refine, max_refine=max_refine, waste=waste, target=target, auto_features=auto_features,
             units=units, holdout_share=holdout_share, random_state=random_state, max_levels=max_levels,
-            max_candidates=max_candidates, max_auto_columns=max_auto_columns,
+            max_candidates=max_candidates, max_auto_columns=max_auto_columns, layered=layered,
+            duplicate_overlap=duplicate_overlap, cover_precision=cover_precision,
         )
         self.worse = worse
 
