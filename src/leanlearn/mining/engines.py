@@ -1,15 +1,24 @@
 """Frequent-itemset engines behind one small interface.
 
-An engine takes a boolean item matrix (rows × items) and returns every itemset, up to ``max_len`` items, present
-in at least ``min_count`` rows, with its count. The miner calls engines on the rows where the outcome holds, so an
-itemset's count there is the rule's number of hits.
+An engine takes boolean items (:class:`~leanlearn.mining.bitsets.PackedItems`, or a rows × items boolean matrix)
+and returns every itemset of at most ``max_len`` conditions present in at least ``min_count`` rows, with its count.
+The miner calls :meth:`ItemsetEngine.mine` on the rows where the outcome holds (``PackedItems.rows(outcome)``), so
+an itemset's count there is the rule's number of hits, then :meth:`ItemsetEngine.coverage` on all rows.
 
-- :class:`MlxtendEngine` — the reference: ``mlxtend.frequent_patterns.fpgrowth``.
-- :class:`BitsetEngine` — in-house depth-first search over packed bitsets, vectorised with numpy; returns the
-  same itemsets (tested on random tables) and is usually several times faster.
+- :class:`BitsetEngine` — in-house depth-first (Eclat-style) search over packed 64-bit words with popcount,
+  vectorised with numpy over the extensions of each node.
+- :class:`MlxtendEngine` — the reference: ``mlxtend.frequent_patterns.fpgrowth``, constraints applied as a filter.
+- ``"spark"`` — counting over partitions (:mod:`leanlearn.mining.spark_engine`, imported only when asked for).
 
-Both take ``max_itemsets``: a search that would return more itemsets stops with :class:`TooManyItemsets` (the
-bitset engine as soon as it passes the bound, so its memory stays bounded; the mlxtend reference only after it
+Constraints (:class:`~leanlearn.mining.bitsets.ItemConstraints`) say which items combine (two bounds of one column
+only as a non-empty interval) and which column each item belongs to: an itemset's length is its number of distinct
+columns, so an interval is one condition. ``min_count`` may be one number or one per length (index ``length - 1``;
+lengths past the end use the last value): an itemset of length ``L`` is reported, and extended, only when its count
+reaches ``max(min_count[:L])`` — the running maximum, since a count can only shrink as conditions are added (this is
+how an optimistic-estimate bound of the significance test is passed in).
+
+Both engines take ``max_itemsets``: a search that would return more itemsets stops with :class:`TooManyItemsets`
+(the bitset engine as soon as it passes the bound, so its memory stays bounded; the mlxtend reference only after it
 finished). The miner then narrows its items and searches again.
 
 Examples
@@ -20,13 +29,18 @@ Examples
 [((0,), 3), ((0, 1), 2), ((0, 2), 2), ((1,), 2), ((2,), 2)]
 >>> sorted(BitsetEngine().mine(items, 2, 2)) == sorted(MlxtendEngine().mine(items, 2, 2))
 True
+>>> BitsetEngine().coverage(items, [(0, 1), (1, 2), (2,)]).tolist()
+[2, 1, 2]
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from leanlearn.mining.bitsets import ItemConstraints, PackedItems, as_packed
 
 Itemsets = list[tuple[tuple[int, ...], int]]
 
@@ -39,39 +53,142 @@ class TooManyItemsets(Exception):
         super().__init__(f"more than {limit:,} itemsets")
 
 
+def length_thresholds(min_count: int | Sequence[int], max_len: int) -> list[int]:
+    """Per-length minimum counts for lengths 1..``max_len``: padded with the last value, at least 1, and made
+    non-decreasing (running maximum).
+
+    >>> length_thresholds(5, 3), length_thresholds([9, 4, 12], 4)
+    ([5, 5, 5], [9, 9, 12, 12])
+    """
+    values = [int(v) for v in min_count] if isinstance(min_count, Sequence | np.ndarray) else [int(min_count)]
+    if not values:
+        raise ValueError("min_count must be a number or a non-empty sequence of numbers")
+    values = (values + [values[-1]] * max(max_len, 1))[: max(max_len, 1)]
+    out, running = [], 1
+    for v in values:
+        running = max(running, v)
+        out.append(running)
+    return out
+
+
 class ItemsetEngine(ABC):
     """Interface of an itemset engine."""
 
     name: str = "abstract"
 
     @abstractmethod
-    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
-        """All itemsets (sorted item indices) of length 1..``max_len`` with count ≥ ``min_count``.
+    def mine(
+        self,
+        items: PackedItems | np.ndarray,
+        min_count: int | Sequence[int],
+        max_len: int,
+        max_itemsets: int | None = None,
+        *,
+        constraints: ItemConstraints | None = None,
+    ) -> Itemsets:
+        """Every itemset (sorted item indices) of 1..``max_len`` conditions with count ≥ its length's ``min_count``.
 
-        Raises :class:`TooManyItemsets` when there are more than ``max_itemsets`` of them.
+        With ``constraints`` the items of an itemset are pairwise compatible and its length is its number of
+        distinct groups; without, every item is its own group. Raises :class:`TooManyItemsets` when there are more
+        than ``max_itemsets`` of them.
         """
+
+    def coverage(self, items: PackedItems | np.ndarray, itemsets: Sequence[tuple[int, ...]]) -> np.ndarray:
+        """Rows covered by each itemset (AND of its items) over all rows of ``items`` (int64).
+
+        Prefix-shared and bounded in memory: the itemsets are visited in sorted order, the AND of each prefix is
+        computed once into a preallocated stack (``max_len × n_words`` words), and each itemset costs one AND and
+        one popcount of its last item into a reused buffer.
+        """
+        return prefix_coverage(as_packed(items), itemsets)
+
+
+def prefix_coverage(packed: PackedItems, itemsets: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """Count of rows covered by each itemset; see :meth:`ItemsetEngine.coverage`.
+
+    >>> import numpy as np
+    >>> p = PackedItems.from_bool(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=bool))
+    >>> prefix_coverage(p, [(1,), (0, 1), (1, 2), (0, 1, 2), ()]).tolist()
+    [3, 2, 2, 1, 3]
+    """
+    out = np.zeros(len(itemsets), dtype=np.int64)
+    if not len(itemsets):
+        return out
+    keyed = [tuple(sorted(int(i) for i in s)) for s in itemsets]
+    order = sorted(range(len(keyed)), key=keyed.__getitem__)
+    bits = packed.bits
+    singles = packed.counts()
+    depth = max(len(s) for s in keyed)
+    stack = np.empty((max(depth - 1, 1), packed.n_words), dtype=np.uint64)
+    scratch = np.empty(packed.n_words, dtype=np.uint64)
+    popcounts = np.empty(packed.n_words, dtype=np.uint8)
+    current: tuple[int, ...] = ()  # the prefix whose running ANDs are in stack[: len(current)]
+    for i in order:
+        itemset = keyed[i]
+        if not itemset:
+            out[i] = packed.n_rows
+            continue
+        if len(itemset) == 1:
+            out[i] = singles[itemset[0]]
+            continue
+        prefix = itemset[:-1]
+        if prefix != current:
+            common = 0
+            limit = min(len(prefix), len(current))
+            while common < limit and prefix[common] == current[common]:
+                common += 1
+            for d in range(common, len(prefix)):
+                if d == 0:
+                    stack[0] = bits[prefix[0]]
+                else:
+                    np.bitwise_and(stack[d - 1], bits[prefix[d]], out=stack[d])
+            current = prefix
+        np.bitwise_and(stack[len(prefix) - 1], bits[itemset[-1]], out=scratch)
+        np.bitwise_count(scratch, out=popcounts)
+        out[i] = int(popcounts.sum(dtype=np.int64))
+    return out
 
 
 class MlxtendEngine(ItemsetEngine):
-    """Reference engine: mlxtend's FP-growth."""
+    """Reference engine: mlxtend's FP-growth, with the constraints and per-length counts applied as a filter."""
 
     name = "mlxtend"
 
-    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
+    def mine(
+        self,
+        items: PackedItems | np.ndarray,
+        min_count: int | Sequence[int],
+        max_len: int,
+        max_itemsets: int | None = None,
+        *,
+        constraints: ItemConstraints | None = None,
+    ) -> Itemsets:
         import pandas as pd
         from mlxtend.frequent_patterns import fpgrowth
 
-        items = np.asarray(items, dtype=bool)
-        n_rows, n_items = items.shape
-        if n_rows == 0 or n_items == 0 or min_count > n_rows:
+        matrix = items.to_bool() if isinstance(items, PackedItems) else np.asarray(items, dtype=bool)
+        n_rows, n_items = matrix.shape
+        thresholds = length_thresholds(min_count, max_len)
+        if n_rows == 0 or n_items == 0 or max_len < 1 or thresholds[0] > n_rows:
             return []
-        frame = pd.DataFrame(items, columns=list(range(n_items)))
+        item_len = max_len
+        if constraints is not None:  # an interval is one condition: up to the max_len largest groups' sizes
+            sizes = np.sort(np.bincount(constraints.groups))[::-1]
+            item_len = int(sizes[:max_len].sum())
+        frame = pd.DataFrame(matrix, columns=list(range(n_items)))
         # fpgrowth compares support >= min_support on floats; step just below the count to stay exact.
-        min_support = max((min_count - 0.5) / n_rows, 1e-12)
-        found = fpgrowth(frame, min_support=min_support, use_colnames=True, max_len=max_len)
+        min_support = max((thresholds[0] - 0.5) / n_rows, 1e-12)
+        found = fpgrowth(frame, min_support=min_support, use_colnames=True, max_len=max(item_len, 1))
         out: Itemsets = []
         for support, itemset in zip(found["support"].to_numpy(), found["itemsets"]):
-            out.append((tuple(sorted(int(i) for i in itemset)), int(round(support * n_rows))))
+            key = tuple(sorted(int(i) for i in itemset))
+            count = int(round(support * n_rows))
+            length = len(key) if constraints is None else constraints.length(key)
+            if length > max_len or count < thresholds[length - 1]:
+                continue
+            if constraints is not None and not constraints.allows(key):
+                continue
+            out.append((key, count))
         if max_itemsets is not None and len(out) > max_itemsets:
             raise TooManyItemsets(max_itemsets)
         return out
@@ -79,63 +196,127 @@ class MlxtendEngine(ItemsetEngine):
 
 def pack_columns(items: np.ndarray) -> np.ndarray:
     """Columns of a boolean matrix as packed uint64 bitsets: shape (n_items, n_words)."""
-    n_rows, n_items = items.shape
-    n_words = max(1, (n_rows + 63) // 64)
-    padded = np.zeros((n_items, n_words * 64), dtype=bool)
-    padded[:, :n_rows] = items.T
-    return np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+    return PackedItems.from_bool(items).bits
 
 
 class BitsetEngine(ItemsetEngine):
-    """Depth-first (Eclat-style) search over packed bitsets; one numpy call per search node."""
+    """Depth-first (Eclat-style) search over packed bitsets; one vectorised AND + popcount per search node.
+
+    A node is an itemset with its bitset; its children join it with each later extension that was frequent
+    together with the node's parent (the Eclat tail), compatible with the node's items and within the length
+    bound. Memory: the stack holds one bitset per pending child, O(depth × items × n_words) words.
+    """
 
     name = "bitset"
 
-    def mine(self, items: np.ndarray, min_count: int, max_len: int, max_itemsets: int | None = None) -> Itemsets:
-        items = np.asarray(items, dtype=bool)
-        n_rows, n_items = items.shape
-        if n_rows == 0 or n_items == 0 or max_len < 1 or min_count > n_rows:
+    def mine(
+        self,
+        items: PackedItems | np.ndarray,
+        min_count: int | Sequence[int],
+        max_len: int,
+        max_itemsets: int | None = None,
+        *,
+        constraints: ItemConstraints | None = None,
+    ) -> Itemsets:
+        packed = as_packed(items)
+        n_rows, n_items = packed.n_rows, packed.n_items
+        if n_rows == 0 or n_items == 0 or max_len < 1:
             return []
+        thresholds = length_thresholds(min_count, max_len)
+        if thresholds[0] > n_rows:
+            return []
+        if constraints is not None and constraints.n_items != n_items:
+            raise ValueError(f"constraints are for {constraints.n_items} items, the data has {n_items}")
         limit = max_itemsets if max_itemsets is not None else -1
-        min_count = max(int(min_count), 1)
-        bits = pack_columns(items)
-        counts = np.bitwise_count(bits).sum(axis=1)
-        frequent = np.flatnonzero(counts >= min_count)
+        bits = packed.bits
+        counts = packed.counts()
+        frequent = np.flatnonzero(counts >= thresholds[0])
         out: Itemsets = [((int(i),), int(counts[i])) for i in frequent]
         if 0 <= limit < len(out):
             raise TooManyItemsets(limit)
-        # stack of (prefix items, prefix bitset, candidate extensions with larger index); extensions are views
-        # (slices) of one array, so the stack costs O(depth × items), never O(items²)
-        stack: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = [
-            ((int(frequent[p]),), bits[frequent[p]], frequent[p + 1 :]) for p in range(frequent.size - 1, -1, -1)
-        ]
-        while stack:
-            prefix, prefix_bits, extensions = stack.pop()
-            if len(prefix) >= max_len or extensions.size == 0:
+        groups = constraints.groups if constraints is not None else None
+        extend: Extend = _extensions_free
+        partnered = np.zeros(n_items, dtype=bool)  # items with a compatible item of their own group (intervals)
+        if constraints is not None:
+            compatible = constraints.compatible
+            extend = _extensions_constrained(constraints.groups, compatible, max_len)
+            partnered = (compatible & (constraints.groups[:, None] == constraints.groups[None, :])).any(axis=1)
+        # stack entries: (itemset, its groups, its bitset, extensions: later items frequent with the parent)
+        stack: list[tuple[tuple[int, ...], frozenset[int], np.ndarray, np.ndarray]] = []
+        for p in range(frequent.size - 1, -1, -1):
+            item = int(frequent[p])
+            if max_len < 2 and not partnered[item]:
                 continue
-            joined = bits[extensions] & prefix_bits
-            joined_counts = np.bitwise_count(joined).sum(axis=1)
-            keep = joined_counts >= min_count
-            kept = extensions[keep]
-            kept_bits = joined[keep]
-            kept_counts = joined_counts[keep]
+            root_groups = frozenset((int(groups[item]),) if groups is not None else (item,))
+            stack.append(((item,), root_groups, bits[item], frequent[p + 1 :]))
+        while stack:
+            itemset, seen, itemset_bits, tail = stack.pop()
+            candidates, lengths = extend(itemset, seen, tail)
+            if candidates.size == 0:
+                continue
+            joined = bits[candidates]
+            np.bitwise_and(joined, itemset_bits, out=joined)
+            joined_counts = np.bitwise_count(joined).sum(axis=1, dtype=np.int64)
+            keep = joined_counts >= np.asarray(thresholds, dtype=np.int64)[lengths - 1]
+            kept = candidates[keep]
+            if kept.size == 0:
+                continue
             if 0 <= limit < len(out) + kept.size:
                 raise TooManyItemsets(limit)
+            kept_bits = joined[keep]
+            kept_counts = joined_counts[keep]
+            kept_lengths = lengths[keep]
             for j in range(kept.size - 1, -1, -1):
-                itemset = (*prefix, int(kept[j]))
-                out.append((itemset, int(kept_counts[j])))
-                if len(itemset) < max_len:
-                    stack.append((itemset, kept_bits[j], kept[j + 1 :]))
+                item = int(kept[j])
+                child = (*itemset, item)
+                out.append((child, int(kept_counts[j])))
+                rest = kept[j + 1 :]
+                if not rest.size:
+                    continue
+                # at the length bound only a second bound of one of its columns can still join
+                if kept_lengths[j] >= max_len and not any(partnered[i] for i in child):
+                    continue
+                group = int(groups[item]) if groups is not None else item
+                stack.append((child, seen | {group}, kept_bits[j], rest))
         return out
+
+
+Extend = Callable[[tuple[int, ...], frozenset[int], np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _extensions_free(itemset: tuple[int, ...], seen: frozenset[int], tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Without constraints every later item extends the itemset by one condition."""
+    return tail, np.full(tail.size, len(itemset) + 1, dtype=np.int64)
+
+
+def _extensions_constrained(groups: np.ndarray, compatible: np.ndarray, max_len: int) -> Extend:
+    def extend(itemset: tuple[int, ...], seen: frozenset[int], tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the tail is compatible with the earlier items already (it survived their nodes); check the last one
+        candidates = tail[compatible[itemset[-1], tail]]
+        new_group = ~np.isin(groups[candidates], list(seen)) if candidates.size else np.zeros(0, dtype=bool)
+        lengths = len(seen) + new_group.astype(np.int64)
+        within = lengths <= max_len
+        return candidates[within], lengths[within]
+
+    return extend
 
 
 ENGINES: dict[str, type[ItemsetEngine]] = {"mlxtend": MlxtendEngine, "bitset": BitsetEngine}
 
 
 def get_engine(name: str) -> ItemsetEngine:
-    """Engine by name: ``"mlxtend"`` (reference), ``"bitset"`` (fast), or ``"auto"`` (= bitset)."""
+    """Engine by name: ``"bitset"`` (fast), ``"mlxtend"`` (reference), ``"spark"`` (pyspark, imported lazily), or
+    ``"auto"`` (= bitset)."""
     if name == "auto":
         name = "bitset"
+    if name == "spark":  # pyspark is imported by the engine itself, only when it runs
+        try:
+            from leanlearn.mining.spark_engine import SparkEngine
+        except ModuleNotFoundError as exc:
+            if exc.name != "leanlearn.mining.spark_engine":
+                raise
+        else:
+            return SparkEngine()
     try:
         return ENGINES[name]()
     except KeyError:
