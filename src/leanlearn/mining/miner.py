@@ -65,7 +65,9 @@ from leanlearn.mining.autofeatures import propose_features
 from leanlearn.mining.engines import TooManyItemsets, get_engine, pack_columns
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, best_threshold
+from leanlearn.mining.layers import layered_adjust, rule_length
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
+from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
 from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log
 
@@ -582,6 +584,8 @@ class RuleMinerCore:
         self.derived_ = derive
         self.n_tests_ = 0
         self.n_tests_by_length_: dict[int, int] = {}
+        self.context_rules_ = RuleSet()
+        self.context_reasons_: dict[str, str] = {}
         auto = (not derive) if settings.auto_features is None else settings.auto_features
         if auto and 0 < positives < len(X):
             proposal = propose_features(X, outcome, units=self.units, alpha=settings.alpha,
@@ -712,8 +716,15 @@ class RuleMinerCore:
         min_count: int,
         settings: MiningSettings,
     ) -> RuleSet:
-        """Evidence, productivity, the multiple-testing correction and redundancy: the rules worth reporting."""
+        """Evidence, productivity, the multiple-testing correction, near-duplicates and covering: the findings.
+
+        The correction is layered by default (:mod:`leanlearn.mining.layers`); the significant rules then go
+        through :func:`~leanlearn.mining.selection.merge_near_duplicates` and the covering selection
+        :func:`~leanlearn.mining.selection.cover`. Significant rules that sharper findings explain are kept
+        aside in ``context_rules_`` (with ``context_reasons_``), not reported.
+        """
         positives = int(outcome.sum())
+        self.context_rules_, self.context_reasons_ = RuleSet(), {}
         scored = []
         for canonical in candidates:
             evaluated = self._evaluate(canonical, X, outcome, positives)
@@ -728,15 +739,43 @@ class RuleMinerCore:
             scored.append((rule, logp_rule, mask, max(rule.p_value_raw, p_improve)))
         if not scored:
             return RuleSet()
-        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, settings.correction)
-        significant = [(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted) if pa <= settings.alpha]
-        selected = _select(significant, outcome, min_count)[: settings.max_rules]
-        return RuleSet(
-            tuple(
-                replace(rule, p_value=p_adj, id=f"{self.target_}-{rank:03d}")
-                for rank, (rule, _, _, p_adj) in enumerate(selected, start=1)
-            )
-        )
+        adjusted = self._adjust(np.array([p for *_, p in scored]), [r for r, *_ in scored], settings)
+        significant = [Candidate(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted)
+                       if pa <= settings.alpha]
+        if self._explore_only:  # candidates for another test (ShiftMinerCore): every distinct rule, no covering
+            unique = {np.packbits(c.mask).tobytes(): c for c in sorted(significant, key=lambda c: -c.logp)}
+            return self._report(list(unique.values()), [], settings)
+        unique_rules, _ = merge_near_duplicates(significant, settings.duplicate_overlap, _two_levels(X, significant))
+        findings, context = cover(unique_rules, outcome, min_count=min_count, alpha=settings.alpha,
+                                  precision_share=settings.cover_precision, min_confidence=settings.min_confidence)
+        return self._report(findings, context, settings)
+
+    # Set on a miner that only proposes candidates for another test (the binary proxy of ShiftMinerCore).
+    _explore_only = False
+
+    def _adjust(self, p_values: np.ndarray, rules: Sequence[Rule], settings: MiningSettings) -> np.ndarray:
+        """Adjusted p-values: layered by rule length (default), or one correction over all ``n_tests_``."""
+        if not settings.layered or settings.correction not in ("holm", "bh"):
+            return adjust(p_values, self.n_tests_, settings.correction)
+        lengths = [rule_length(r.conditions) for r in rules]
+        layers = max([settings.max_conditions, *lengths, *self.n_tests_by_length_])
+        return layered_adjust(p_values, lengths, self.n_tests_by_length_, max_length=layers,
+                              method=settings.correction)
+
+    def _report(
+        self, findings: list[Candidate], context: list[tuple[Candidate, str]], settings: MiningSettings
+    ) -> RuleSet:
+        """Findings (most significant first, at most ``max_rules``) as the rule set; context rules aside."""
+        ranked = sorted(findings, key=lambda c: (c.p_adjusted, c.logp, len(c.rule.conditions)))[: settings.max_rules]
+        ids = {id(c): f"{self.target_}-{rank:03d}" for rank, c in enumerate(ranked, start=1)}
+        aside = sorted(context, key=lambda t: (t[0].p_adjusted, t[0].logp))[: settings.max_rules]
+        self.context_rules_ = RuleSet(tuple(
+            replace(c.rule, p_value=c.p_adjusted, id=f"{self.target_}-c{rank:02d}")
+            for rank, (c, _) in enumerate(aside, start=1)
+        ))
+        self.context_reasons_ = {f"{self.target_}-c{rank:02d}": reason
+                                 for rank, (_, reason) in enumerate(aside, start=1)}
+        return RuleSet(tuple(replace(c.rule, p_value=c.p_adjusted, id=ids[id(c)]) for c in ranked))
 
     def _fit_holdout(self, X: pd.DataFrame, outcome: np.ndarray, target: str) -> Self:
         """Explore on part of the rows, then test each surviving rule once on the rows held out."""
@@ -753,6 +792,8 @@ class RuleMinerCore:
         self.base_rate_ = float(outcome.mean()) if len(X) else 0.0
         self.n_explored_ = explorer.n_tests_
         self.n_tests_ = len(explorer.rules_)
+        self.n_tests_by_length_ = {}
+        self.context_rules_, self.context_reasons_ = RuleSet(), {}
         self.rules_ = RuleSet()
         if not len(explorer.rules_):
             return self
@@ -842,55 +883,15 @@ class RuleMinerCore:
         return worst
 
 
-def _shape(rule: Rule) -> tuple:
-    """A rule's conditions without their numeric thresholds: rules of one shape differ only in where they cut."""
-    return tuple(sorted((c.feature, c.op, None if c.op in ("<", "<=", ">", ">=") else str(c.value))
-                        for c in rule.conditions))
-
-
-def _select(
-    significant: list[tuple[Rule, float, np.ndarray, float]], outcome: np.ndarray, min_new_hits: int
-) -> list[tuple[Rule, float, np.ndarray, float]]:
-    """Drop rules that say nothing new, most significant first.
-
-    - Among rules covering the same rows, the one with fewest conditions is kept.
-    - A rule is dropped when kept rules at least as confident already cover all but fewer than ``min_new_hits``
-      of its hits.
-    - A rule of the same shape as a kept one (same conditions, other thresholds) is kept only if it is
-      significantly surer: its confidence interval lies above the kept rule's confidence. No wall of shifted
-      thresholds; at most the strongest-evidence cut and a clearly surer one.
-    - Last, a broad rule is dropped when clearly more confident kept rules (confidence above its interval)
-      explain all but fewer than ``min_new_hits`` of its hits: their sharper statements say more.
-    """
-    ranked = sorted(significant, key=lambda t: (t[1], len(t[0].conditions), -t[0].hits))
-    kept: list[tuple[Rule, float, np.ndarray, float]] = []
-    seen_rows: set[bytes] = set()
-    for item in ranked:
-        rule, _, mask, _ = item
-        key = np.packbits(mask).tobytes()
-        if key in seen_rows:
-            continue
-        if any(_shape(k) == _shape(rule) and rule.ci[0] <= k.confidence for k, *_ in kept):
-            continue
-        covered = np.zeros_like(mask)
-        for other, _, other_mask, _ in kept:
-            if other.confidence >= rule.confidence:
-                covered |= other_mask
-        if int((mask & outcome & ~covered).sum()) < min_new_hits:
-            continue
-        seen_rows.add(key)
-        kept.append(item)
-    final = []
-    for item in kept:
-        rule, _, mask, _ = item
-        sharper = np.zeros_like(mask)
-        for other, _, other_mask, _ in kept:
-            if other is not rule and other.confidence > rule.ci[1]:
-                sharper |= other_mask
-        if sharper.any() and int((mask & outcome & ~sharper).sum()) < min_new_hits:
-            continue
-        final.append(item)
-    return final
+def _two_levels(X: pd.DataFrame, candidates: Sequence[Candidate]) -> dict[str, frozenset[object]]:
+    """Levels of the columns that rules test with ``!=`` and that hold exactly two levels (complementary)."""
+    out: dict[str, frozenset[object]] = {}
+    for c in {cond.feature for cand in candidates for cond in cand.rule.conditions if cond.op == "!="}:
+        if c in X.columns:
+            levels = frozenset(pd.unique(X[c].dropna()).tolist())
+            if len(levels) == 2:
+                out[c] = levels
+    return out
 
 
 def _coarse_productive(

@@ -33,7 +33,7 @@ import numpy as np
 from leanlearn.errors import LeanlearnError
 
 CORRECTIONS: tuple[str, ...] = ("holm", "bh", "holdout", "none")
-ENGINE_NAMES: tuple[str, ...] = ("auto", "bitset", "mlxtend")
+ENGINE_NAMES: tuple[str, ...] = ("auto", "bitset", "mlxtend", "spark")
 # Keys of a pack's ``mining`` record that describe a run, not a setting.
 RECORD_KEYS: tuple[str, ...] = ("n_tests", "seconds", "ignored", "source", "screened")
 MAX_CONDITIONS_LIMIT = 8
@@ -135,6 +135,20 @@ class MiningSettings:
     max_auto_columns : int, default=25
         Most numeric columns paired by the automatic feature search: the ones with the strongest single-cut
         evidence. At least 2.
+    layered : bool, default=True
+        Spend α by rule length (Webb's layered critical values, :mod:`leanlearn.mining.layers`): rules of ``L``
+        conditions share ``α / max_conditions``, corrected against the hypotheses of their own length only, so a
+        one-condition finding is not judged against every 3-condition combination. ``False``: one correction
+        over every hypothesis (the form before layers).
+    duplicate_overlap : float, default=0.9
+        Two significant rules whose covered rows overlap by at least this Jaccard share (rows both cover / rows
+        either covers) are near-duplicates: only the more significant one (at equal evidence the simpler one) is
+        reported. In (0, 1]; 1 merges only rules that cover exactly the same rows.
+    cover_precision : float, default=0.5
+        Covering selection (:mod:`leanlearn.mining.selection`): a rule is a finding only if the rows it adds
+        beyond the findings kept before it reach at least this share of its own confidence (besides being
+        significantly many); a broad rule whose confidence comes from rows sharper findings already explain is
+        reported as context instead. In [0, 1]; 0 keeps every rule that adds significant hits.
     """
 
     min_support: float = 0.0005
@@ -154,6 +168,9 @@ class MiningSettings:
     auto_features: bool | None = None
     max_candidates: int = 1_000_000
     max_auto_columns: int = 25
+    layered: bool = True
+    duplicate_overlap: float = 0.9
+    cover_precision: float = 0.5
 
     def __post_init__(self) -> None:
         unit = "a number in [0, 1]"
@@ -181,6 +198,10 @@ class MiningSettings:
                                      lambda v: v >= 1000),
             "max_auto_columns": _whole("max_auto_columns", self.max_auto_columns, "a whole number of at least 2",
                                        lambda v: v >= 2),
+            "layered": _flag("layered", self.layered),
+            "duplicate_overlap": _number("duplicate_overlap", self.duplicate_overlap, "a number in (0, 1]",
+                                         lambda v: 0 < v <= 1),
+            "cover_precision": _number("cover_precision", self.cover_precision, unit, lambda v: 0 <= v <= 1),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)

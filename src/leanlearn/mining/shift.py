@@ -40,8 +40,8 @@ import pandas as pd
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMinerCore, TargetError, _make_rule, as_target
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
+from leanlearn.mining.selection import Candidate, cover_shift, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError
-from leanlearn.mining.stats import adjust
 
 if TYPE_CHECKING:
     from typing import Self
@@ -204,7 +204,8 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         return self
 
     def _worse_values(self, values: np.ndarray) -> np.ndarray:
-        return values if self.worse == "higher" else -values
+        self._shift_values = values if self.worse == "higher" else -values
+        return self._shift_values
 
     def _propose(self, X: pd.DataFrame, values: np.ndarray, target: str) -> tuple[RuleMinerCore, np.ndarray]:
         """Candidates from the binary search on "worse than the overall median" (unadjusted, many)."""
@@ -214,10 +215,13 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         params = {name: getattr(self, name) for name in RuleMinerCore._param_names()}
         params.update(correction="none", alpha=1.0, min_lift=1.0, max_rules=max(20 * int(self.max_rules), 200),
                       target=target)
-        explorer = RuleMinerCore(**params).fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
+        explorer = RuleMinerCore(**params)
+        explorer._explore_only = True  # every candidate goes to the Mann–Whitney tests; selection happens here
+        explorer.fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
         for name in ("itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))
         self.n_tests_ = explorer.n_tests_
+        self.n_tests_by_length_ = dict(getattr(explorer, "n_tests_by_length_", {}))
         return explorer, bad
 
     def _test_shifts(
@@ -257,24 +261,18 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         return scored
 
     def _select_shifts(self, scored: list[tuple[Rule, np.ndarray, float]], target: str) -> RuleSet:
-        """Holm over the whole search; a rule is dropped when a kept one covers its rows with a larger effect."""
+        """The correction (layered by rule length unless ``layered=False``), near-duplicates merged, then the
+        covering selection on the outcome itself (:func:`~leanlearn.mining.selection.cover_shift`); rules that
+        findings explain go to ``context_rules_``."""
+        self.context_rules_, self.context_reasons_ = RuleSet(), {}
         if not scored:
             return RuleSet()
-        adjusted = adjust(np.array([p for *_, p in scored]), self.n_tests_, self.correction)
-
-        def effect(i: int) -> float:
-            shift = scored[i][0].shift
-            return shift.effect_size if shift is not None else 0.0
-
-        significant = (i for i in range(len(scored)) if adjusted[i] <= self.alpha)
-        order = sorted(significant, key=lambda i: (adjusted[i], -effect(i)))
-        kept: list[int] = []
-        for i in order:
-            mask = scored[i][1]
-            dominated = any(not (mask & ~scored[j][1]).any() and effect(j) >= effect(i) for j in kept)
-            if not dominated:
-                kept.append(i)
-        return RuleSet(tuple(
-            replace(scored[i][0], p_value=float(adjusted[i]), id=f"{target}-{rank:03d}")
-            for rank, i in enumerate(kept[: self.max_rules], start=1)
-        ))
+        settings = self.settings
+        adjusted = self._adjust(np.array([p for *_, p in scored]), [r for r, *_ in scored], settings)
+        significant = [Candidate(rule, math.log(max(rule.p_value_raw, 1e-300)), mask, float(pa))
+                       for (rule, mask, _), pa in zip(scored, adjusted) if pa <= settings.alpha]
+        unique, _ = merge_near_duplicates(significant, settings.duplicate_overlap)
+        findings, context = cover_shift(unique, self._shift_values, min_count=settings.min_hits,
+                                        alpha=settings.alpha, precision_share=settings.cover_precision,
+                                        greater_p=_greater_p)
+        return self._report(findings, context, settings)
