@@ -752,6 +752,7 @@ class CompiledPack:
         # ints and bools may stay as they are on a checked event (they compare as the floats they stand for), except
         # where the value is quoted: a column an order comparison with text reads, and the float_columns
         quoted = {c.feature for c in (*self.conditions, *self.groups) if _may_raise(c)} | set(float_columns)
+        self._quoted = frozenset(quoted)
         # derived features an event may carry (a column of that name wins): absent as a rule, checked when there
         self._derived_names = frozenset(c for c, _ in self._checks if c in derived_names and c not in self.columns)
         raw = [(c, num) for c, num in self._checks if c not in self._derived_names]
@@ -768,9 +769,11 @@ class CompiledPack:
         keys: dict[str, dict[Any, list[int]]] = {}
         entries: dict[int, _Entry] = {}
         linear: list[int] = []
+        rest: list[tuple[Condition, ...]] = []
         for k, (rule, option) in enumerate(zip(self.rules, chosen)):
             used = () if option is None else option.used
-            entries[k] = (k, tuple(_fast_test(c) for i, c in enumerate(rule.conditions) if i not in used))
+            rest.append(tuple(c for i, c in enumerate(rule.conditions) if i not in used))
+            entries[k] = (k, tuple(_fast_test(c) for c in rest[-1]))
             if option is None:
                 linear.append(k)
             elif option.kind == "range":
@@ -785,6 +788,7 @@ class CompiledPack:
         self._keys = tuple((f, {v: tuple(entries[k] for k in ks) for v, ks in table.items()})
                            for f, table in keys.items())
         self._linear = tuple(entries[k] for k in linear)
+        self._rest = tuple(rest)  # per rule: the conditions the index does not check
         self._sort = len(self._ranges) + len(self._keys) + (1 if linear else 0) > 1
         # the columns a numeric condition reads: on an event given to evaluate_row they must hold numbers (or be
         # absent) for the index to answer; anything else (None, text, numpy scalars) takes the general path

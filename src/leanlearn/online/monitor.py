@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import math
 import time
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ import pandas as pd
 from leanlearn.online.alerts import Alert
 from leanlearn.online.base import MonitorError, OnlineBase
 from leanlearn.online.buffers import EventBuffer
+from leanlearn.online.compiled import event_function
 from leanlearn.online.evaluate import (
     _EVALUATION_ERRORS,
     BadValue,
@@ -217,6 +219,9 @@ class Monitor(OnlineBase):
         if len(set(ids)) != len(ids) or "" in ids:
             raise MonitorError(f"rule pack {pack.name!r}: every monitored rule needs a distinct id")
         self.trackers = [RuleTracker(rule, self.settings) for rule in self.compiled.rules]
+        # the pack's generated check-and-evaluate function (see leanlearn.online.compiled); None: the general path
+        self._event = event_function(self.compiled)
+        self._fast = self._event if self._time_column is None else None
         self._pack_hash = pack.content_hash
         self.reset()
         self._prepare_trackers()
@@ -244,7 +249,17 @@ class Monitor(OnlineBase):
         for tracker in self.trackers:
             tracker.reset()
         self._outcomes = [EventBuffer() for _ in self.compiled.groups]
-        self._pending: list[list[tuple[int, int, bool, float]]] = [[] for _ in self.compiled.groups]
+        # per outcome group, what the per-event path collected since the last flush (see _flush_outcomes), compact:
+        # each event's number, or its complement ~e when the outcome did not hold; its position (time windows only:
+        # a count window's position is the event number) and its value (numeric outcomes only)
+        groups = range(len(self.compiled.groups))
+        self._pend_codes = [array("q") for _ in groups]
+        self._pend_positions = [array("q") for _ in groups]
+        self._pend_values = [array("d") for _ in groups]
+        self._add_codes = [codes.append for codes in self._pend_codes]
+        self._add_values = [(g, self._pend_values[g].append) for g in groups if self.compiled.numeric[g]]
+        # one binary outcome (the usual pack): the per-event path appends its code directly
+        self._add_code = self._add_codes[0] if len(self._add_codes) == 1 and not self._add_values else None
         self.n_events = 0
         self.n_alerts = {OK: 0, WARNING: 0, DRIFT: 0}
         self.n_quarantined = 0
@@ -363,21 +378,53 @@ class Monitor(OnlineBase):
     # -- one event --------------------------------------------------------------------------------------------
     def update(self, row: Mapping[str, Any]) -> list[Alert]:
         """Take one event (column → value); return the alerts it raised (an unusable event is quarantined)."""
+        fast = self._fast
+        if fast is not None:  # the usual event of a count window: checked and evaluated by the pack's own function
+            result = fast(row)
+            if result is not None:
+                e = self.n_events
+                fired, outcomes = result
+                add = self._add_code  # every outcome is known: into the outcome windows (in bulk, see _flush_outcomes)
+                if add is not None:
+                    add(e if outcomes[0][1] else ~e)
+                else:
+                    for add, outcome in zip(self._add_codes, outcomes):
+                        add(e if outcome[1] else ~e)
+                    for g, add in self._add_values:
+                        add(outcomes[g][2])
+                alerts: list[Alert] = []
+                if fired:
+                    group_of = self.compiled.group_of
+                    trackers = self.trackers
+                    for i in fired:
+                        _, hit, value = outcomes[group_of[i]]
+                        tracker = trackers[i]
+                        if tracker.fire(e, e, hit, value):
+                            for t in tracker.pop_transitions():
+                                alerts.append(self._alert(i, t, None))
+                self._last_position = e
+                self.n_events = e + 1
+                if e % 1024 == 1023:
+                    self._trim_outcomes()
+                return alerts
+        return self._update_any(row)
+
+    def _update_any(self, row: Mapping[str, Any]) -> list[Alert]:
+        """:meth:`update` for any event: checked, then evaluated (or quarantined); time windows and columns."""
         column = self._time_column
-        if column is None:
-            return self._update_counted(row)
         e = self.n_events
         if e == 0 and column is not None:
             self._check_first(row.get(column), list(row))
-        checked, bad = self.compiled.check_row(row)
+        result: tuple[list[int], Sequence[tuple[bool, bool, float]]] | None = (
+            None if self._event is None or column is None else self._event(row))
+        checked, bad = (row, None) if result is not None else self.compiled.check_row(row)
         time_ns: int | None = None
         if column is not None:
             raw = checked.get(column)
             time_ns = NO_POSITION if _blank(raw) else int(timestamps_ns(pd.Series([raw], dtype=object))[0])
             if bad is None and self._time_based and time_ns == NO_POSITION:
                 bad = self._time_problem(raw)
-        result = None
-        if bad is None:
+        if bad is None and result is None:
             try:
                 result = self.compiled.evaluate_checked(checked)
             except _EVALUATION_ERRORS as exc:
@@ -400,56 +447,23 @@ class Monitor(OnlineBase):
             else:
                 position = e
             fired, outcomes = result
-            pending = self._pending
-            for g, outcome in enumerate(outcomes):
-                if outcome[0]:  # known: into the outcome window (appended in bulk, see _flush_outcomes)
-                    pending[g].append((e, position, outcome[1], outcome[2]))
-            if fired:
-                group_of = self.compiled.group_of
-                trackers = self.trackers
-                for i in fired:
-                    known, hit, value = outcomes[group_of[i]]
-                    if not known:
-                        continue
-                    tracker = trackers[i]
-                    tracker.update(True, hit, value, event=e, position=position)
-                    for t in tracker.pop_transitions():
-                        alerts.append(self._alert(i, t, time_ns))
-            self._last_position = position
-        self.n_events = e + 1
-        if e % 1024 == 1023:
-            self._trim_outcomes()
-        return alerts
-
-    def _update_counted(self, row: Mapping[str, Any]) -> list[Alert]:
-        """:meth:`update` for a stream without a time column (an event's position is its number)."""
-        e = self.n_events
-        compiled = self.compiled
-        checked, bad = compiled.check_row(row)
-        alerts: list[Alert] = []
-        if bad is None:
-            try:
-                fired, outcomes = compiled.evaluate_checked(checked)
-            except _EVALUATION_ERRORS as exc:
-                bad = BadValue(None, None, "unusable", _first_line(exc))
-        if bad is not None:
-            self._quarantine(e, bad)
-        else:
-            pending = self._pending
-            for g, outcome in enumerate(outcomes):
-                if outcome[0]:  # known: into the outcome window (appended in bulk, see _flush_outcomes)
-                    pending[g].append((e, e, outcome[1], outcome[2]))
-            if fired:
-                group_of = compiled.group_of
-                trackers = self.trackers
-                for i in fired:
-                    known, hit, value = outcomes[group_of[i]]
-                    if known:
-                        tracker = trackers[i]
-                        tracker.update(True, hit, value, event=e, position=e)
+            numeric = self.compiled.numeric
+            for g, (known, hit, value) in enumerate(outcomes):
+                if known:  # into the outcome window (appended in bulk, see _flush_outcomes)
+                    self._pend_codes[g].append(e if hit else ~e)
+                    if self._time_based:
+                        self._pend_positions[g].append(position)
+                    if numeric[g]:
+                        self._pend_values[g].append(value)
+            group_of = self.compiled.group_of
+            for i in fired:
+                known, hit, value = outcomes[group_of[i]]
+                if known:
+                    tracker = self.trackers[i]
+                    if tracker.fire(e, position, hit, value):
                         for t in tracker.pop_transitions():
-                            alerts.append(self._alert(i, t, None))
-        self._last_position = e
+                            alerts.append(self._alert(i, t, time_ns))
+            self._last_position = position
         self.n_events = e + 1
         if e % 1024 == 1023:
             self._trim_outcomes()
@@ -457,12 +471,18 @@ class Monitor(OnlineBase):
 
     def _flush_outcomes(self) -> None:
         """Move the outcomes the per-event path collected into the outcome windows (at most 1,024 per outcome)."""
-        for buf, pending in zip(self._outcomes, self._pending, strict=True):
-            if pending:
-                event, position, hit, value = zip(*pending, strict=True)
-                buf.extend(np.array(event, np.int64), np.array(position, np.int64), np.array(hit, np.int8),
-                           np.array(value, np.float64))
-                pending.clear()
+        for g, buf in enumerate(self._outcomes):
+            codes = self._pend_codes[g]
+            if not codes:
+                continue
+            code = np.array(codes, np.int64)
+            hit = code >= 0
+            event = np.where(hit, code, ~code)
+            position = np.array(self._pend_positions[g], np.int64) if self._time_based else event
+            value = np.array(self._pend_values[g], np.float64) if self.compiled.numeric[g] else np.full(len(code),
+                                                                                                        np.nan)
+            buf.extend(event, position, hit.view(np.int8), value)
+            del codes[:], self._pend_positions[g][:], self._pend_values[g][:]
 
     def _trim_outcomes(self) -> None:
         self._flush_outcomes()

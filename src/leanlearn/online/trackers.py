@@ -400,12 +400,20 @@ class RuleTracker(OnlineBase):
         it on the window's axis (default: ``event``; a timestamp in ns for time-based windows).
         """
         e = self.n_events if event is None else int(event)
-        self.n_events = e + 1
         if not fired:
+            self.n_events = e + 1
             return self
-        p = e if position is None else int(position)
+        self.fire(e, e if position is None else int(position), outcome, _NAN if value is None else float(value))
+        return self
+
+    def fire(self, e: int, p: int, outcome: bool, x: float) -> bool:
+        """Learn one firing: event number ``e``, position ``p``, whether the outcome held, its value (NaN for binary
+        outcomes); return whether it moved the state (the transition waits in :meth:`pop_transitions`).
+
+        :meth:`update` for a firing, without its conversions: the per-event path of the monitor calls it directly.
+        """
+        self.n_events = e + 1
         hit = 1 if outcome else 0
-        x = _NAN if value is None else float(value)
         q = self._q
         if q is None:
             if len(self._buf) < DEQUE_MAX // 2:
@@ -452,7 +460,8 @@ class RuleTracker(OnlineBase):
             if act is not None and self.state != DRIFT:
                 latched = self._det_position > cut or self._det_event > self._floor
                 self._transition(e, p, DRIFT, m, h, lows[m], highs[m], latched, act)
-            return self
+                return True
+            return False
         low, high = lows[m], highs[m]
         if h < low or h > high:
             outside, inside = True, False
@@ -470,12 +479,13 @@ class RuleTracker(OnlineBase):
             self._in = 0
         state = self.state
         if act is None and state == OK and not outside:
-            return self  # the usual check: nothing can move (ok stays ok unless outside or a sequential alarm)
+            return False  # the usual check: nothing can move (ok stays ok unless outside or a sequential alarm)
         latched = self._det_position > cut or self._det_event > self._floor
         new = DRIFT if act is not None else self._step(outside, latched)
         if new != state:
             self._transition(e, p, new, m, h, low, high, latched, act)
-        return self
+            return True
+        return False
 
     def _transition(self, e: int, p: int, new: State, m: int, h: int, low: int, high: int, latched: bool,
                     alarm: SequentialAlarm | None) -> None:
