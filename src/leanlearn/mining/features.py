@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -35,12 +36,17 @@ def nice_cut(lo: float, hi: float) -> float:
 
     ``x < c`` then keeps every value up to ``lo`` and excludes ``hi`` — the same split of the data as any cut in
     the gap, written the way an engineer would write it. The arithmetic stays finite near the float maximum, and
-    an infinite bound is read as the largest finite float, so the cut is always a finite number.
+    an infinite bound is read as the largest finite float, so the cut is always a finite number. Results are
+    memoised (threshold refinement asks for the same gaps again and again).
 
     >>> nice_cut(-1.7e308, 1.7e308), nice_cut(1.7e308, float("inf")), nice_cut(5.0, 6.0)
     (0.0, 1.79e+308, 6.0)
     """
-    lo, hi = float(lo), float(hi)
+    return _nice_cut(float(lo), float(hi))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _nice_cut(lo: float, hi: float) -> float:
     if math.isnan(lo) or math.isnan(hi) or not hi > lo:
         return hi
     biggest = sys.float_info.max
@@ -63,6 +69,32 @@ def nice_cut(lo: float, hi: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class SortedValues:
+    """A numeric column prepared once for many threshold searches: its values and their ascending order.
+
+    :func:`best_threshold` counts covered rows and hits with cumulative sums along ``order`` (restricted to the rows
+    a search looks at), so a column searched many times — every refinement of every candidate rule — is sorted once.
+
+    >>> SortedValues.of([3.0, float("nan"), 1.0]).order.tolist()
+    [2, 0]
+    """
+
+    values: np.ndarray  # float64, as given (NaN: missing)
+    order: np.ndarray  # int64: indices of the non-missing values, ascending by value (stable)
+
+    @classmethod
+    def of(cls, values: np.ndarray | list[float]) -> SortedValues:
+        values = np.asarray(values, dtype=float)
+        order = np.argsort(values, kind="stable")  # NaN sorts last
+        return cls(values, order[: int(np.count_nonzero(~np.isnan(values)))])
+
+    def mask(self, op: str, value: float) -> np.ndarray:
+        """Rows with ``values < value`` (``op="<"``) or ``values >= value`` (``">="``); missing values never."""
+        with np.errstate(invalid="ignore"):
+            return self.values < value if op == "<" else self.values >= value
+
+
+@dataclass(frozen=True, slots=True)
 class Threshold:
     """The best cut found by :func:`best_threshold` (``value`` is None when there was nothing to cut)."""
 
@@ -72,7 +104,7 @@ class Threshold:
 
 
 def best_threshold(
-    values: np.ndarray,
+    values: np.ndarray | SortedValues,
     outcome: np.ndarray,
     within: np.ndarray | None,
     op: str,
@@ -89,33 +121,36 @@ def best_threshold(
     ``min_hits`` hits are not considered; among equal scores the widest cover wins. The cut is a
     :func:`nice_cut` between two neighbouring observed values. With ``round_tolerance > 0``, among the cuts whose
     score is within that tolerance of the best (relative for ``"fisher"``, absolute on the lower bound for
-    ``"precision"``) the roundest is taken.
+    ``"precision"``) the roundest is taken. ``values`` may be a :class:`SortedValues` (sorted once for many calls).
     """
-    from leanlearn.mining.stats import fisher_greater_log, wilson_interval
+    from leanlearn.mining.stats import wilson_interval
 
-    values = np.asarray(values, dtype=float)
+    if op not in ("<", ">="):
+        raise ValueError(f"op must be '<' or '>=', got {op!r}")
+    column = values if isinstance(values, SortedValues) else SortedValues.of(values)
     outcome = np.asarray(outcome, dtype=bool)
-    n_rows = values.size
-    sel = ~np.isnan(values) if within is None else (within & ~np.isnan(values))
-    uniq, inverse = np.unique(values[sel], return_inverse=True)
-    if uniq.size < 2:
+    n_rows = column.values.size
+    rows = column.order if within is None else column.order[np.asarray(within, dtype=bool)[column.order]]
+    ordered = column.values[rows]
+    if ordered.size < 2:
         return Threshold(None, 0.0, 0)
-    tot = np.bincount(inverse, minlength=uniq.size)
-    pos = np.bincount(inverse, weights=outcome[sel].astype(float), minlength=uniq.size).astype(np.int64)
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1  # where each distinct value but the first begins
+    if not starts.size:
+        return Threshold(None, 0.0, 0)
+    uniq = ordered[np.concatenate(([0], starts))]
+    hits_before = np.cumsum(outcome[rows], dtype=np.int64)[starts - 1]
     # cut j lies between uniq[j] and uniq[j + 1]; "<" covers uniq[..j], ">=" covers uniq[j + 1..]
     if op == "<":
-        cov, hit = np.cumsum(tot)[:-1], np.cumsum(pos)[:-1]
-    elif op == ">=":
-        cov, hit = np.cumsum(tot[::-1])[:-1][::-1], np.cumsum(pos[::-1])[:-1][::-1]
+        cov, hit = starts.astype(np.int64), hits_before
     else:
-        raise ValueError(f"op must be '<' or '>=', got {op!r}")
+        cov, hit = ordered.size - starts.astype(np.int64), int(outcome[rows].sum()) - hits_before
+    valid = hit >= max(1, int(min_hits))
     if objective == "fisher":
-        score = fisher_greater_log(hit, cov, positives, n_rows)
+        score = _fisher_scores(hit, cov, valid, positives, n_rows, op, round_tolerance)
     elif objective == "precision":
-        score = -wilson_interval(hit, cov)[0]
+        score = np.where(valid, -wilson_interval(hit, cov)[0], np.inf)
     else:
         raise ValueError(f"objective must be 'fisher' or 'precision', got {objective!r}")
-    score = np.where(hit >= max(1, int(min_hits)), score, np.inf)
     if not np.isfinite(score).any():
         return Threshold(None, 0.0, int(cov.size))
     ties = np.flatnonzero(score == score.min())
@@ -126,11 +161,48 @@ def best_threshold(
         floor = score[best] * (1 - round_tolerance) if objective == "fisher" else score[best] + round_tolerance
         near = np.flatnonzero(score <= floor)
         if near.size > 1:
-            digits = [(_significant_digits(nice_cut(uniq[j], uniq[j + 1])), score[j], j) for j in near]
-            best = int(min(digits)[2])
+            lows, highs = uniq[near].tolist(), uniq[near + 1].tolist()
+            digits = np.array([_significant_digits(_nice_cut(lo, hi)) for lo, hi in zip(lows, highs)])
+            fewest = near[digits == digits.min()]
+            best = int(fewest[np.argmin(score[fewest])])  # fewest digits, then best score, then first cut
     return Threshold(nice_cut(uniq[best], uniq[best + 1]), float(score[best]), int(cov.size))
 
 
+def _fisher_scores(
+    hit: np.ndarray, cov: np.ndarray, valid: np.ndarray, positives: int, n_rows: int, op: str, tolerance: float
+) -> np.ndarray:
+    """Log Fisher p-value of every ``valid`` cut that can be the best or within ``tolerance`` of it; ``inf`` for
+    the others (and for cuts that are not ``valid``).
+
+    Cuts are visited in the order they grow (``"<"``: left to right, ``">="``: right to left). A cut that adds no
+    hit to the one before it only adds covered rows without the outcome, so its p-value is no smaller: within such
+    a run every score is at least the score of the run's first cut (its *head*). The heads are scored first; only
+    the runs whose head reaches the best head's score within ``tolerance`` can hold the best or a near-best cut,
+    and only they are scored in full. The result equals scoring every cut wherever it matters, at a fraction of the
+    cost: at a low base rate most cuts add no hit.
+    """
+    from leanlearn.mining.stats import fisher_greater_log
+
+    score = np.full(hit.size, np.inf)
+    cuts = np.flatnonzero(valid)  # contiguous: hits grow along the cuts
+    if not cuts.size:
+        return score
+    grow = cuts if op == "<" else cuts[::-1]
+    head = np.ones(grow.size, dtype=bool)
+    head[1:] = hit[grow[1:]] != hit[grow[:-1]]
+    heads = grow[head]
+    head_score = fisher_greater_log(hit[heads], cov[heads], positives, n_rows)
+    score[heads] = head_score
+    best = float(head_score.min())
+    floor = best * (1 - tolerance) if tolerance > 0 else best
+    run = np.cumsum(head) - 1  # index of each cut's head among the heads
+    rest = grow[~head & (head_score[run] <= floor)]
+    if rest.size:
+        score[rest] = fisher_greater_log(hit[rest], cov[rest], positives, n_rows)
+    return score
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _significant_digits(value: float) -> int:
     text = np.format_float_positional(abs(float(value)), trim="-").replace(".", "").lstrip("0").rstrip("0")
     return max(len(text), 1)

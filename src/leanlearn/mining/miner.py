@@ -64,7 +64,7 @@ from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
 from leanlearn.mining.engines import TooManyItemsets, get_engine, pack_columns
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.features import Itemizer, best_threshold
+from leanlearn.mining.features import Itemizer, SortedValues, best_threshold
 from leanlearn.mining.layers import layered_adjust, rule_length
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
@@ -479,7 +479,10 @@ class RuleMinerCore:
         found = self._enumerate(matrix, outcome, min_count, settings)
         if not found:
             return self
-        candidates = self._refine_candidates(found, matrix, X, outcome, settings)
+        try:
+            candidates = self._refine_candidates(found, matrix, X, outcome, settings)
+        finally:
+            self.__dict__.pop("_columns", None)  # the sorted columns serve one fit only (never pickled)
         self.rules_ = self._select_rules(candidates, X, outcome, min_count, settings)
         return self
 
@@ -823,31 +826,36 @@ class RuleMinerCore:
         ``"precision"`` the cut with the highest lower 95 % Wilson bound of the confidence (the surest rule).
         Returns the refined conditions and the number of thresholds evaluated.
         """
-        n_rows = len(X)
-        masks = [c.mask(X) for c in conds]
+        columns = self._sorted_columns(X)
+        masks = [columns.mask(c, X) for c in conds]
         evaluated = 0
         for _sweep in range(3):
             changed = False
             for k, cond in enumerate(conds):
                 if cond.op not in ("<", ">="):
                     continue
-                other = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k]) if len(masks) > 1 else (
-                    np.ones(n_rows, dtype=bool)
-                )
-                values = X[cond.feature].to_numpy(dtype=float, na_value=np.nan)
-                found = best_threshold(values, outcome, other, cond.op, objective, positives, min_hits,
-                                       round_tolerance=ROUND_TOLERANCE[objective])
+                other = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k]) if len(masks) > 1 else None
+                found = best_threshold(columns[cond.feature], outcome, other, cond.op, objective, positives,
+                                       min_hits, round_tolerance=ROUND_TOLERANCE[objective])
                 evaluated += found.evaluated
                 if found.value is None:
                     continue
                 value = found.value
                 if value != cond.value:
                     conds[k] = Condition(cond.feature, cond.op, value)
-                    masks[k] = conds[k].mask(X)
+                    masks[k] = columns.mask(conds[k], X)
                     changed = True
             if not changed:
                 break
         return conds, evaluated
+
+    def _sorted_columns(self, X: pd.DataFrame) -> _SortedColumns:
+        """The numeric columns of ``X`` sorted once per fit for :meth:`_refine` (many refinements per column)."""
+        columns = self.__dict__.get("_columns")
+        if columns is None or columns.frame is not X:
+            columns = _SortedColumns(X)
+            self.__dict__["_columns"] = columns
+        return columns
 
     def _evaluate(
         self, conds: tuple[Condition, ...], X: pd.DataFrame, outcome: np.ndarray, positives: int
@@ -881,6 +889,30 @@ class RuleMinerCore:
                 return None
             worst = max(worst, float(fisher_greater(np.array([h]), np.array([n]), h0, n0)[0]))
         return worst
+
+
+class _SortedColumns:
+    """Numeric columns of one frame as :class:`~leanlearn.mining.features.SortedValues`, each sorted on first use.
+
+    ``mask`` states a one-sided numeric condition on the float values (missing values never hold), as
+    :meth:`Condition.mask <leanlearn.mining.rules.Condition.mask>` does, without a pandas round trip.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._sorted: dict[str, SortedValues] = {}
+
+    def __getitem__(self, feature: str) -> SortedValues:
+        column = self._sorted.get(feature)
+        if column is None:
+            column = SortedValues.of(self.frame[feature].to_numpy(dtype=float, na_value=np.nan))
+            self._sorted[feature] = column
+        return column
+
+    def mask(self, condition: Condition, frame: pd.DataFrame) -> np.ndarray:
+        if condition.op in ("<", ">=") and not isinstance(condition.value, str):
+            return self[condition.feature].mask(condition.op, float(condition.value))
+        return condition.mask(frame)
 
 
 def _two_levels(X: pd.DataFrame, candidates: Sequence[Candidate]) -> dict[str, frozenset[object]]:
