@@ -3,9 +3,10 @@
 The rows are split into *bitset blocks*, one block of packed ``uint64`` words (items × words, one bit per item and
 row) per partition. The search is level-wise: the driver generates the candidates of the next level from the
 itemsets kept at this one, broadcasts them, every partition counts them on its block (AND of the items' words,
-popcount) and the counts are summed (``mapPartitions`` → ``reduce``). One level is one Spark job, so a search up to
-three conditions is three or four jobs (an interval ``x >= a, x < b`` is two items but one condition), plus one job
-for :meth:`SparkEngine.coverage`. This is *not* MLlib's FP-growth: nothing but the candidates the outcome-projected
+popcount) and the counts are summed (``mapPartitions`` → ``reduce``). One level is one Spark job (the singles and
+all pairs share the first when the pairs are cheap to count), so a search up to three conditions is two jobs, more
+when intervals (``x >= a, x < b``: two items, one condition) make longer itemsets, plus one job for
+:meth:`SparkEngine.coverage`. This is *not* MLlib's FP-growth: nothing but the candidates the outcome-projected
 search keeps is ever enumerated, and the result — itemsets and counts — is the one of
 :class:`~leanlearn.mining.engines.BitsetEngine`, so ``RuleMiner(engine="spark")`` gives the same rules.
 
@@ -62,6 +63,8 @@ from leanlearn.mining.engines import ItemsetEngine, Itemsets, TooManyItemsets, l
 
 # Bytes of AND-ed words one partition holds at a time while it counts (bounds executor memory per candidate chunk).
 CHUNK_BYTES = 32 << 20
+# Pairs of all items are counted with the singles (saving a job) when pairs × words stays below this.
+EARLY_PAIR_WORDS = 50_000_000
 LOCAL_MASTER = "local[2]"
 # Settings of the session the engine starts itself when none is active: small, quiet, loopback only.
 LOCAL_CONF: dict[str, str] = {
@@ -315,24 +318,41 @@ class SparkEngine(ItemsetEngine):
         blocks = self._distribute(source) if isinstance(source, PackedItems) else source
 
         singles = np.arange(n_items, dtype=np.int64)[:, None]
-        batch, _ = _batch(singles)
-        counts = self._count(blocks, [batch])
-        keep = counts >= thresholds[0]
-        level, level_counts = singles[keep], counts[keep]
+        batches = [_batch(singles)[0]]
+        # the pairs of all items are counted in the job of the singles when that is cheap (one Spark job less);
+        # the ones whose items are not both kept are dropped after, so the search is the same
+        pairs = _next_level(singles, np.ones(n_items, dtype=np.int64), groups, compatible, max_len)
+        early = 0 < len(pairs[1]) and len(pairs[1]) * ((n_rows + 63) // 64) <= EARLY_PAIR_WORDS
+        if early:
+            pair_sets = np.column_stack([pairs[0], pairs[1]])
+            pair_batch, pair_order = _batch(pair_sets)
+            batches.append(pair_batch)
+        counts = self._count(blocks, batches)
+        single_counts, counts = counts[:n_items], counts[n_items:]
+        kept_single = single_counts >= thresholds[0]
+        level, level_counts = singles[kept_single], single_counts[kept_single]
         level_groups = np.ones(len(level), dtype=np.int64)
         found: list[tuple[np.ndarray, np.ndarray]] = [(level, level_counts)]
         total = len(level)
         if 0 <= limit < total:
             raise TooManyItemsets(limit)
         while len(level) > 1:
-            parent, item, n_groups = _next_level(level, level_groups, groups, compatible, max_len)
-            if len(item) == 0:
-                break
-            candidates = np.column_stack([level[parent], item])
-            batch, order = _batch(candidates)
-            counts = np.empty(len(candidates), dtype=np.int64)
-            counts[order] = self._count(blocks, [batch])
-            keep = counts >= thresholds[n_groups - 1]
+            if early:  # the pairs, counted already: kept when both items are and the pair's count reaches its bound
+                early = False
+                candidates, n_groups = pair_sets, pairs[2]
+                pair_counts = np.empty(len(candidates), dtype=np.int64)
+                pair_counts[pair_order] = counts
+                counts = pair_counts
+                keep = kept_single[pairs[0]] & kept_single[pairs[1]] & (counts >= thresholds[n_groups - 1])
+            else:
+                parent, item, n_groups = _next_level(level, level_groups, groups, compatible, max_len)
+                if len(item) == 0:
+                    break
+                candidates = np.column_stack([level[parent], item])
+                batch, order = _batch(candidates)
+                counts = np.empty(len(candidates), dtype=np.int64)
+                counts[order] = self._count(blocks, [batch])
+                keep = counts >= thresholds[n_groups - 1]
             level, level_counts, level_groups = candidates[keep], counts[keep], n_groups[keep]
             total += len(level)
             if 0 <= limit < total:
