@@ -25,15 +25,22 @@ in layer ``L``, ``V / R = Σ V_L / R ≤ Σ V_L / R_L``, so the overall false di
 (under the independence or positive dependence BH needs within each layer). The split is fixed before the data is
 seen (``L_max`` is the ``max_conditions`` setting), never chosen from the p-values.
 
+A rule's length (its layer) is its number of distinct columns — an interval ``a <= x < b`` is one condition —
+where an *automatic* pair feature (``a * b``, ``a / b``, ``a - b`` found by
+:mod:`leanlearn.mining.autofeatures`) counts as two: it reads two columns and was chosen among many pairs, so a
+rule on it is judged with the two-condition rules, not against the plain one-condition ones (declared derived
+features count as one: the user chose them before the data was seen). When the search has automatic features,
+``L_max`` is ``max_conditions + 1``; a longer weighted length falls into the top layer (:func:`weighted_length`).
+
 What a layer counts (the miner's ``n_tests_by_length_``):
 
-- every candidate itemset the search evaluated, in the layer of its number of conditions, where a rule's length is
-  its number of distinct columns (an interval ``a <= x < b`` is one condition);
-- the candidates set aside by the ``max_candidates`` guard, in their layers;
+- every candidate itemset the search evaluated, in the layer of its weighted length;
+- the candidates set aside by the ``max_candidates`` guard, in their layers (:func:`combinations_by_layer`), and
+  the ranking that chose the searched columns (one test per item) in layer 1;
 - every threshold the refinement evaluated, in the layer of the rule it refined (one-condition rules: each
   column's family of one-sided cuts is counted once, however many candidates and objectives swept it);
-- the thresholds the automatic pair-feature screening evaluated (each pair candidate's best single cut, and its
-  parents'), in layer 1: they are one-condition tests of a column.
+- the thresholds the automatic pair-feature screening evaluated: the parents' single cuts in layer 1, the pair
+  candidates' cuts in layer 2 (the layer of a one-condition rule on a pair feature).
 
 Layers beyond ``L_max`` do not exist; a count for one would be a bug and raises.
 
@@ -54,7 +61,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -88,6 +95,40 @@ def rule_length(conditions: Sequence[Condition]) -> int:
     2
     """
     return len({c.feature for c in conditions})
+
+
+def weighted_length(features: Iterable[str], weights: Mapping[str, int], cap: int) -> int:
+    """A rule's layer: the weights of its distinct columns summed (1 unless ``weights`` says otherwise), at most
+    ``cap``.
+
+    >>> weighted_length(["a * b", "Type", "Type"], {"a * b": 2}, cap=4)
+    3
+    """
+    return max(1, min(int(cap), sum(int(weights.get(f, 1)) for f in set(features))))
+
+
+def combinations_by_layer(
+    items_per_column: Mapping[str, int], weights: Mapping[str, int], max_conditions: int, cap: int
+) -> dict[int, int]:
+    """Itemsets of one item from each of 1..``max_conditions`` distinct columns, counted by layer
+    (:func:`weighted_length`): exact integers, by dynamic programming over the columns.
+
+    >>> combinations_by_layer({"a": 2, "b": 3}, {}, max_conditions=2, cap=2)
+    {1: 5, 2: 6}
+    >>> combinations_by_layer({"a": 2, "p": 1}, {"p": 2}, max_conditions=2, cap=3)
+    {1: 2, 2: 1, 3: 2}
+    """
+    # ways[k][w]: itemsets from k distinct columns with weighted length w (capped)
+    ways = [[0] * (cap + 1) for _ in range(max_conditions + 1)]
+    ways[0][0] = 1
+    for column, count in items_per_column.items():
+        w = int(weights.get(column, 1))
+        for k in range(max_conditions, 0, -1):
+            for length in range(cap, -1, -1):
+                if ways[k - 1][length]:
+                    ways[k][min(cap, length + w)] += ways[k - 1][length] * int(count)
+    out = {layer: sum(ways[k][layer] for k in range(1, max_conditions + 1)) for layer in range(1, cap + 1)}
+    return {layer: n for layer, n in out.items() if n}
 
 
 def _holm(p: np.ndarray, m: int) -> np.ndarray:
