@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -30,22 +32,44 @@ from leanlearn.mining.miner import RuleMinerCore, binary_outcome, leaking_featur
 from leanlearn.mining.rules import Rule, RuleSet
 from leanlearn.mining.settings import MiningSettings
 from leanlearn.mining.shift import ShiftMinerCore
-from leanlearn.packs.pack import Feature, RulePack, Target, check_waste, fingerprint
+from leanlearn.packs.pack import Feature, RulePack, Target, check_waste
+
+_FINGERPRINT_ROWS = 1 << 18  # rows hashed at a time: the block's hashes stay in cache
+_DISTINCT_PREFIX = 1024  # rows looked at first when asking whether every value of a column is distinct
 
 # Names of the mining settings (kept for callers that list them; the settings themselves are MiningSettings).
 MINER_PARAMS: tuple[str, ...] = MiningSettings.names()
 
 
 def identifier_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns that identify rows rather than describe them: every value distinct, and text or whole numbers."""
+    """Columns that identify rows rather than describe them: every value distinct, and text or whole numbers.
+
+    Cheap tests first: a measurement or flag column (float, bool) is never an identifier, and a repeated value among
+    the first rows settles it without counting a million distinct values.
+    """
     out = []
     for column in frame.columns:
         s = frame[column]
-        if len(s) < 20 or s.isna().any() or s.nunique() != len(s):
+        if len(s) < 20 or not (pd.api.types.is_integer_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype)):
             continue
-        if pd.api.types.is_integer_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
-            out.append(str(column))
+        head = s.iloc[:_DISTINCT_PREFIX]
+        if head.nunique(dropna=False) < len(head) or s.isna().any() or s.nunique() != len(s):
+            continue
+        out.append(str(column))
     return out
+
+
+def fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
+    """:func:`leanlearn.packs.pack.fingerprint` of ``frame`` — the same rows, columns and sha256 — hashed in row
+    blocks: pandas' row hashes are computed block by block and fed to one sha256 in row order, which gives the same
+    digest as hashing the whole table at once without a table-sized array of hashes (twice as fast at a million
+    rows)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    for start in range(0, len(frame), _FINGERPRINT_ROWS):
+        block = frame.iloc[start : start + _FINGERPRINT_ROWS]
+        digest.update(pd.util.hash_pandas_object(block, index=False).to_numpy().tobytes())
+    return {"rows": len(frame), "columns": [str(c) for c in frame.columns], "sha256": digest.hexdigest()}
 
 
 def _check_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
