@@ -57,7 +57,6 @@ Monitor(pack='press', settings=TrackerSettings(window=Window('2,000 events')))
 
 from __future__ import annotations
 
-import math
 import time
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -81,7 +80,16 @@ from leanlearn.online.evaluate import (
 )
 from leanlearn.online.quarantine import Quarantined
 from leanlearn.online.settings import TrackerSettings, Window
-from leanlearn.online.trackers import DRIFT, NO_POSITION, OK, STATES, WARNING, RuleTracker, Transition
+from leanlearn.online.trackers import (
+    DRIFT,
+    NO_POSITION,
+    OK,
+    STATES,
+    WARNING,
+    RuleTracker,
+    Transition,
+    window_mean,
+)
 from leanlearn.packs.pack import RulePack
 
 __all__ = ["MONITOR_SCHEMA", "Monitor", "MonitorError", "timestamps_ns"]
@@ -301,7 +309,7 @@ class Monitor(OnlineBase):
         u = int(np.searchsorted(buf.event, event, side="right"))
         n = max(u - k, 0)
         positives = int(buf.hit[k:u].sum(dtype=np.int64)) if n else 0
-        mean = math.fsum(buf.value[k:u].tolist()) / n if n and self.compiled.numeric[group] else None
+        mean = window_mean(buf.value[k:u].tolist()) if n and self.compiled.numeric[group] else None
         return n, positives, mean
 
     def status(self) -> pd.DataFrame:

@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -155,6 +156,19 @@ class Transition:
     @property
     def expected(self) -> tuple[float, float]:
         return self.low / self.fired, self.high / self.fired
+
+
+def window_mean(values: Sequence[float]) -> float:
+    """The exact mean of ``values`` (not empty): :func:`math.fsum`, scaled first when the sum overflows.
+
+    >>> window_mean([1e308, 1e308]), window_mean([0.1, 0.2])
+    (1e+308, 0.15000000000000002)
+    """
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:  # an intermediate sum beyond the float range: each value scaled down first
+        n = len(values)
+        return math.fsum(v / n for v in values)
 
 
 def binomial_quantiles(size: int, p: float, q: float) -> np.ndarray:
@@ -375,7 +389,7 @@ class RuleTracker(OnlineBase):
         tail = self._tail
         k = 0 if position is None else int(np.searchsorted(tail.position, position - self._span, side="right"))
         values = tail.value[k:]
-        return math.fsum(values.tolist()) / len(values) if len(values) else None
+        return window_mean(values.tolist()) if len(values) else None
 
     def _step(self, outside: bool, latched: bool) -> State:
         state = self.state
@@ -493,7 +507,7 @@ class RuleTracker(OnlineBase):
         mean = None
         if self.numeric:
             q = self._q
-            mean = math.fsum([v[3] for v in q] if q is not None else self._buf.value.tolist()) / m
+            mean = window_mean([v[3] for v in q] if q is not None else self._buf.value.tolist())
         test = "sequential" if alarm is not None else DETECTORS[self._det_kind] if new == DRIFT else "interval"
         detected = e if alarm is not None else self._det_event if latched else None
         self._pending.append(Transition(e, p, self.state, new, m, h, low, high, mean, detected, test,
@@ -683,7 +697,7 @@ class RuleTracker(OnlineBase):
             mean = None
             if val is not None and tail_values is not None:
                 window_values: np.ndarray = np.concatenate((tail_values, val))[lo[f]:end[f]]
-                mean = math.fsum(window_values.tolist()) / m
+                mean = window_mean(window_values.tolist())
             is_latched = latched(f)
             test = "sequential" if alarm is not None else DETECTORS[int(last_k[f])] if new == DRIFT else "interval"
             self._pending.append(Transition(int(ev[f]), int(pos[f]), state, new, m, int(hits_w[f]),
