@@ -3,10 +3,11 @@ pyfim and Spark, on planted data (100k and 1M rows × 60 items) and AI4I — tim
 
 Task: outcome rules with support >= 1 % of all rows (hits = rows where the antecedent and the outcome hold) and up to
 3 conditions, on boolean items (True items only for the itemset searches). Every run is its own subprocess with a
-timeout (``--timeout``, default 120 s; ``> T s`` in the table when it is hit) and its peak memory is measured from
-outside (``wait4`` maximum RSS of the process and its reaped children, and the sampled RSS of its process tree, the
-larger of the two; Spark's JVM included). Peers are memory-capped (``RLIMIT_AS``, ``--memory-cap``, default 6 GB),
-so one that asks for 40 GB fails with a MemoryError instead of taking the machine down.
+timeout (``--timeout``; default 120 s from 1M rows on, 60 s below; ``> T s`` in the table when it is hit), and its
+peak memory is measured from outside (``wait4`` maximum RSS of the process and its reaped children, and the sampled
+RSS of its process tree, the larger of the two; Spark's JVM included). Peers are memory-capped (``RLIMIT_AS``,
+``--memory-cap``, default 6 GB), so one that asks for 40 GB fails with a MemoryError instead of taking the machine
+down.
 
 Methods (a method not installed or not registered is skipped with a printed note):
 
@@ -30,7 +31,8 @@ default support), and the itemset searches on 5 quantile bins per numeric column
 ``Machine failure``, support >= 1 %.
 
 ``--quality`` also runs ``benchmarks/rule_quality.py --no-peers`` (``--quick`` passed on) and adds its held-out F1,
-the share of rules that hold on the test rows and the random-label counts to the JSON.
+the share of rules that hold on the test rows and the random-label counts to the JSON (its own date and commit
+beside them); without it, the quality section of the JSON being replaced is kept.
 
 Usage: python benchmarks/mining.py [--quick] [--rows 100000,1000000] [--no-peers] [--quality] [--json PATH]
 ``--quick``: 20,000 planted rows, 30 s timeouts (a smoke run while the machine is busy).
@@ -50,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -143,6 +145,10 @@ def engine_search(name: str, matrix: np.ndarray, outcome: np.ndarray, min_count:
 
     engine = get_engine(name)
     timing: dict[str, float] = {}
+    if hasattr(engine, "session"):  # Spark: the session starts once per application, timed apart
+        started = time.perf_counter()
+        engine.session()
+        timing["startup_s"] = time.perf_counter() - started
     started = time.perf_counter()
     try:
         from leanlearn.mining.bitsets import PackedItems
@@ -235,6 +241,12 @@ def worker(method: str, data: Path, result_path: Path, min_count: int, max_len: 
         from leanlearn.mining.miner import RuleMiner
 
         engine = method.split(":", 1)[1]
+        if engine == "spark":  # the session starts once per application: timed apart, reused by the miner
+            from leanlearn.mining.engines import get_engine
+
+            started = time.perf_counter()
+            get_engine(engine).session()  # type: ignore[attr-defined]
+            out["startup_s"] = time.perf_counter() - started
         out["import_rss_mb"] = rss_mb()
         if data.name == "ai4i":
             from leanlearn.data.datasets import load_ai4i
@@ -306,11 +318,10 @@ def run_measured(cmd: list[str], timeout: float, memory_cap: int | None, log: Pa
         if memory_cap:
             resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
 
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     with log.open("wb") as sink:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=limit if memory_cap else None, env=env, cwd=ROOT)
+                                preexec_fn=limit if memory_cap else None, cwd=ROOT)
         peak_tree, timed_out, status, usage = 0, False, 0, None
         next_sample = 0.0
         while True:
@@ -345,34 +356,36 @@ def tail(log: Path, lines: int = 6) -> str:
 
 # -- the runs -------------------------------------------------------------------------------------------------
 class Bench:
-    def __init__(self, work: Path, timeout: float, memory_cap: int) -> None:
-        self.work, self.timeout, self.memory_cap = work, timeout, memory_cap
+    def __init__(self, work: Path, timeout: Callable[[int], float], memory_cap: int) -> None:
+        self.work, self.timeout_for, self.memory_cap = work, timeout, memory_cap
         self.runs: list[dict[str, Any]] = []
-        self.failed_at: dict[str, str] = {}  # method -> why it is not run at larger sizes
+        self.failed_at: dict[tuple[str, str], str] = {}  # (family, method) -> why it is not run at larger sizes
 
     def run(self, dataset: str, rows: int, method: str, label: str, cmd: list[str], result: Path | None,
             capped: bool) -> dict[str, Any]:
         record: dict[str, Any] = {"dataset": dataset, "rows": rows, "method": method, "label": label}
-        if method in self.failed_at:
-            record.update(status="skipped", note=self.failed_at[method])
+        family = (dataset.split()[0], method)  # "planted" sizes share their fate; AI4I stands alone
+        if family in self.failed_at:
+            record.update(status="skipped", note=self.failed_at[family])
             self.runs.append(record)
             print(f"  {label:28} skipped: {record['note']}", flush=True)
             return record
         log = self.work / f"{dataset}-{method.replace(':', '_')}.log"
         if result is not None and result.exists():
             result.unlink()
-        measured = run_measured(cmd, self.timeout, self.memory_cap if capped else None, log)
+        timeout = self.timeout_for(rows)
+        measured = run_measured(cmd, timeout, self.memory_cap if capped else None, log)
         record.update(measured)
         output = tail(log)
         if measured["timed_out"]:
-            record.update(status="timeout", note=f"> {self.timeout:.0f} s")
-            self.failed_at[method] = f"> {self.timeout:.0f} s at {rows:,} rows"
+            record.update(status="timeout", note=f"> {timeout:.0f} s")
+            self.failed_at[family] = f"> {timeout:.0f} s at {rows:,} rows"
         elif measured["returncode"] != 0 or (result is not None and not result.exists()):
             memory = "MemoryError" in output or "Cannot allocate" in output or "bad_alloc" in output
             record.update(status="memory" if memory else "error", note=output.splitlines()[-1] if output else "")
             if memory:
                 record["note"] = f"MemoryError under a {self.memory_cap / GB:.0f} GB cap"
-                self.failed_at[method] = f"out of memory at {rows:,} rows"
+                self.failed_at[family] = f"out of memory at {rows:,} rows"
         else:
             record["status"] = "ok"
             if result is not None:
@@ -471,6 +484,19 @@ def agreement_rules(records: list[dict[str, Any]], reference_method: str) -> Non
         r["agreement"] = f"= {reference['label']}" if same else f"≠ {reference['label']}"
 
 
+def planted_check(records: list[dict[str, Any]], planted: Sequence[Sequence[str]]) -> None:
+    """Which reported rules are exactly a planted mechanism (``i0 == True and i1 == True ...``), which are not."""
+    wanted = {frozenset(f"{item} == True" for item in m) for m in planted}
+    for r in records:
+        if "rules" not in r:
+            continue
+        stated = [frozenset(text.split(" → ")[0].split(" and ")) for text, _, _ in r["rules"]]
+        found = len(wanted & set(stated))
+        other = sum(1 for s in stated if s not in wanted)
+        r["planted_found"], r["other_rules"] = found, other
+        r["agreement"] = f"{r.get('agreement', '—')}; {found}/{len(wanted)} planted, {other} other"
+
+
 def cli_rules(pack: Path) -> list[list[Any]]:
     doc = json.loads(pack.read_text())
     return [[r["text"], int(r["hits"]), int(r["n"])] for r in doc.get("rules", [])]
@@ -478,7 +504,7 @@ def cli_rules(pack: Path) -> list[list[Any]]:
 
 def bench_table(bench: Bench, dataset: str, rows: int, data: Path, min_count: int, peers: bool, engines: list[str],
                 cli_targets: Sequence[str], cli_extra: Sequence[str], miner_data: Path,
-                items_data: Path | None) -> None:
+                items_data: Path | None, planted: Sequence[Sequence[str]] | None = None) -> None:
     """CLI, RuleMiner per engine, and the itemset searches on one dataset."""
     print(f"\n{dataset}: {rows:,} rows (min count {min_count:,})", flush=True)
     pack = bench.work / f"{dataset}.pack.json"
@@ -495,6 +521,8 @@ def bench_table(bench: Bench, dataset: str, rows: int, data: Path, min_count: in
         cli["seconds"] = cli["wall_s"]
         cli["rules"] = cli_rules(pack)
         agreement_rules([*rule_runs, cli], "miner:bitset")
+    if planted is not None:
+        planted_check([*rule_runs, cli], planted)
     if items_data is None:
         return
     item_runs = []
@@ -553,6 +581,7 @@ def quality(quick: bool, work: Path) -> dict[str, Any]:
                 held += 1
     random = [r for r in doc["random_labels"] if r["correction"] == "holm"]
     return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_state(),
         "command": " ".join(cmd[1:]), "seconds": time.perf_counter() - started,
         "heldout": [{k: r[k] for k in ("target", "feature_set", "runs", "f1_mean", "f1_min", "f1_max",
                                        "rules_confident_max")} for r in doc["heldout"]],
@@ -563,6 +592,17 @@ def quality(quick: bool, work: Path) -> dict[str, Any]:
                                for r in random],
         "goals": doc.get("goals", []),
     }
+
+
+def previous_quality(path: Path) -> dict[str, Any] | None:
+    """Without --quality, the quality section of the JSON being replaced stays (it carries its own date and commit)."""
+    try:
+        doc = json.loads(path.read_text()).get("quality")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if doc:
+        print(f"note: the rule-quality section of {path} (measured {doc.get('date')}) is kept; --quality re-runs it")
+    return doc or None
 
 
 # -- report ---------------------------------------------------------------------------------------------------
@@ -592,7 +632,8 @@ def source_state() -> dict[str, Any]:
 
 def fmt_seconds(r: dict[str, Any]) -> str:
     if r["status"] == "ok":
-        return f"{r['seconds']:.2f}"
+        text = f"{r['seconds']:.3g}" if r["seconds"] < 1 else f"{r['seconds']:.2f}"
+        return text + (f" (+{r['startup_s']:.0f} s start)" if "startup_s" in r else "")
     if r["status"] in ("timeout", "memory", "skipped"):
         return r.get("note", r["status"])
     return "error"
@@ -619,7 +660,9 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ok = {r["method"]: r for r in runs if r["dataset"] == dataset and r["status"] == "ok"}
         naive = ok.get("naive")
         line: dict[str, Any] = {"dataset": dataset}
-        for method in ("cli", "engine:bitset", "engine:spark"):
+        same_task = ("cli", "engine:bitset", "engine:spark") if dataset.startswith("planted") else (
+            "engine:bitset", "engine:spark")  # on AI4I the CLI mines the raw table, the searches the bins
+        for method in same_task:
             if method in ok and naive:
                 line[f"{method} / naive"] = ok[method]["seconds"] / naive["seconds"]
         for peer in ("mlxtend-fpgrowth", "mlxtend-apriori", "pyfim-fpgrowth", "pyfim-arules"):
@@ -639,11 +682,13 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20,000 planted rows and 30 s timeouts")
-    parser.add_argument("--rows", default=None, help="planted sizes, comma-separated (default 100000,1000000)")
+    parser.add_argument("--rows", default=None,
+                        help="planted sizes, comma-separated (default 100000,1000000), or 'none'")
     parser.add_argument("--no-peers", action="store_true", help="leanlearn and the naive search only")
     parser.add_argument("--no-ai4i", action="store_true", help="planted data only")
     parser.add_argument("--quality", action="store_true", help="also run rule_quality.py --no-peers")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per run (default 120; 30 with --quick)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per run (default 120 from 1M rows on, 60 below; 30 with --quick)")
     parser.add_argument("--memory-cap", type=float, default=6.0, help="GB of address space per peer run (default 6)")
     parser.add_argument("--json", type=Path, default=RESULTS / "mining.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -654,8 +699,14 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.data, args.result, args.min_count, MAX_CONDITIONS)
         return
-    sizes = [int(s) for s in (args.rows or ("20000" if args.quick else "100000,1000000")).split(",")]
-    timeout = args.timeout if args.timeout is not None else (30.0 if args.quick else 120.0)
+    rows_arg = args.rows or ("20000" if args.quick else "100000,1000000")
+    sizes = [] if rows_arg == "none" else [int(s) for s in rows_arg.split(",")]
+
+    def timeout(rows: int) -> float:
+        if args.timeout is not None:
+            return float(args.timeout)
+        return 30.0 if args.quick else (120.0 if rows >= 1_000_000 else 60.0)
+
     started_all = time.perf_counter()
     source = source_state()
     load_start = os.getloadavg()
@@ -677,7 +728,8 @@ def main() -> None:
             datasets.append({"dataset": f"planted {n:,}", "rows": n, "items": 60, "outcome_rate": float(y.mean()),
                              "min_count": min_count, "planted": [[m.text, m.confidence, m.coverage] for m in planted]})
             bench_table(bench, f"planted {n:,}", n, path, min_count, not args.no_peers, engines, [OUTCOME],
-                        ["--min-support", str(MIN_SUPPORT), "--max-conditions", str(MAX_CONDITIONS)], path, path)
+                        ["--min-support", str(MIN_SUPPORT), "--max-conditions", str(MAX_CONDITIONS)], path, path,
+                        [m.items for m in planted])
         if not args.no_ai4i:
             from leanlearn.data.datasets import load_ai4i
 
@@ -695,7 +747,7 @@ def main() -> None:
             cli_extra += ["--max-conditions", str(MAX_CONDITIONS)]
             bench_table(bench, "ai4i", n, raw, min_count, not args.no_peers, engines, AI4I_TARGETS, cli_extra,
                         work / "ai4i", items_path)
-        quality_doc = quality(args.quick, work) if args.quality else None
+        quality_doc = quality(args.quick, work) if args.quality else previous_quality(args.json)
     runs = bench.runs
     print_table(runs)
     summary = ratios(runs)
@@ -713,7 +765,8 @@ def main() -> None:
         "machine": platform.machine(), "cpus": os.cpu_count(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB, 1),
         "load_average_start": load_start, "load_average_end": os.getloadavg(),
-        "seconds_total": time.perf_counter() - started_all, "quick": args.quick, "timeout_s": timeout,
+        "seconds_total": time.perf_counter() - started_all, "quick": args.quick,
+        "timeout_s": {f"{n:,} rows": timeout(n) for n in sorted({r["rows"] for r in runs})},
         "memory_cap_gb": args.memory_cap, "min_support": MIN_SUPPORT, "max_conditions": MAX_CONDITIONS,
         "engines": engines, "engines_skipped": skipped, "source": source,
         "versions": {n: version(n) for n in ("leanlearn", "numpy", "pandas", "pyarrow", "mlxtend", "pyspark",
