@@ -53,7 +53,7 @@ import copy
 import inspect
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +62,11 @@ import pandas as pd
 
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
-from leanlearn.mining.engines import TooManyItemsets, get_engine, pack_columns
+from leanlearn.mining.bitsets import ItemConstraints, PackedItems
+from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, SortedValues, best_threshold
-from leanlearn.mining.layers import layered_adjust, rule_length
+from leanlearn.mining.layers import combinations_by_layer, layered_adjust, weighted_length
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
@@ -85,7 +86,6 @@ def __getattr__(name: str) -> Any:
         return RuleMiner
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-_CHUNK = 8192
 # How much evidence a rounder threshold may cost: 1 % of log p for the strongest-evidence cut, 0.01 of the lower
 # confidence bound for the surest cut.
 ROUND_TOLERANCE = {"fisher": 0.01, "precision": 0.01}
@@ -146,42 +146,35 @@ def binary_outcome(y: Any, name: str = "outcome") -> np.ndarray:
     )
 
 
-def _coverage(bits: np.ndarray, itemsets: list[tuple[int, ...]]) -> np.ndarray:
-    """Rows covered by each itemset (AND of its items), from packed item bitsets."""
-    out = np.zeros(len(itemsets), dtype=np.int64)
-    by_len: dict[int, list[int]] = {}
-    for i, s in enumerate(itemsets):
-        by_len.setdefault(len(s), []).append(i)
-    for k, positions in by_len.items():
-        idx = np.array([itemsets[i] for i in positions], dtype=np.int64).reshape(-1, k)
-        pos = np.array(positions)
-        for start in range(0, len(pos), _CHUNK):
-            block = idx[start : start + _CHUNK]
-            acc = bits[block[:, 0]].copy()
-            for j in range(1, k):
-                acc &= bits[block[:, j]]
-            out[pos[start : start + _CHUNK]] = np.bitwise_count(acc).sum(axis=1)
-    return out
+def _coverage(items: PackedItems | np.ndarray, itemsets: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """Rows covered by each itemset (AND of its items), over all rows of the packed ``items``.
+
+    ``items`` is a :class:`~leanlearn.mining.bitsets.PackedItems`, or its ``uint64`` bits (n_items, n_words).
+    Prefix-shared and in bounded memory (:meth:`~leanlearn.mining.engines.ItemsetEngine.coverage`).
+    """
+    if not isinstance(items, PackedItems):
+        bits = np.asarray(items)
+        if bits.dtype != np.uint64:
+            raise TypeError(f"_coverage takes PackedItems or packed uint64 bits, got {bits.dtype}")
+        items = PackedItems(bits, 64 * bits.shape[1])  # padding bits are 0: counts do not need n_rows
+    return BitsetEngine().coverage(items, itemsets)
 
 
-def _valid_itemset(itemset: tuple[int, ...], items: list[Condition]) -> bool:
-    """At most one lower and one upper bound per numeric column, forming a non-empty interval."""
-    seen: dict[str, list[Condition]] = {}
-    for i in itemset:
-        seen.setdefault(items[i].feature, []).append(items[i])
-    for conds in seen.values():
-        if len(conds) == 1:
-            continue
-        if len(conds) > 2:
-            return False
-        ops = sorted(c.op for c in conds)
-        if ops != ["<", ">="]:
-            return False
-        lower = next(c.value for c in conds if c.op == ">=")
-        upper = next(c.value for c in conds if c.op == "<")
-        if not lower < upper:
-            return False
-    return True
+def _item_constraints(items: Sequence[Condition]) -> ItemConstraints:
+    """Which items combine: on one column only a lower and an upper bound forming a non-empty interval (one
+    condition); the engines never produce another combination, so none is counted or tested."""
+    return ItemConstraints.from_conditions(items)
+
+
+def _column_options(
+    items: Sequence[Condition], constraints: ItemConstraints, index: Sequence[int] | np.ndarray | None = None
+) -> dict[str, int]:
+    """Per column, how many valid ways it can enter a rule (its items, and its intervals), among ``index``."""
+    keep = np.arange(len(items)) if index is None else np.asarray(index, dtype=np.int64)
+    by_column: dict[str, list[int]] = {}
+    for j in keep:
+        by_column.setdefault(items[int(j)].feature, []).append(int(j))
+    return {column: constraints.subset(members).space(1)[0] for column, members in by_column.items()}
 
 
 class MinerInputError(DataError, ValueError):
@@ -225,27 +218,12 @@ def leaking_features(
                 )
 
 
-def _column_space(features: Sequence[str], max_len: int) -> int:
-    """Itemsets of up to ``max_len`` items from distinct columns, given each item's column (exact integer)."""
-    return sum(_column_space_by_length(features, max_len).values())
-
-
-def _column_space_by_length(features: Sequence[str], max_len: int) -> dict[int, int]:
-    """Itemsets of exactly ``L`` items from ``L`` distinct columns, for ``L = 1..max_len`` (exact integers)."""
-    per_column: dict[str, int] = {}
-    for f in features:
-        per_column[f] = per_column.get(f, 0) + 1
-    e = [1] + [0] * max_len  # elementary symmetric sums of the per-column item counts
-    for count in per_column.values():
-        for level in range(max_len, 0, -1):
-            e[level] += e[level - 1] * count
-    return {level: e[level] for level in range(1, max_len + 1)}
-
-
-def _rank_columns(items: list[Condition], matrix: np.ndarray, outcome: np.ndarray) -> list[list[int]]:
+def _rank_columns(
+    items: list[Condition], packed: PackedItems, positive_rows: PackedItems, outcome: np.ndarray
+) -> list[list[int]]:
     """Item indices grouped by column, the column with the strongest single-condition evidence first."""
     positives, n_rows = int(outcome.sum()), len(outcome)
-    logp = fisher_greater_log(matrix[outcome].sum(axis=0), matrix.sum(axis=0), positives, n_rows)
+    logp = fisher_greater_log(positive_rows.counts(), packed.counts(), positives, n_rows)
     best: dict[str, tuple[float, int]] = {}
     members: dict[str, list[int]] = {}
     for j, item in enumerate(items):
@@ -255,15 +233,22 @@ def _rank_columns(items: list[Condition], matrix: np.ndarray, outcome: np.ndarra
     return [members[c] for c in sorted(best, key=lambda c: best[c])]
 
 
-def _columns_within(ranked: list[list[int]], max_len: int, bound: float) -> np.ndarray:
-    """Items of the leading columns of ``ranked`` while ``sum(C(items, 1..max_len))`` stays within ``bound``
-    (the first column always)."""
+def _columns_within(
+    ranked: list[list[int]], max_len: int, bound: float, constraints: ItemConstraints | None = None
+) -> np.ndarray:
+    """Items of the leading columns of ``ranked`` while the valid itemsets of up to ``max_len`` conditions they
+    allow (:meth:`~leanlearn.mining.bitsets.ItemConstraints.space`) stay within ``bound`` (the first column
+    always). Without ``constraints`` every item is its own condition."""
     kept: list[int] = []
     for column in ranked:
-        trial = len(kept) + len(column)
-        if kept and sum(math.comb(trial, k) for k in range(1, max_len + 1)) > bound:
+        trial = kept + list(column)
+        if constraints is None:
+            space = sum(math.comb(len(trial), k) for k in range(1, max_len + 1))
+        else:
+            space = sum(constraints.subset(trial).space(max_len))
+        if kept and space > bound:
             break
-        kept.extend(column)
+        kept = trial
     return np.array(sorted(kept), dtype=np.int64)
 
 
@@ -587,51 +572,61 @@ class RuleMinerCore:
         self.derived_ = derive
         self.n_tests_ = 0
         self.n_tests_by_length_: dict[int, int] = {}
+        self.layer_weights_: dict[str, int] = {}
+        self.n_layers_ = settings.max_conditions
         self.context_rules_ = RuleSet()
         self.context_reasons_: dict[str, str] = {}
         auto = (not derive) if settings.auto_features is None else settings.auto_features
         if auto and 0 < positives < len(X):
             proposal = propose_features(X, outcome, units=self.units, alpha=settings.alpha,
                                         min_hits=settings.min_hits, max_columns=settings.max_auto_columns)
-            self._count_tests(1, proposal.evaluated)  # single-cut tests of columns: layer 1
+            if proposal.features:  # a rule on a pair feature is judged with the two-condition rules
+                self.layer_weights_ = {name: 2 for name in proposal.features}
+                self.n_layers_ = settings.max_conditions + 1
+                self._count_tests(2, proposal.evaluated)
             X = evaluate_derived(X, proposal.features)
             leaking_features(X, proposal.features, {target: outcome})
             self.derived_.update(proposal.features)
         return X
 
-    def _itemize(self, X: pd.DataFrame, outcome: np.ndarray, settings: MiningSettings) -> np.ndarray:
-        """Cut points against the outcome, and the boolean item matrix (rows × items)."""
+    def _itemize(self, X: pd.DataFrame, outcome: np.ndarray, settings: MiningSettings) -> PackedItems:
+        """Cut points against the outcome, and the items packed column by column (one bit per item and row)."""
         self.itemizer_ = Itemizer(max_levels=settings.max_levels).fit(X, outcome)
-        return self.itemizer_.transform(X)
+        return self.itemizer_.transform_packed(X)
 
     def _enumerate(
-        self, matrix: np.ndarray, outcome: np.ndarray, min_count: int, settings: MiningSettings
+        self, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int], settings: MiningSettings
     ) -> list[tuple[tuple[int, ...], int, int]]:
         """Every valid itemset with at least ``min_count`` hits: ``(item indices, hits, rows covered)``.
 
-        The search stays within ``max_candidates`` itemsets: when the items allow more, only the columns with the
-        strongest single-condition evidence are searched, and the candidates set aside count as tests.
+        The engine searches the outcome rows only (``matrix.rows(outcome)``), with the item constraints (an
+        interval is one condition; invalid combinations are never produced, counted or tested); coverage over all
+        rows is counted once per candidate. ``min_count`` may be one per rule length (see
+        :meth:`~leanlearn.mining.engines.ItemsetEngine.mine`). The search stays within ``max_candidates``
+        itemsets: when the items allow more, only the columns with the strongest single-condition evidence are
+        searched, and the candidates set aside count as tests.
         """
         items = self.itemizer_.items_
         engine = get_engine(settings.engine)
         max_len = settings.max_conditions
-        positive_rows = matrix[outcome]
+        constraints = _item_constraints(items)
+        positive_rows = matrix.rows(outcome)
         try:
-            found = engine.mine(positive_rows, min_count, max_len, max_itemsets=settings.max_candidates)
+            found = engine.mine(positive_rows, min_count, max_len, max_itemsets=settings.max_candidates,
+                                constraints=constraints)
         except TooManyItemsets:
-            found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings)
+            found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings, constraints)
         self.n_candidates_ = len(found)
-        found = [(s, c) for s, c in found if _valid_itemset(s, items)]
-        for length, n in Counter(len({items[j].feature for j in s}) for s, _ in found).items():
+        for length, n in Counter(self._layer_of(items[j].feature for j in s) for s, _ in found).items():
             self._count_tests(length, n)
         if not found:
             return []
-        covered = _coverage(pack_columns(matrix), [s for s, _ in found])
+        covered = engine.coverage(matrix, [s for s, _ in found])
         return [(s, c, int(n)) for (s, c), n in zip(found, covered)]
 
     def _enumerate_screened(
-        self, positive_rows: np.ndarray, matrix: np.ndarray, outcome: np.ndarray, min_count: int,
-        settings: MiningSettings,
+        self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
+        settings: MiningSettings, constraints: ItemConstraints,
     ) -> list[tuple[tuple[int, ...], int]]:
         """The search on the columns with the strongest single-condition evidence, as many as fit the guard.
 
@@ -642,12 +637,13 @@ class RuleMinerCore:
         items = self.itemizer_.items_
         engine = get_engine(settings.engine)
         max_len = settings.max_conditions
-        ranked = _rank_columns(items, matrix, outcome)
+        ranked = _rank_columns(items, matrix, positive_rows, outcome)
         bound = 4.0 * settings.max_candidates
         while True:
-            keep = _columns_within(ranked, max_len, bound)
+            keep = _columns_within(ranked, max_len, bound, constraints)
             try:
-                mined = engine.mine(positive_rows[:, keep], min_count, max_len, max_itemsets=settings.max_candidates)
+                mined = engine.mine(positive_rows.items(keep), min_count, max_len,
+                                    max_itemsets=settings.max_candidates, constraints=constraints.subset(keep))
                 break
             except TooManyItemsets:
                 if len({items[j].feature for j in keep}) == 1:
@@ -659,10 +655,12 @@ class RuleMinerCore:
         kept_columns = {items[j].feature for j in keep}
         self.screened_ = sorted({c.feature for c in items} - kept_columns)
         self._count_tests(1, len(items))  # the ranking: one single-condition test per item
-        everything = _column_space_by_length([c.feature for c in items], max_len)
-        searched = _column_space_by_length([items[j].feature for j in keep], max_len)
+        everything = combinations_by_layer(_column_options(items, constraints), self.layer_weights_, max_len,
+                                           self.n_layers_)
+        searched = combinations_by_layer(_column_options(items, constraints, keep), self.layer_weights_, max_len,
+                                         self.n_layers_)
         for length in everything:
-            self._count_tests(length, everything[length] - searched[length])
+            self._count_tests(length, everything[length] - searched.get(length, 0))
         return [(tuple(int(keep[i]) for i in itemset), count) for itemset, count in mined]
 
     def _refine_candidates(
@@ -693,7 +691,7 @@ class RuleMinerCore:
             if not settings.refine:
                 candidates.setdefault(_canonical(conds), None)
                 continue
-            length = len({c.feature for c in conds})
+            length = self._layer_of(c.feature for c in conds)
             for objective in ("fisher", "precision"):
                 refined, n_thresholds = self._refine(list(conds), X, outcome, positives, objective, settings.min_hits)
                 if len(conds) == 1:
@@ -702,8 +700,13 @@ class RuleMinerCore:
                 else:
                     self._count_tests(length, n_thresholds)
                 candidates.setdefault(_canonical(refined), None)
-        self._count_tests(1, sum(single_sweeps.values()))
+        for (feature, _), n in single_sweeps.items():
+            self._count_tests(self._layer_of([feature]), n)
         return list(candidates)
+
+    def _layer_of(self, features: Iterable[str]) -> int:
+        """The layer of a rule on ``features`` (:func:`~leanlearn.mining.layers.weighted_length`)."""
+        return weighted_length(features, self.layer_weights_, self.n_layers_)
 
     def _count_tests(self, length: int, n: int) -> None:
         """Count ``n`` hypotheses of rules with ``length`` conditions (``n_tests_`` and its layer)."""
@@ -760,9 +763,8 @@ class RuleMinerCore:
         """Adjusted p-values: layered by rule length (default), or one correction over all ``n_tests_``."""
         if not settings.layered or settings.correction not in ("holm", "bh"):
             return adjust(p_values, self.n_tests_, settings.correction)
-        lengths = [rule_length(r.conditions) for r in rules]
-        layers = max([settings.max_conditions, *lengths, *self.n_tests_by_length_])
-        return layered_adjust(p_values, lengths, self.n_tests_by_length_, max_length=layers,
+        lengths = [self._layer_of(c.feature for c in r.conditions) for r in rules]
+        return layered_adjust(p_values, lengths, self.n_tests_by_length_, max_length=self.n_layers_,
                               method=settings.correction)
 
     def _report(
