@@ -564,12 +564,12 @@ def _session() -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: no lookup of the host's outside address
     builder = SparkSession.builder.master(LOCAL_MASTER).appName("leanlearn")
     for key, value in LOCAL_CONF.items():
         builder = builder.config(key, value)
-    builder = builder.config("spark.pyspark.python", sys.executable)
+    # the workers run this interpreter (its numpy), unless PYSPARK_PYTHON says otherwise
+    builder = builder.config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
