@@ -497,9 +497,11 @@ def planted_check(records: list[dict[str, Any]], planted: Sequence[Sequence[str]
         r["agreement"] = f"{r.get('agreement', '—')}; {found}/{len(wanted)} planted, {other} other"
 
 
-def cli_rules(pack: Path) -> list[list[Any]]:
+def cli_rules(pack: Path) -> tuple[list[list[Any]], Any]:
+    """The pack's rules as (text, hits, rows covered), and the hypotheses it counted."""
     doc = json.loads(pack.read_text())
-    return [[r["text"], int(r["hits"]), int(r["n"])] for r in doc.get("rules", [])]
+    mining = doc.get("mining") if isinstance(doc.get("mining"), dict) else {}
+    return [[r["text"], int(r["hits"]), int(r["n"])] for r in doc.get("rules", [])], mining.get("n_tests")
 
 
 def bench_table(bench: Bench, dataset: str, rows: int, data: Path, min_count: int, peers: bool, engines: list[str],
@@ -519,7 +521,7 @@ def bench_table(bench: Bench, dataset: str, rows: int, data: Path, min_count: in
                     False)
     if cli["status"] == "ok" and pack.exists():
         cli["seconds"] = cli["wall_s"]
-        cli["rules"] = cli_rules(pack)
+        cli["rules"], cli["n_tests"] = cli_rules(pack)
         agreement_rules([*rule_runs, cli], "miner:bitset")
     if planted is not None:
         planted_check([*rule_runs, cli], planted)
@@ -646,11 +648,11 @@ def print_table(runs: list[dict[str, Any]]) -> None:
              str(r.get("n_output", "—")), r.get("agreement", r.get("note", "") if r["status"] == "error" else "")]
             for r in runs]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    print()
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("-+-".join("-" * w for w in widths))
+    print()  # a Markdown table, as benchmarks/README.md shows it
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print(" | ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths)) + " |")
 
 
 def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
