@@ -5,14 +5,21 @@ Physics often hides in a combination of two measurements (power = torque × spee
 ``max_columns`` (default 25) columns whose own best threshold is strongest, so that a wide table costs
 ``max_columns²`` pairs, one candidate in memory at a time:
 
-- ``a * b`` and ``a / b`` / ``b / a`` always; ``a - b`` only when the two columns share a unit (declared, or
-  written in the column name as ``name [unit]``) or either unit is unknown;
+- ``a * b`` and ``a / b`` / ``b / a`` always (a product or ratio of two measured quantities has a unit, whatever
+  theirs); ``a - b`` only when the two columns share a unit (declared, or written in the column name as
+  ``name [unit]``) or either unit is unknown — never a length minus a temperature;
 - each candidate's best one-sided threshold is compared with the best threshold of either parent column, by the
   log of the one-sided Fisher p-value; a candidate is kept only if it beats its better parent by more than a
   Bonferroni margin over all candidates (``log(alpha / n_candidates)``);
+- a pair where either unit is unknown may combine anything (a coordinate times a brightness index), so it must
+  earn its place by a wider margin (:func:`pair_penalty`): ``UNKNOWN_UNIT_FACTOR`` (1,000×) stronger evidence on
+  top of the Bonferroni margin, *and* a log p at least ``UNKNOWN_UNIT_GAIN`` (25 %) beyond its better parent's —
+  a combination that only re-cuts one strong column with noise from the other does not pass;
 - at most one candidate per pair and ``max_features`` in all, the strongest first.
 
-Every threshold evaluated here counts as a hypothesis in the miner's multiple-testing correction.
+Every threshold evaluated here counts as a hypothesis in the miner's multiple-testing correction — in the layer of
+the two-condition rules (:mod:`leanlearn.mining.layers`), where rules on a pair feature are judged — whenever at
+least one pair feature is proposed (when none is, the screening decided nothing the miner reports).
 
 Examples
 --------
@@ -39,6 +46,10 @@ import pandas as pd
 from leanlearn.mining.features import SortedValues, best_threshold
 
 _UNIT = re.compile(r"\[([^\[\]]+)\]\s*$")
+# A pair with an unknown unit needs this much stronger evidence than the Bonferroni margin (a factor on p) ...
+UNKNOWN_UNIT_FACTOR = 1e-3
+# ... and its best cut's log p must exceed its better parent's by this share.
+UNKNOWN_UNIT_GAIN = 0.25
 
 
 def unit_of(column: str, units: Mapping[str, str] | None = None) -> str | None:
@@ -53,13 +64,27 @@ def unit_of(column: str, units: Mapping[str, str] | None = None) -> str | None:
     return match.group(1).strip() if match else None
 
 
+def pair_penalty(unit_a: str | None, unit_b: str | None) -> tuple[float, float]:
+    """``(extra log margin, relative gain)`` a pair feature of columns with these units must beat its better parent
+    by: ``(0, 0)`` when both units are known, else ``(log UNKNOWN_UNIT_FACTOR, UNKNOWN_UNIT_GAIN)``.
+
+    >>> pair_penalty("Nm", "rpm")
+    (0.0, 0.0)
+    >>> margin, gain = pair_penalty(None, "mm"); round(margin, 2), gain
+    (-6.91, 0.25)
+    """
+    if unit_a is not None and unit_b is not None:
+        return 0.0, 0.0
+    return math.log(UNKNOWN_UNIT_FACTOR), UNKNOWN_UNIT_GAIN
+
+
 @dataclass
 class Proposal:
     """Outcome of :func:`propose_features`."""
 
     features: dict[str, str] = field(default_factory=dict)  # name -> expression
     scores: dict[str, float] = field(default_factory=dict)  # name -> log p of its best single cut
-    evaluated: int = 0  # thresholds evaluated (hypotheses)
+    evaluated: int = 0  # thresholds evaluated (hypotheses), parents' and pairs'
     candidates: int = 0
 
 
@@ -135,12 +160,15 @@ def propose_features(
     best_per_pair: dict[str, tuple[float, str, str]] = {}
     for a, b in combinations(numeric, 2):
         key = f"{a}|{b}"
+        extra, gain = pair_penalty(unit_of(a, units), unit_of(b, units))
+        better_parent = min(parent[a], parent[b])
+        threshold = min(better_parent + margin + extra, better_parent * (1 + gain))
         for name, expr, values in _pair_candidates(a, b, arrays[a], arrays[b], units):
             if name in X.columns:
                 continue
             score, evaluated = _best_score(values, outcome, positives, min_hits)
             proposal.evaluated += evaluated
-            if score < min(parent[a], parent[b]) + margin and score < best_per_pair.get(key, (0.0, "", ""))[0]:
+            if score < threshold and score < best_per_pair.get(key, (0.0, "", ""))[0]:
                 best_per_pair[key] = (score, name, expr)
     for score, name, expr in sorted(best_per_pair.values())[:max_features]:
         proposal.features[name] = expr

@@ -222,6 +222,8 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             setattr(self, name, getattr(explorer, name))
         self.n_tests_ = explorer.n_tests_
         self.n_tests_by_length_ = dict(getattr(explorer, "n_tests_by_length_", {}))
+        self.layer_weights_ = dict(getattr(explorer, "layer_weights_", {}))
+        self.n_layers_ = int(getattr(explorer, "n_layers_", self.max_conditions))
         return explorer, bad
 
     def _test_shifts(
