@@ -379,6 +379,14 @@ class Itemizer:
         for column in X.columns:
             series = X[column]
             name = str(column)
+            if series.dtype == np.bool_:  # plain bool (no missing values): counted, not hashed
+                flag_levels = self._flag_levels(series.to_numpy())
+                if flag_levels is None:
+                    self.skipped_[name] = "constant"
+                    continue
+                self.levels_[name] = list(flag_levels)
+                items.extend(Condition(name, "==", lvl) for lvl in flag_levels)
+                continue
             if series.notna().sum() == 0:
                 self.skipped_[name] = "all values missing"
                 continue
@@ -397,7 +405,8 @@ class Itemizer:
                 levels = [v for v, c in counts.items() if c >= self.min_count]
                 levels = sorted(levels, key=lambda v: str(v))
                 if self.one_item_per_flag and _is_flag(series) and len(counts) == 2:
-                    levels = [_minority_level(counts)]
+                    minority = _minority_level(counts)
+                    levels = [v for v in levels if v == minority]
                 self.levels_[name] = levels
                 items.extend(Condition(name, "==", lvl) for lvl in levels)
                 continue
@@ -411,6 +420,17 @@ class Itemizer:
                 items.append(Condition(name, ">=", c))
         self.items_ = items
         return self
+
+    def _flag_levels(self, values: np.ndarray) -> list[bool] | None:
+        """Items of a plain bool column (``None`` when constant): the minority level, or both levels."""
+        n_true = int(np.count_nonzero(values))
+        n_false = values.size - n_true
+        if n_true == 0 or n_false == 0:
+            return None
+        counts = {False: n_false, True: n_true}
+        if self.one_item_per_flag:
+            counts = {n_true <= n_false: min(n_true, n_false)}  # at a tie, True (the "set" state)
+        return [level for level, count in counts.items() if count >= self.min_count]
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Boolean matrix (rows × items); :meth:`transform_packed` is the same in an eighth of the memory."""
