@@ -568,8 +568,10 @@ def _session() -> Any:
     builder = SparkSession.builder.master(LOCAL_MASTER).appName("leanlearn")
     for key, value in LOCAL_CONF.items():
         builder = builder.config(key, value)
-    # the workers run this interpreter (its numpy), unless PYSPARK_PYTHON says otherwise
-    builder = builder.config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable))
+    # the workers run this interpreter (its numpy, pyarrow), unless PYSPARK_PYTHON says otherwise; pyspark reads the
+    # variable itself when it starts workers (the conf alone is not enough for a session started from Python)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = builder.config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
