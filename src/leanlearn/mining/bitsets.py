@@ -250,6 +250,14 @@ class ItemConstraints:
         sub = self.compatible[np.ix_(idx, idx)]
         return bool(sub[~np.eye(idx.size, dtype=bool)].all())
 
+    def max_items(self, max_len: int) -> int:
+        """Most items in a valid itemset of up to ``max_len`` conditions (an interval is two items, one condition).
+
+        >>> ItemConstraints.free(5).max_items(3)
+        3
+        """
+        return _max_items(self, max_len)
+
     def subset(self, index: Sequence[int] | np.ndarray) -> ItemConstraints:
         """The constraints of a subset of the items (in the order given)."""
         idx = np.asarray(index, dtype=np.int64)
@@ -273,6 +281,28 @@ class ItemConstraints:
             for level in range(max_len, 0, -1):
                 e[level] += e[level - 1] * options
         return e[1:]
+
+
+def _max_items(constraints: ItemConstraints, max_len: int) -> int:
+    """Most items a valid itemset of up to ``max_len`` conditions can hold (largest cliques of ``max_len`` groups)."""
+    sizes = []
+    for g in np.unique(constraints.groups):
+        members = np.flatnonzero(constraints.groups == g)
+        sizes.append(_largest_clique(constraints.compatible[np.ix_(members, members)]))
+    return int(sum(sorted(sizes, reverse=True)[:max_len]))
+
+
+def _largest_clique(compatible: np.ndarray) -> int:
+    n = compatible.shape[0]
+    best = 1 if n else 0
+    stack: list[tuple[int, np.ndarray]] = [(1, np.arange(i + 1, n)[compatible[i, i + 1 :]]) for i in range(n)]
+    while stack:
+        size, candidates = stack.pop()
+        best = max(best, size)
+        for k, j in enumerate(candidates):
+            rest = candidates[k + 1 :]
+            stack.append((size + 1, rest[compatible[j, rest]]))
+    return best
 
 
 def _less(a: Any, b: Any) -> bool:

@@ -172,9 +172,8 @@ class MlxtendEngine(ItemsetEngine):
         if n_rows == 0 or n_items == 0 or max_len < 1 or thresholds[0] > n_rows:
             return []
         item_len = max_len
-        if constraints is not None:  # an interval is one condition: up to the max_len largest groups' sizes
-            sizes = np.sort(np.bincount(constraints.groups))[::-1]
-            item_len = int(sizes[:max_len].sum())
+        if constraints is not None:  # an interval is one condition but two items
+            item_len = constraints.max_items(max_len)
         frame = pd.DataFrame(matrix, columns=list(range(n_items)))
         # fpgrowth compares support >= min_support on floats; step just below the count to stay exact.
         min_support = max((thresholds[0] - 0.5) / n_rows, 1e-12)
