@@ -305,7 +305,7 @@ class _Builder:
         if absent:
             lines += [f"    if {' or '.join(f'{self.key(c)} in row' for c in absent)}:", "        return None"]
         if numbers:
-            lines += [f"    s = 0.0 + {' + '.join(numbers)}", "    if s - s != 0.0:", "        return None"]
+            lines += [f"    s = {' + '.join(numbers)}", "    if s - s != 0.0:", "        return None"]
         computed: set[str] = set()
         if compiled.derived:
             body, finite = [], []

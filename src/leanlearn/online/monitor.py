@@ -14,7 +14,7 @@ is quarantined — counted, kept with its reason (:meth:`Monitor.pop_quarantined
 The batched path evaluates every rule with vectorised masks (each distinct condition once) and hands each tracker
 only the rows where its rule fires; River's detectors see only those rows' hits. The per-event path checks an
 event's values in one pass, finds the rules that fire through an index of the pack (one interval or value per rule,
-see :mod:`leanlearn.online.evaluate`) and collects the outcome windows in bulk (at most 1,024 events per outcome
+see :mod:`leanlearn.online.evaluate`) and collects the outcome windows in bulk (at most 4,096 events per outcome
 before they join the window): a rule whose indexed condition fails on an event costs that event nothing. See
 :mod:`leanlearn.online.trackers` for the window statistics, the expected interval and the state machine.
 
@@ -412,7 +412,7 @@ class Monitor(OnlineBase):
                                 alerts.append(self._alert(i, t, None))
                 self._last_position = e
                 self.n_events = e + 1
-                if e % 1024 == 1023:
+                if e & 4095 == 4095:
                     self._trim_outcomes()
                 return alerts
         return self._update_any(row)
@@ -473,12 +473,12 @@ class Monitor(OnlineBase):
                             alerts.append(self._alert(i, t, time_ns))
             self._last_position = position
         self.n_events = e + 1
-        if e % 1024 == 1023:
+        if e & 4095 == 4095:
             self._trim_outcomes()
         return alerts
 
     def _flush_outcomes(self) -> None:
-        """Move the outcomes the per-event path collected into the outcome windows (at most 1,024 per outcome)."""
+        """Move the outcomes the per-event path collected into the outcome windows (at most 4,096 per outcome)."""
         for g, buf in enumerate(self._outcomes):
             codes = self._pend_codes[g]
             if not codes:
