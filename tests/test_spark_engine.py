@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -142,6 +144,31 @@ def test_bad_item_columns_are_named(spark, engine: SparkEngine) -> None:
         engine.mine_frame(df, ["a", "two"], "n", 1, 2)
     with pytest.raises(SparkEngineError, match="more than once"):
         engine.mine_frame(df, ["a", "a"], "b", 1, 2)
+    assert engine.mine_frame(df.filter("a > 5"), ["a", "b"], "n", 1, 2) == []
+    assert engine.mine_frame(spark.createDataFrame([], "a int, b int"), ["a"], "b", 1, 2) == []
+
+
+def test_the_executors_need_numpy_not_leanlearn(tmp_path) -> None:
+    """What a partition runs is shipped by value: it works where leanlearn cannot be imported."""
+    from pyspark import cloudpickle
+
+    from leanlearn.mining import spark_engine
+
+    counter = spark_engine._partition_counter(1 << 20)
+    blocks = split_blocks(PackedItems.from_bool(np.ones((100, 3), dtype=bool)), 2)
+    batch, _ = spark_engine._batch(np.array([[0, 1], [0, 2], [1, 2]]))
+    (tmp_path / "task.pkl").write_bytes(cloudpickle.dumps((lambda part: counter(part, [batch]), blocks)))
+    code = (
+        "import pickle, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'leanlearn': raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"task, blocks = pickle.loads(open({str(tmp_path / 'task.pkl')!r}, 'rb').read())\n"
+        "print(sum(task(iter(blocks))).tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[100, 100, 100]"
 
 
 @pytest.mark.slow

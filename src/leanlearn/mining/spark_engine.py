@@ -238,7 +238,8 @@ class SparkEngine(ItemsetEngine):
         shared = sc.broadcast(batches)
         counter = _partition_counter(CHUNK_BYTES)
         try:
-            counts = blocks.rdd.mapPartitions(lambda part: counter(part, shared.value)).reduce(np.add)
+            zero = np.zeros(sum(len(item) for _, _, item in batches), dtype=np.int64)
+            counts = blocks.rdd.mapPartitions(lambda part: counter(part, shared.value)).fold(zero, np.add)
         finally:
             shared.unpersist()
         return np.asarray(counts, dtype=np.int64)
@@ -271,6 +272,7 @@ class SparkEngine(ItemsetEngine):
 
         columns = _check_columns(df, item_columns, where)
         checked = [*columns, *([where] if where is not None else [])]
+        n_checked = len(checked)
         # one pass: each Arrow batch is checked (0/1, no nulls), cut to the outcome rows and packed column by column
         frame = df.select(*[F.col(c).cast("double").alias(f"_c{k}") for k, c in enumerate(checked)])
         if self.num_partitions is not None:
@@ -279,9 +281,10 @@ class SparkEngine(ItemsetEngine):
             warnings.simplefilter("ignore", FutureWarning)
             packed = frame.mapInArrow(_arrow_packer(len(columns), where is not None),
                                       "n_rows long, n_words long, bits binary, bad binary")
-        rdd = packed.rdd.mapPartitions(_block_joiner(len(columns), len(checked)))
+        rdd = packed.rdd.mapPartitions(_block_joiner(len(columns), n_checked))
         rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK)
-        n_rows, bad = rdd.map(lambda block: (block[0], block[2])).reduce(lambda x, y: (x[0] + y[0], x[1] + y[1]))
+        n_rows, bad = rdd.map(lambda block: (block[0], block[2])).fold(
+            (0, np.zeros(n_checked, dtype=np.int64)), lambda x, y: (x[0] + y[0], x[1] + y[1]))
         if bad.any():
             rdd.unpersist()
             shown = ", ".join(f"{c!r} ({int(n):,} values)" for c, n in zip(checked, bad) if n)
