@@ -117,15 +117,23 @@ class _Builder:
         self.maybe_nan: set[str] = set()  # variables that may hold NaN (derived features)
         self.checks = 0
         self.constants: set[str] = set()
+        self.keys_seen: dict[str, str] = {}
 
     # -- pieces of code
     def const(self, value: Any) -> str:
         """A constant as code: finite floats, booleans and integers below 2**63 as literals, others by name."""
         kind = type(value)
-        if kind is bool or (kind is int and -2**63 < value < 2**63) or (kind is float and math.isfinite(value)):
+        if kind is bool:
+            return "True" if value else "False"
+        if kind is int and -2**63 < value < 2**63:
             text = repr(value)
-            if ast.literal_eval(text) != value:  # pragma: no cover - repr of these types reads back
+            if int(text) != value:  # pragma: no cover - repr of an int reads back
                 raise _Unsupported(text)
+            return text
+        if kind is float and math.isfinite(value):
+            text = repr(value)  # the shortest text that reads back bit for bit (sign of zero included)
+            if float(text) != value or math.copysign(1.0, float(text)) != math.copysign(1.0, value):
+                raise _Unsupported(text)  # pragma: no cover - repr of a finite float reads back
             return text
         return self.bind("_c", value)
 
@@ -134,13 +142,16 @@ class _Builder:
         self.names[name] = value
         return name
 
-    @staticmethod
-    def key(column: str) -> str:
-        if type(column) is not str:
-            raise _Unsupported(f"column {column!r}")
-        text = repr(column)
-        if ast.literal_eval(text) != column:  # pragma: no cover - repr of a str reads back
-            raise _Unsupported(text)
+    def key(self, column: str) -> str:
+        """A column name as a string literal (checked to read back as exactly that text)."""
+        text = self.keys_seen.get(column)
+        if text is None:
+            if type(column) is not str:
+                raise _Unsupported(f"column {column!r}")
+            text = repr(column)
+            if ast.literal_eval(text) != column:  # pragma: no cover - repr of a str reads back
+                raise _Unsupported(text)
+            self.keys_seen[column] = text
         return text
 
     def variable(self, feature: str) -> str:
