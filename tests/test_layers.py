@@ -104,7 +104,7 @@ def test_miner_counts_every_hypothesis_in_a_layer():
     miner = RuleMinerCore(auto_features=False).fit(X, y)
     assert sum(miner.n_tests_by_length_.values()) == miner.n_tests_
     assert set(miner.n_tests_by_length_) <= set(range(1, miner.n_layers_ + 1))
-    assert miner.n_layers_ == 3
+    assert miner.n_layers_ == miner.max_conditions == 4
 
 
 def test_layered_default_finds_a_modest_single_condition_effect_one_correction_misses():
@@ -114,7 +114,8 @@ def test_layered_default_finds_a_modest_single_condition_effect_one_correction_m
     flat = RuleMinerCore(auto_features=False, layered=False).fit(X, y)
     assert [r.text for r in layered.rules_] == ["press == C → scrap"]
     rule = layered.rules_[0]
-    assert rule.p_value == pytest.approx(rule.p_value_raw * layered.n_tests_by_length_[1] / layer_shares(3)[1])
+    share = layer_shares(layered.n_layers_)[1]
+    assert rule.p_value == pytest.approx(rule.p_value_raw * layered.n_tests_by_length_[1] / share)
     assert rule.p_value <= 0.05
     assert list(flat.rules_) == []
     assert rule.p_value_raw * flat.n_tests_ > 0.05

@@ -50,6 +50,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import hashlib
 import inspect
 import math
 from collections import Counter
@@ -65,7 +66,7 @@ from leanlearn.mining.autofeatures import propose_features
 from leanlearn.mining.bitsets import ItemConstraints, PackedItems
 from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine
 from leanlearn.mining.expressions import evaluate_derived
-from leanlearn.mining.features import Itemizer, SortedValues, best_threshold
+from leanlearn.mining.features import Itemizer, SortedValues, Threshold, best_threshold
 from leanlearn.mining.layers import combinations_by_layer, layered_adjust, weighted_length
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
@@ -275,8 +276,8 @@ class RuleMinerCore:
     min_confidence : float, default=0.0
         Smallest share of covered rows in which the outcome holds. Waste rules matter by how much they raise the
         rate (12 % scrap vs 4 %), so the default relies on ``min_lift`` and significance instead.
-    max_conditions : int, default=3
-        Most conditions in a rule (an interval counts as two), 1 to 8.
+    max_conditions : int, default=4
+        Most conditions in a rule (an interval on one column counts as one), 1 to 8.
     alpha : float, default=0.05
         Significance level for adjusted p-values and for the improvement test of each condition.
     correction : {"holm", "bh", "holdout", "none"}, default="holm"
@@ -363,7 +364,7 @@ class RuleMinerCore:
         min_support: float = 0.0005,
         min_hits: int = 5,
         min_confidence: float = 0.0,
-        max_conditions: int = 3,
+        max_conditions: int = 4,
         alpha: float = 0.05,
         correction: str = "holm",
         derive: dict[str, str] | None = None,
@@ -837,8 +838,7 @@ class RuleMinerCore:
                 if cond.op not in ("<", ">="):
                     continue
                 other = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k]) if len(masks) > 1 else None
-                found = best_threshold(columns[cond.feature], outcome, other, cond.op, objective, positives,
-                                       min_hits, round_tolerance=ROUND_TOLERANCE[objective])
+                found = columns.best_threshold(cond.feature, outcome, other, cond.op, objective, positives, min_hits)
                 evaluated += found.evaluated
                 if found.value is None:
                     continue
@@ -898,11 +898,32 @@ class _SortedColumns:
 
     ``mask`` states a one-sided numeric condition on the float values (missing values never hold), as
     :meth:`Condition.mask <leanlearn.mining.rules.Condition.mask>` does, without a pandas round trip.
+    ``best_threshold`` remembers its answers: refinement asks the same question again (the sweep that confirms a
+    threshold, candidates that share a condition), and the answer depends only on the column, the direction, the
+    objective and the rows the other conditions leave (keyed by a digest of that mask).
     """
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self._sorted: dict[str, SortedValues] = {}
+        self._found: dict[tuple[str, str, str, int, int, bytes], Threshold] = {}
+        self._outcome: np.ndarray | None = None
+
+    def best_threshold(
+        self, feature: str, outcome: np.ndarray, within: np.ndarray | None, op: str, objective: str, positives: int,
+        min_hits: int,
+    ) -> Threshold:
+        """:func:`~leanlearn.mining.features.best_threshold` of ``feature`` (``outcome`` is the fit's, fixed)."""
+        if outcome is not self._outcome:  # answers hold for one outcome array
+            self._outcome, self._found = outcome, {}
+        rows = b"" if within is None else hashlib.blake2b(np.packbits(within).tobytes(), digest_size=16).digest()
+        key = (feature, op, objective, positives, min_hits, rows)
+        found = self._found.get(key)
+        if found is None:
+            found = best_threshold(self[feature], outcome, within, op, objective, positives, min_hits,
+                                   round_tolerance=ROUND_TOLERANCE[objective])
+            self._found[key] = found
+        return found
 
     def __getitem__(self, feature: str) -> SortedValues:
         column = self._sorted.get(feature)

@@ -106,8 +106,8 @@ class MiningSettings:
         Smallest confidence of a rule, in [0, 1].
     min_lift : float, default=1.5
         Smallest lift of a rule, at least 0.
-    max_conditions : int, default=3
-        Most conditions in a rule, 1 to 8.
+    max_conditions : int, default=4
+        Most conditions in a rule, 1 to 8; an interval ``a <= x < b`` counts as one condition.
     alpha : float, default=0.05
         Significance level, in (0, 1].
     correction : {"holm", "bh", "holdout", "none"}, default="holm"
@@ -136,10 +136,11 @@ class MiningSettings:
         Most numeric columns paired by the automatic feature search: the ones with the strongest single-cut
         evidence. At least 2.
     layered : bool, default=True
-        Spend α by rule length (Webb's layered critical values, :mod:`leanlearn.mining.layers`): rules of ``L``
-        conditions share ``α / max_conditions``, corrected against the hypotheses of their own length only, so a
-        one-condition finding is not judged against every 3-condition combination. ``False``: one correction
-        over every hypothesis (the form before layers).
+        Spend α by rule length (Webb's layered critical values, :mod:`leanlearn.mining.layers`): the rules of
+        ``L`` conditions share ``α_L`` (halving from one length to the next: 8/15, 4/15, 2/15, 1/15 of ``α`` for
+        4 layers), corrected against the hypotheses of their own length only, so a one-condition finding is not
+        judged against every 3-condition combination. ``False``: one correction over every hypothesis (the form
+        before layers).
     duplicate_overlap : float, default=0.9
         Two significant rules whose covered rows overlap by at least this Jaccard share (rows both cover / rows
         either covers) are near-duplicates: only the more significant one (at equal evidence the simpler one) is
@@ -155,7 +156,7 @@ class MiningSettings:
     min_hits: int = 5
     min_confidence: float = 0.0
     min_lift: float = 1.5
-    max_conditions: int = 3
+    max_conditions: int = 4
     alpha: float = 0.05
     correction: str = "holm"
     engine: str = "auto"

@@ -149,7 +149,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         min_support: float = 0.0005,
         min_hits: int = 5,
         min_confidence: float = 0.0,
-        max_conditions: int = 3,
+        max_conditions: int = 4,
         alpha: float = 0.05,
         correction: str = "holm",
         derive: dict[str, str] | None = None,
