@@ -18,6 +18,7 @@ pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'le
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Java is not installed (the spark engine needs Java 17)", allow_module_level=True)
 
+from leanlearn.data.datasets import load_ai4i
 from leanlearn.data.planted import make_planted
 from leanlearn.mining.bitsets import ItemConstraints, PackedItems
 from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine
@@ -117,6 +118,14 @@ def test_the_miner_gives_identical_rules_with_engine_spark(spark: object) -> Non
     assert on_spark.rules_ == reference.rules_
     assert on_spark.n_tests_ == reference.n_tests_
     assert get_engine("spark").name == "spark"
+    # numeric columns: intervals (two items, one condition) and a derived feature, through the item constraints
+    X, y = load_ai4i(target="HDF")
+    derive = {"temp_diff": "`Process temperature [K]` - `Air temperature [K]`"}
+    reference = RuleMiner(engine="bitset", derive=derive).fit(X, y)
+    on_spark = RuleMiner(engine="spark", derive=derive).fit(X, y)
+    assert reference.rules_
+    assert on_spark.rules_ == reference.rules_
+    assert on_spark.n_tests_ == reference.n_tests_
 
 
 def test_a_spark_dataframe_is_mined_on_the_executors(spark) -> None:
