@@ -292,10 +292,14 @@ def _extensions_constrained(groups: np.ndarray, compatible: np.ndarray, max_len:
     def extend(itemset: tuple[int, ...], seen: frozenset[int], tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # the tail is compatible with the earlier items already (it survived their nodes); check the last one
         candidates = tail[compatible[itemset[-1], tail]]
-        new_group = ~np.isin(groups[candidates], list(seen)) if candidates.size else np.zeros(0, dtype=bool)
-        lengths = len(seen) + new_group.astype(np.int64)
-        within = lengths <= max_len
-        return candidates[within], lengths[within]
+        candidate_groups = groups[candidates]
+        known = np.zeros(candidates.size, dtype=bool)
+        for g in seen:  # at most max_len groups: cheaper than np.isin
+            known |= candidate_groups == g
+        if len(seen) >= max_len:  # only a second bound of a column already in the itemset
+            candidates = candidates[known]
+            return candidates, np.full(candidates.size, len(seen), dtype=np.int64)
+        return candidates, len(seen) + (~known).astype(np.int64)
 
     return extend
 

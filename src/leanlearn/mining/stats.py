@@ -39,55 +39,53 @@ _SMALL_STIRLING = np.array(
 
 
 def _stirling_error(n: np.ndarray) -> np.ndarray:
-    """``log n! - log(sqrt(2 pi n) (n/e)^n)`` for integer-valued ``n >= 1`` (0 at ``n = 0``)."""
+    """``log n! - log(sqrt(2 pi n) (n/e)^n)`` for integer-valued ``n >= 0`` (0 at ``n = 0``)."""
     n = np.asarray(n, dtype=float)
-    small = n <= 15
-    out = np.empty_like(n)
-    out[small] = _SMALL_STIRLING[n[small].astype(np.int64)]
-    big = n[~small]
-    nn = big * big
-    out[~small] = (_S0 - (_S1 - (_S2 - (_S3 - _S4 / nn) / nn) / nn) / nn) / big
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nn = n * n
+        series = (_S0 - (_S1 - (_S2 - (_S3 - _S4 / nn) / nn) / nn) / nn) / n
+    return np.where(n < 16, _SMALL_STIRLING[np.clip(n, 0, 15).astype(np.int64)], series)
 
 
 def _deviance(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``x log(x / m) + m - x``, accurate where ``x`` is close to ``m`` (series in ``(x - m) / (x + m)``)."""
-    x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
-    out = np.empty(x.shape, dtype=float)
+    x = np.asarray(x, dtype=float)
+    m = np.asarray(m, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        near = np.abs(x - m) < 0.1 * (x + m)
-        xs, ms = x[near], m[near]
-        v = (xs - ms) / (xs + ms)
-        total = (xs - ms) * v
-        term = 2 * xs * v
+        far = np.where(x > 0, x * np.log(x / m), 0.0) + m - x
+        v = (x - m) / (x + m)
+        near = np.abs(v) < 0.1  # |x - m| < 0.1 (x + m)
+        if not near.any():
+            return far
+        v = np.where(near, v, 0.0)
         v2 = v * v
-        for j in range(1, 16):  # |v| < 0.1: 15 terms reach 1e-30
+        total = (x - m) * v
+        term = 2 * x * v
+        largest = float(v2.max())
+        steps = 0 if largest == 0 else min(16, int(np.ceil(np.log(1e-17) / np.log(largest))))
+        for j in range(1, steps + 1):  # |v| < 0.1: the terms shrink 100-fold at least
             term = term * v2
             total = total + term / (2 * j + 1)
-        out[near] = total
-        xf, mf = x[~near], m[~near]
-        out[~near] = np.where(xf > 0, xf * np.log(np.where(xf > 0, xf, 1.0) / mf), 0.0) + mf - xf
-    return out
+    return np.where(near, total, far)
 
 
 def _log_binom_raw(x: np.ndarray, n: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``log P(Binomial(n, p) = x)`` for integer-valued ``0 <= x <= n`` (``q = 1 - p`` given separately)."""
+    """``log P(Binomial(n, p) = x)`` for integer-valued ``0 <= x <= n`` (``q = 1 - p`` given separately).
+
+    All rows are evaluated in one pass: the Stirling errors of ``n, x, n - x`` and the two deviances are stacked
+    into one call each (a short array pays numpy's per-call cost once, not per term).
+    """
     x, n, p, q = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (x, n, p, q)))
-    out = np.empty(x.shape, dtype=float)
+    size = x.size
+    stirling = _stirling_error(np.concatenate([n.ravel(), x.ravel(), (n - x).ravel()]))
+    deviance = _deviance(np.concatenate([x.ravel(), (n - x).ravel()]),
+                         np.concatenate([(n * p).ravel(), (n * q).ravel()]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        zero, full = x == 0, (x == n) & (x > 0)
-        mid = ~zero & ~full
-        nz, pz, qz = n[zero], p[zero], q[zero]
-        out[zero] = np.where(nz == 0, 0.0, np.where(pz < 0.1, -_deviance(nz, nz * qz) - nz * pz, nz * np.log(qz)))
-        nf, pf, qf = n[full], p[full], q[full]
-        out[full] = np.where(qf < 0.1, -_deviance(nf, nf * pf) - nf * qf, nf * np.log(pf))
-        xm, nm, pm, qm = x[mid], n[mid], p[mid], q[mid]
-        lc = (
-            _stirling_error(nm) - _stirling_error(xm) - _stirling_error(nm - xm)
-            - _deviance(xm, nm * pm) - _deviance(nm - xm, nm * qm)
-        )
-        out[mid] = lc - 0.5 * (_LOG_2PI + np.log(xm) + np.log1p(-xm / nm))
-    return out
+        lc = stirling[:size] - stirling[size : 2 * size] - stirling[2 * size :] - deviance[:size] - deviance[size:]
+        mid = lc.reshape(x.shape) - 0.5 * (_LOG_2PI + np.log(x) + np.log1p(-x / n))
+        none = np.where(n == 0, 0.0, n * np.log1p(-p))  # x == 0: log q**n
+        every = n * np.log1p(-q)  # x == n: log p**n
+    return np.where(x == 0, none, np.where(x == n, every, mid))
 
 
 def log_hypergeom_pmf(k: np.ndarray, rows: np.ndarray, positives: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -107,9 +105,10 @@ def log_hypergeom_pmf(k: np.ndarray, rows: np.ndarray, positives: np.ndarray, n:
     kk, nn, gg, bb = k[inside], n[inside], big_k[inside], bad[inside]
     total = gg + bb
     p, q = nn / total, (total - nn) / total
-    out[inside] = np.minimum(
-        _log_binom_raw(kk, gg, p, q) + _log_binom_raw(nn - kk, bb, p, q) - _log_binom_raw(nn, total, p, q), 0.0
-    )
+    size = kk.size
+    parts = _log_binom_raw(np.concatenate([kk, nn - kk, nn]), np.concatenate([gg, bb, total]),
+                           np.tile(p, 3), np.tile(q, 3))
+    out[inside] = np.minimum(parts[:size] + parts[size : 2 * size] - parts[2 * size :], 0.0)
     return out
 
 
@@ -127,21 +126,30 @@ def _tail(
     term = np.ones_like(start)
     j = start.copy()
     active = (j < end) if upward else (j > end)
+    block = np.arange(_BLOCK, dtype=float)[None, :]
     steps = 0
-    while active.any() and (max_terms is None or steps < max_terms):
-        idx = np.flatnonzero(active)
-        jj = j[idx]
-        if upward:
-            ratio = (big_k[idx] - jj) * (n[idx] - jj) / ((jj + 1) * (bad[idx] - n[idx] + jj + 1))
-            j[idx] = jj + 1
-        else:
-            ratio = jj * (bad[idx] - n[idx] + jj) / ((big_k[idx] - jj + 1) * (n[idx] - jj + 1))
-            j[idx] = jj - 1
-        term[idx] = term[idx] * ratio
-        total[idx] = total[idx] + term[idx]
-        still = (j[idx] < end[idx]) if upward else (j[idx] > end[idx])
-        active[idx] = still & (term[idx] > 1e-17 * total[idx])
-        steps += 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while active.any() and (max_terms is None or steps < max_terms):
+            # the next _BLOCK terms of every active sum at once: ratios of consecutive terms, their running products
+            idx = np.flatnonzero(active)
+            if upward:  # ratios past the end of the support are replaced by 0 (no warning for their 0 / 0)
+                jj = j[idx][:, None] + block  # term jj + 1 over term jj
+                kk, nn, bb = big_k[idx][:, None], n[idx][:, None], bad[idx][:, None]
+                ratio = (kk - jj) * (nn - jj) / ((jj + 1) * (bb - nn + jj + 1))
+                ratio = np.where(jj < end[idx][:, None], ratio, 0.0)
+                j[idx] = j[idx] + _BLOCK
+            else:
+                jj = j[idx][:, None] - block  # term jj - 1 over term jj
+                kk, nn, bb = big_k[idx][:, None], n[idx][:, None], bad[idx][:, None]
+                ratio = jj * (bb - nn + jj) / ((kk - jj + 1) * (nn - jj + 1))
+                ratio = np.where(jj > end[idx][:, None], ratio, 0.0)
+                j[idx] = j[idx] - _BLOCK
+            terms = term[idx][:, None] * np.cumprod(ratio, axis=1)
+            total[idx] = total[idx] + terms.sum(axis=1)
+            term[idx] = terms[:, -1]
+            still = (j[idx] < end[idx]) if upward else (j[idx] > end[idx])
+            active[idx] = still & (term[idx] > 1e-17 * total[idx])
+            steps += _BLOCK
     return log_point + np.log(total)
 
 
@@ -215,7 +223,9 @@ def _tail_scalar(start: float, big_n: float, big_k: float, n: float, upward: boo
     return log_point + math.log(total)
 
 
-# Up to this many values, the tails are summed one value at a time in plain floats.
+# Up to this many values, the tails are summed one value at a time in plain floats; longer arrays _BLOCK terms
+# at a time.
+_BLOCK = 16
 _SCALAR_LIMIT = 16
 
 
