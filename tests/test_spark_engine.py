@@ -78,7 +78,7 @@ def test_identical_itemsets_and_counts_on_random_tables(engine: SparkEngine, mon
             expected = sorted(bitset.mine(X, min_count, max_len, constraints=constraints))
             got = engine.mine(X, min_count, max_len, constraints=constraints)
             assert got == expected, (n_rows, n_items, max_len, min_count, trial)
-    # packed input, and the pairs counted in a job of their own (not with the singles)
+    # packed input; the pairs counted in a job of their own (not with the singles); levels counted in slices
     X = _table(rng, 300, 10)
     constraints = _constraints(rng, 10)
     packed = PackedItems.from_bool(X)
@@ -86,6 +86,10 @@ def test_identical_itemsets_and_counts_on_random_tables(engine: SparkEngine, mon
     assert engine.mine(packed, [3, 5], 3, constraints=constraints) == expected
     monkeypatch.setattr("leanlearn.mining.spark_engine.EARLY_PAIR_WORDS", 0)
     assert engine.mine(packed, [3, 5], 3, constraints=constraints) == expected
+    monkeypatch.setattr("leanlearn.mining.spark_engine.LEVEL_CANDIDATES", 30)
+    assert engine.mine(packed, [3, 5], 3, constraints=constraints) == expected
+    with pytest.raises(TooManyItemsets):
+        engine.mine(packed, [3, 5], 3, max_itemsets=len(expected) - 1, constraints=constraints)
 
 
 def test_empty_results_and_the_itemset_bound(engine: SparkEngine) -> None:

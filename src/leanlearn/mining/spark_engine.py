@@ -65,6 +65,8 @@ from leanlearn.mining.engines import ItemsetEngine, Itemsets, TooManyItemsets, l
 CHUNK_BYTES = 32 << 20
 # Pairs of all items are counted with the singles (saving a job) when pairs × words stays below this.
 EARLY_PAIR_WORDS = 50_000_000
+# Candidates generated and counted in one job at most (about: whole runs of one prefix are never split).
+LEVEL_CANDIDATES = 2_000_000
 LOCAL_MASTER = "local[2]"
 # Settings of the session the engine starts itself when none is active: small, quiet, loopback only.
 LOCAL_CONF: dict[str, str] = {
@@ -342,24 +344,36 @@ class SparkEngine(ItemsetEngine):
         while len(level) > 1:
             if early:  # the pairs, counted already: kept when both items are and the pair's count reaches its bound
                 early = False
-                candidates, n_groups = pair_sets, pairs[2]
-                pair_counts = np.empty(len(candidates), dtype=np.int64)
+                pair_counts = np.empty(len(pair_sets), dtype=np.int64)
                 pair_counts[pair_order] = counts
-                counts = pair_counts
-                keep = kept_single[pairs[0]] & kept_single[pairs[1]] & (counts >= thresholds[n_groups - 1])
-            else:
-                parent, item, n_groups = _next_level(level, level_groups, groups, compatible, max_len)
+                keep = kept_single[pairs[0]] & kept_single[pairs[1]] & (pair_counts >= thresholds[pairs[2] - 1])
+                level, level_counts, level_groups = pair_sets[keep], pair_counts[keep], pairs[2][keep]
+                total += len(level)
+                if 0 <= limit < total:
+                    raise TooManyItemsets(limit)
+                found.append((level, level_counts))
+                continue
+            # a large level is generated and counted a slice of whole runs (shared prefix) at a time: driver memory
+            # and broadcast stay bounded, and the itemset bound stops the search as soon as it is passed
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            for a, b in _run_slices(level, LEVEL_CANDIDATES):
+                parent, item, n_groups = _next_level(level[a:b], level_groups[a:b], groups, compatible, max_len)
                 if len(item) == 0:
-                    break
-                candidates = np.column_stack([level[parent], item])
+                    continue
+                candidates = np.column_stack([level[a + parent], item])
                 batch, order = _batch(candidates)
                 counts = np.empty(len(candidates), dtype=np.int64)
                 counts[order] = self._count(blocks, [batch])
                 keep = counts >= thresholds[n_groups - 1]
-            level, level_counts, level_groups = candidates[keep], counts[keep], n_groups[keep]
-            total += len(level)
-            if 0 <= limit < total:
-                raise TooManyItemsets(limit)
+                parts.append((candidates[keep], counts[keep], n_groups[keep]))
+                total += int(keep.sum())
+                if 0 <= limit < total:
+                    raise TooManyItemsets(limit)
+            if not parts:
+                break
+            level = np.concatenate([p[0] for p in parts])
+            level_counts = np.concatenate([p[1] for p in parts])
+            level_groups = np.concatenate([p[2] for p in parts])
             found.append((level, level_counts))
         out: Itemsets = [
             (tuple(int(i) for i in row), int(c)) for sets, cs in found for row, c in zip(sets.tolist(), cs.tolist())
@@ -442,6 +456,27 @@ def _constraint_arrays(constraints: ItemConstraints | None, n_items: int) -> tup
     if groups.shape != (n_items,) or compatible.shape != (n_items, n_items):
         raise ValueError(f"constraints are for {groups.shape[0]} items, the table has {n_items}")
     return groups, compatible
+
+
+def _run_slices(level: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive slices of whole runs (itemsets sharing all but their last item) with at most about ``limit``
+    candidate pairs each (a run with more is a slice of its own)."""
+    n, k = level.shape
+    if k > 1 and n > 1:
+        change = np.flatnonzero(np.any(level[1:, : k - 1] != level[:-1, : k - 1], axis=1)) + 1
+        bounds = np.concatenate([[0], change, [n]])
+    else:
+        bounds = np.array([0, n])
+    sizes = np.diff(bounds)
+    pairs = sizes * (sizes - 1) // 2
+    slices, start, running = [], 0, 0
+    for r in range(len(sizes)):
+        if running and running + pairs[r] > limit:
+            slices.append((int(bounds[start]), int(bounds[r])))
+            start, running = r, 0
+        running += int(pairs[r])
+    slices.append((int(bounds[start]), int(bounds[-1])))
+    return slices
 
 
 def _next_level(
