@@ -12,6 +12,11 @@ all rules (a condition shared by several rules is evaluated once) and the distin
   the rules that fire),
 
 and both give the same answer as :meth:`leanlearn.mining.rules.Rule.mask` on ``pack.prepare(frame)`` (tested).
+The monitor's per-event path first offers an event to the pack's generated function (:mod:`leanlearn.online.compiled`,
+written from this index: value check and evaluation in one call); what it hands over — an event with a missing or
+odd value, an absent column — comes here (:meth:`CompiledPack.check_row`, then :meth:`CompiledPack.evaluate_checked`;
+``CompiledPack._evaluate_general`` is the reference semantics both are tested against and the fall-back of the index
+for values it cannot look up).
 Semantics kept from the batch side: a missing value never satisfies a condition (also not ``!=``), derived
 features are float64 computed exactly as the expression says, and a column the events do not carry is missing
 (so its conditions never hold) rather than an error: a stream may omit empty fields.

@@ -12,11 +12,15 @@ is quarantined — counted, kept with its reason (:meth:`Monitor.pop_quarantined
 (its conditions do not hold), as a stream may omit empty fields.
 
 The batched path evaluates every rule with vectorised masks (each distinct condition once) and hands each tracker
-only the rows where its rule fires; River's detectors see only those rows' hits. The per-event path checks an
-event's values in one pass, finds the rules that fire through an index of the pack (one interval or value per rule,
-see :mod:`leanlearn.online.evaluate`) and collects the outcome windows in bulk (at most 4,096 events per outcome
-before they join the window): a rule whose indexed condition fails on an event costs that event nothing. See
-:mod:`leanlearn.online.trackers` for the window statistics, the expected interval and the state machine.
+only the rows where its rule fires; River's detectors see only those rows' hits. The per-event path hands the
+usual event to the pack's generated function (:mod:`leanlearn.online.compiled`: value check, index — one interval or
+value per rule — and conditions as straight-line comparisons, in one call); any other event (a missing or odd value,
+an absent column, a time window) is checked value by value and evaluated through the index of
+:mod:`leanlearn.online.evaluate`, with the same answer. A rule whose indexed condition fails on an event costs that
+event nothing; the outcome windows are collected in bulk (compact arrays, at most 4,096 events per outcome before
+they join the window); a firing goes straight to :meth:`RuleTracker.fire
+<leanlearn.online.trackers.RuleTracker.fire>`. See :mod:`leanlearn.online.trackers` for the window statistics, the
+expected interval and the state machine.
 
 Windows are count-based (``window=1000``: the last 1,000 events) or time-based (``window="10min"`` with
 ``time_column``: events of the last ten minutes). Time policy of a time window: a *late* event (earlier than the
