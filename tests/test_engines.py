@@ -1,11 +1,14 @@
 """Itemset engines agree with the mlxtend reference; coverage agrees with a dense count."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from leanlearn.mining import engines
 from leanlearn.mining.bitsets import ItemConstraints, PackedItems
 from leanlearn.mining.engines import (
     BitsetEngine,
@@ -16,6 +19,20 @@ from leanlearn.mining.engines import (
     prefix_coverage,
 )
 from leanlearn.mining.rules import Condition
+
+
+@contextmanager
+def numpy_words(small_words: int):
+    """Run the engine on numpy words (0) or on Python integers (a large bound)."""
+    saved = engines.SMALL_WORDS
+    engines.SMALL_WORDS = small_words
+    try:
+        yield
+    finally:
+        engines.SMALL_WORDS = saved
+
+
+BOTH_PATHS = (0, 10**9)
 
 
 def _dense_count(items: np.ndarray, itemset: tuple[int, ...]) -> int:
@@ -49,9 +66,13 @@ def constrained_tables(draw):
     max_len=st.integers(1, 4),
 )
 def test_bitset_engine_returns_the_reference_itemsets(items, min_count, max_len):
-    fast = sorted(BitsetEngine().mine(items, min_count, max_len))
     reference = sorted(MlxtendEngine().mine(items, min_count, max_len))
-    assert fast == reference
+    outputs = []
+    for path in BOTH_PATHS:
+        with numpy_words(path):
+            outputs.append(BitsetEngine().mine(items, min_count, max_len))
+    assert sorted(outputs[0]) == reference
+    assert outputs[0] == outputs[1]  # same itemsets in the same order on numpy words and on Python integers
 
 
 @settings(max_examples=60, deadline=None)
@@ -62,7 +83,13 @@ def test_bitset_engine_returns_the_reference_itemsets(items, min_count, max_len)
 )
 def test_constrained_search_is_the_filtered_reference(table, min_counts, max_len):
     items, constraints = table
-    fast = sorted(BitsetEngine().mine(PackedItems.from_bool(items), min_counts, max_len, constraints=constraints))
+    outputs = []
+    for path in BOTH_PATHS:
+        with numpy_words(path):
+            outputs.append(BitsetEngine().mine(PackedItems.from_bool(items), min_counts, max_len,
+                                               constraints=constraints))
+    assert outputs[0] == outputs[1]
+    fast = sorted(outputs[0])
     # the reference: fpgrowth at the first length's count (in items: an interval is two), filtered
     thresholds = length_thresholds(min_counts, max_len)
     everything = MlxtendEngine().mine(items, thresholds[0], 2 * max_len)
@@ -82,20 +109,25 @@ def test_constrained_search_is_the_filtered_reference(table, min_counts, max_len
 def test_coverage_equals_a_dense_count(items, picks):
     n_items = items.shape[1]
     itemsets = [tuple(sorted({i % n_items for i in p})) for p in picks]
-    got = BitsetEngine().coverage(PackedItems.from_bool(items), itemsets)
-    assert got.dtype == np.int64
-    assert got.tolist() == [_dense_count(items, s) for s in itemsets]
-    assert prefix_coverage(PackedItems.from_bool(items), itemsets).tolist() == got.tolist()
+    expected = [_dense_count(items, s) for s in itemsets]
+    for path in BOTH_PATHS:
+        with numpy_words(path):
+            got = BitsetEngine().coverage(PackedItems.from_bool(items), itemsets)
+            assert got.dtype == np.int64
+            assert got.tolist() == expected
+            assert prefix_coverage(PackedItems.from_bool(items), itemsets).tolist() == expected
 
 
-def test_coverage_of_the_mined_itemsets_over_all_rows():
+@pytest.mark.parametrize("path", BOTH_PATHS)
+def test_coverage_of_the_mined_itemsets_over_all_rows(path):
     rng = np.random.default_rng(1)
     items = rng.random((3000, 12)) < 0.4
     outcome = rng.random(3000) < 0.3
     packed = PackedItems.from_bool(items)
-    found = BitsetEngine().mine(packed.rows(outcome), 20, 3)
+    with numpy_words(path):
+        found = BitsetEngine().mine(packed.rows(outcome), 20, 3)
+        covered = BitsetEngine().coverage(packed, [s for s, _ in found])
     assert found
-    covered = BitsetEngine().coverage(packed, [s for s, _ in found])
     assert covered.tolist() == [_dense_count(items, s) for s, _ in found]
     assert [c for _, c in found] == [_dense_count(items[outcome], s) for s, _ in found]
 
@@ -129,9 +161,10 @@ def test_counts_are_exact_on_a_hand_checked_table():
     assert found == {(0,): 3, (1,): 3, (2,): 3, (0, 1): 2, (0, 2): 2, (1, 2): 2}
 
 
-def test_too_many_itemsets_stops_the_search():
+@pytest.mark.parametrize("path", BOTH_PATHS)
+def test_too_many_itemsets_stops_the_search(path):
     items = np.ones((5, 10), dtype=bool)
-    with pytest.raises(TooManyItemsets, match="more than 20 itemsets"):
+    with numpy_words(path), pytest.raises(TooManyItemsets, match="more than 20 itemsets"):
         BitsetEngine().mine(items, 1, 3, max_itemsets=20)
     with pytest.raises(TooManyItemsets):
         MlxtendEngine().mine(items, 1, 3, max_itemsets=20)

@@ -116,6 +116,8 @@ def prefix_coverage(packed: PackedItems, itemsets: Sequence[tuple[int, ...]]) ->
         return out
     keyed = [tuple(sorted(int(i) for i in s)) for s in itemsets]
     order = sorted(range(len(keyed)), key=keyed.__getitem__)
+    if packed.n_words <= SMALL_WORDS:
+        return _coverage_ints(packed, keyed, order, out)
     bits = packed.bits
     singles = packed.counts()
     depth = max(len(s) for s in keyed)
@@ -146,6 +148,31 @@ def prefix_coverage(packed: PackedItems, itemsets: Sequence[tuple[int, ...]]) ->
         np.bitwise_and(stack[len(prefix) - 1], bits[itemset[-1]], out=scratch)
         np.bitwise_count(scratch, out=popcounts)
         out[i] = int(popcounts.sum(dtype=np.int64))
+    return out
+
+
+def _coverage_ints(
+    packed: PackedItems, keyed: list[tuple[int, ...]], order: list[int], out: np.ndarray
+) -> np.ndarray:
+    """:func:`prefix_coverage` on Python integers (few words per item): the running ANDs of the prefix in a list."""
+    raw = packed.bits.astype("<u8", copy=False)
+    ints = [int.from_bytes(raw[i].tobytes(), "little") for i in range(packed.n_items)]
+    everything = (1 << packed.n_rows) - 1
+    current: list[int] = []  # items of the prefix whose running ANDs are in running
+    running: list[int] = []
+    for i in order:
+        itemset = keyed[i]
+        common = 0
+        limit = min(len(itemset), len(current))
+        while common < limit and itemset[common] == current[common]:
+            common += 1
+        del current[common:], running[common:]
+        acc = running[-1] if running else everything
+        for item in itemset[common:]:
+            acc &= ints[item]
+            current.append(item)
+            running.append(acc)
+        out[i] = acc.bit_count()
     return out
 
 
@@ -240,6 +267,13 @@ class BitsetEngine(ItemsetEngine):
             compatible = constraints.compatible
             extend = _extensions_constrained(constraints.groups, compatible, max_len)
             partnered = (compatible & (constraints.groups[:, None] == constraints.groups[None, :])).any(axis=1)
+        if packed.n_words <= SMALL_WORDS:
+            compatible_sets = None if constraints is None else [
+                set(np.flatnonzero(row).tolist()) for row in constraints.compatible
+            ]
+            return _search_ints(packed, frequent.tolist(), out, thresholds, max_len,
+                                groups.tolist() if groups is not None else list(range(n_items)),
+                                compatible_sets, partnered.tolist(), limit)
         # stack entries: (itemset, its groups, its bitset, extensions: later items frequent with the parent)
         stack: list[tuple[tuple[int, ...], frozenset[int], np.ndarray, np.ndarray]] = []
         for p in range(frequent.size - 1, -1, -1):
@@ -281,6 +315,55 @@ class BitsetEngine(ItemsetEngine):
 
 
 Extend = Callable[[tuple[int, ...], frozenset[int], np.ndarray], tuple[np.ndarray, np.ndarray]]
+# Up to this many 64-bit words per item (10,240 rows) the search and the coverage count run on Python integers: an
+# AND and a popcount (int.bit_count) of a few words cost less than one numpy call, and a search node with few
+# extensions is dominated by per-call costs (AI4I: 95 failure rows, 7,000 itemsets: 0.28 -> 0.02 s). Measured
+# crossover on planted data: about 180 words.
+SMALL_WORDS = 160
+
+
+def _search_ints(
+    packed: PackedItems, frequent: list[int], out: Itemsets, thresholds: list[int], max_len: int,
+    group_of: list[int], compatible: list[set[int]] | None, partnered: list[bool], limit: int,
+) -> Itemsets:
+    """The same depth-first search as :meth:`BitsetEngine.mine`, each bitset one Python integer (same order)."""
+    raw = packed.bits.astype("<u8", copy=False)
+    ints = [int.from_bytes(raw[i].tobytes(), "little") for i in range(packed.n_items)]
+    stack: list[tuple[tuple[int, ...], frozenset[int], int, list[int]]] = []
+    for p in range(len(frequent) - 1, -1, -1):
+        item = frequent[p]
+        if max_len < 2 and not partnered[item]:
+            continue
+        stack.append(((item,), frozenset((group_of[item],)), ints[item], frequent[p + 1 :]))
+    while stack:
+        itemset, seen, itemset_bits, tail = stack.pop()
+        allowed = compatible[itemset[-1]] if compatible is not None else None
+        n_seen = len(seen)
+        kept: list[tuple[int, int, int, int]] = []
+        for j in tail:
+            if allowed is not None and j not in allowed:
+                continue
+            length = n_seen if group_of[j] in seen else n_seen + 1
+            if length > max_len:
+                continue
+            joined = itemset_bits & ints[j]
+            count = joined.bit_count()
+            if count >= thresholds[length - 1]:
+                kept.append((j, joined, count, length))
+        if not kept:
+            continue
+        if 0 <= limit < len(out) + len(kept):
+            raise TooManyItemsets(limit)
+        kept_items = [k[0] for k in kept]
+        for position in range(len(kept) - 1, -1, -1):
+            j, joined, count, length = kept[position]
+            child = (*itemset, j)
+            out.append((child, count))
+            rest = kept_items[position + 1 :]
+            if not rest or (length >= max_len and not any(partnered[i] for i in child)):
+                continue
+            stack.append((child, seen | {group_of[j]}, joined, rest))
+    return out
 
 
 def _extensions_free(itemset: tuple[int, ...], seen: frozenset[int], tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
