@@ -32,8 +32,11 @@ named steps:
    number between two observed values.
 5. ``_select_rules`` — a rule is kept only if every condition improves it significantly over the rule without
    that condition (productive rules), if its confidence reaches ``min_confidence``, and if its p-value, adjusted
-   for *every* candidate and threshold the search evaluated (Holm by default), is at most ``alpha``; rules that
-   say nothing new are dropped; at most ``max_rules`` are reported, the most significant first.
+   for *every* candidate and threshold the search evaluated (Holm by default; by layer of rule length, as in
+   :mod:`leanlearn.mining.layers`), is at most ``alpha``; near-duplicates are merged and a covering selection
+   (:mod:`leanlearn.mining.selection`) keeps a rule as a finding only if the rows it adds beyond the findings
+   before it are significantly many and precise enough — the others go to ``context_rules_``; at most
+   ``max_rules`` are reported, the most significant first.
 
 Examples
 --------
@@ -342,6 +345,16 @@ class RuleMinerCore:
     n_tests_ : int
         Number of hypotheses the search evaluated (candidates plus refinement thresholds); the correction counts
         all of them.
+    n_tests_by_length_ : dict of int to int
+        The same by layer (rule length, an automatic pair feature counting as two columns): what the layered
+        correction counts for each length (:mod:`leanlearn.mining.layers`).
+    n_layers_ : int
+        Layers α is split over: ``max_conditions``, plus one when automatic pair features were added.
+    layer_weights_ : dict of str to int
+        Columns that count as two in a rule's length (the automatic pair features).
+    context_rules_ : RuleSet
+        Significant rules that are not findings: explained by sharper findings (covering selection). Not part of
+        ``rules_`` or of a pack; ``context_reasons_`` maps each id (``<target>-c01`` …) to the reason.
     itemizer_ : Itemizer
         Items and the cut points chosen against the outcome (``itemizer_.cuts_``).
     n_features_in_ : int
@@ -829,6 +842,8 @@ class RuleMinerCore:
         ``"precision"`` the cut with the highest lower 95 % Wilson bound of the confidence (the surest rule).
         Returns the refined conditions and the number of thresholds evaluated.
         """
+        if not any(c.op in ("<", ">=") for c in conds):
+            return conds, 0  # no threshold to move (and no mask to compute: a million rows per condition)
         columns = self._sorted_columns(X)
         masks = [columns.mask(c, X) for c in conds]
         evaluated = 0
