@@ -1,5 +1,7 @@
 """PackedItems (packing, projection, padding), ItemConstraints, and the Itemizer's packed, one-item-per-flag items."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,3 +109,25 @@ def test_transform_packed_equals_transform():
     packed = itemizer.transform_packed(X)
     assert packed.n_items == len(itemizer.items_)
     assert (packed.to_bool() == itemizer.transform(X)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), matrix=arrays(bool, st.tuples(st.integers(0, 400), st.integers(1, 4))))
+def test_blocks_of_rows_concatenate_to_the_whole(data, matrix):
+    cuts = sorted(data.draw(st.lists(st.integers(0, matrix.shape[0]), max_size=5)))
+    edges = [0, *cuts, matrix.shape[0]]
+    blocks = [PackedItems.from_bool(matrix[a:b]) for a, b in itertools.pairwise(edges)]
+    joined = PackedItems.concat_rows(blocks)
+    assert joined.n_rows == matrix.shape[0]
+    assert (joined.bits == PackedItems.from_bool(matrix).bits).all()
+
+
+def test_chunks_of_a_frame_give_the_packed_items_of_the_whole():
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"x": rng.normal(size=1000).round(2), "f": rng.random(1000) < 0.3})
+    itemizer = Itemizer().fit(X, (X["x"] > 1).to_numpy())
+    chunks = [X.iloc[a : a + 150] for a in range(0, 1000, 150)]
+    assert (itemizer.transform_packed_chunks(chunks).bits == itemizer.transform_packed(X).bits).all()
+    with pytest.raises(ValueError, match="same items"):
+        PackedItems.concat_rows([PackedItems.from_bool(np.ones((3, 2), bool)),
+                                 PackedItems.from_bool(np.ones((3, 1), bool))])

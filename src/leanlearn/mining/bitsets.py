@@ -114,6 +114,41 @@ class PackedItems:
         bits = np.stack(packed) if packed else np.zeros((0, words), dtype=np.uint64)
         return cls(bits, int(n_rows))
 
+    @classmethod
+    def concat_rows(cls, blocks: Iterable[PackedItems]) -> PackedItems:
+        """Blocks of rows (the same items) one after the other, e.g. a file read in chunks, each chunk itemized
+        and packed on its own: only the packed bits of the whole table are ever in memory.
+
+        A block that starts inside a word is shifted into place; blocks of a multiple of 64 rows are copied.
+
+        >>> import numpy as np
+        >>> m = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0]], dtype=bool)
+        >>> joined = PackedItems.concat_rows([PackedItems.from_bool(m[:3]), PackedItems.from_bool(m[3:])])
+        >>> bool((joined.to_bool() == m).all())
+        True
+        """
+        parts = list(blocks)
+        if not parts:
+            raise ValueError("concat_rows needs at least one block")
+        n_items = parts[0].n_items
+        if any(b.n_items != n_items for b in parts):
+            raise ValueError(f"every block must have the same items; got {sorted({b.n_items for b in parts})}")
+        total = sum(b.n_rows for b in parts)
+        out = np.zeros((n_items, n_words(total) + 1), dtype=np.uint64)  # one spare word for the last carry
+        start = 0
+        for block in parts:
+            if block.n_rows == 0:
+                continue
+            word, offset = divmod(start, 64)
+            used = n_words(block.n_rows)
+            if offset == 0:
+                out[:, word : word + used] |= block.bits[:, :used]
+            else:
+                out[:, word : word + used] |= block.bits[:, :used] << np.uint64(offset)
+                out[:, word + 1 : word + used + 1] |= block.bits[:, :used] >> np.uint64(64 - offset)
+            start += block.n_rows
+        return cls(np.ascontiguousarray(out[:, : n_words(total)]), total)
+
     def to_bool(self) -> np.ndarray:
         """The boolean matrix (rows × items)."""
         raw = np.ascontiguousarray(self.bits).astype("<u8", copy=False).view(np.uint8)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -451,3 +452,17 @@ class Itemizer:
         [[1, 1, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
         """
         return PackedItems.from_columns((item.mask(X) for item in self.items_), n_rows=len(X))
+
+    def transform_packed_chunks(self, chunks: Iterable[pd.DataFrame]) -> PackedItems:
+        """:meth:`transform_packed` of a table given in blocks of rows (a large file read in chunks, e.g.
+        ``pyarrow.parquet.ParquetFile(path).iter_batches()`` converted to pandas): only one block and the packed
+        items are in memory at a time. The items (cut points, levels) are the fitted ones.
+
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"valve": [True, False, False, False, True, False]})
+        >>> itemizer = Itemizer().fit(X, [1, 0, 0, 1, 1, 0])
+        >>> chunked = itemizer.transform_packed_chunks([X[:4], X[4:]])
+        >>> bool((chunked.bits == itemizer.transform_packed(X).bits).all())
+        True
+        """
+        return PackedItems.concat_rows(self.transform_packed(chunk) for chunk in chunks)
