@@ -137,7 +137,7 @@ def test_a_spark_dataframe_is_mined_on_the_executors(spark) -> None:
     X = _table(rng, 700, 5)
     outcome = rng.random(700) < 0.3
     rows = [[int(v) for v in row] + [bool(o)] for row, o in zip(X, outcome)]
-    names = ["a", "b", "c", "d", "e"]
+    names = ["a", "b.x", "c d", "d`", "e"]  # names Spark would otherwise read as fields or expressions
     df = spark.createDataFrame(rows, [*names, "waste"])
     constraints = _constraints(rng, 5)
     got = SparkEngine(spark).mine_frame(df, names, "waste", [4, 6], 3, constraints=constraints)

@@ -276,7 +276,8 @@ class SparkEngine(ItemsetEngine):
         checked = [*columns, *([where] if where is not None else [])]
         n_checked = len(checked)
         # one pass: each Arrow batch is checked (0/1, no nulls), cut to the outcome rows and packed column by column
-        frame = df.select(*[F.col(c).cast("double").alias(f"_c{k}") for k, c in enumerate(checked)])
+        quoted = ["`" + c.replace("`", "``") + "`" for c in checked]  # names with dots or spaces are plain names
+        frame = df.select(*[F.col(q).cast("double").alias(f"_c{k}") for k, q in enumerate(quoted)])
         if self.num_partitions is not None:
             frame = frame.repartition(self.num_partitions)
         with warnings.catch_warnings():  # pyspark's check of the pandas version (Arrow is used, not pandas)
