@@ -244,15 +244,19 @@ def _columns_within(
     allow (:meth:`~leanlearn.mining.bitsets.ItemConstraints.space`) stay within ``bound`` (the first column
     always). Without ``constraints`` every item is its own condition."""
     kept: list[int] = []
+    sums = [1] + [0] * max_len  # elementary symmetric sums of the kept columns' options: itemsets by length
     for column in ranked:
-        trial = kept + list(column)
-        if constraints is None:
-            space = sum(math.comb(len(trial), k) for k in range(1, max_len + 1))
-        else:
-            space = sum(constraints.subset(trial).space(max_len))
-        if kept and space > bound:
+        # a column enters a rule in one of its valid ways (an item, or an interval); without constraints every
+        # item is a column of its own
+        options = [constraints.subset(column).space(1)[0]] if constraints is not None else [1] * len(column)
+        trial = list(sums)
+        for count in options:
+            for level in range(max_len, 0, -1):
+                trial[level] += trial[level - 1] * count
+        if kept and sum(trial[1:]) > bound:
             break
-        kept = trial
+        sums = trial
+        kept.extend(column)
     return np.array(sorted(kept), dtype=np.int64)
 
 

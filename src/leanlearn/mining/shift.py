@@ -8,7 +8,11 @@ A numeric rule says where the outcome runs worse: "on Machine 4, changeovers fro
 2. each candidate is tested on the numeric outcome itself: a one-sided Mann–Whitney U test of covered vs
    uncovered rows, and, for every condition, of the rule vs the rows its generalisation adds (each condition must
    make the shift significantly worse);
-3. the rule's p-value is the largest of these tests, Holm-adjusted over every hypothesis the search evaluated;
+3. the rule's p-value is the largest of these tests, Holm-adjusted over every hypothesis the search evaluated —
+   by layer (rule length, :mod:`leanlearn.mining.layers`) unless ``layered=False``, so a one-condition shift is
+   judged against the one-condition hypotheses; near-duplicates are merged and the covering selection
+   (:func:`~leanlearn.mining.selection.cover_shift`) keeps a rule only if the rows it adds beyond the findings
+   before it are significantly worse; the others are ``context_rules_``;
 4. evidence: mean and median under the rule and overall, Cliff's delta, plus the binary evidence of the proxy
    (``confidence`` = share of covered rows worse than the overall median).
 
@@ -141,6 +145,10 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         Overall median of the outcome.
     n_tests_ : int
         Hypotheses the search evaluated; the correction counts all of them.
+    n_tests_by_length_ : dict of int to int
+        The same by layer (rule length); their sum is ``n_tests_``.
+    context_rules_ : RuleSet
+        Significant rules the covering selection set aside (explained by findings), with ``context_reasons_``.
     """
 
     def __init__(
@@ -224,6 +232,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         self.n_tests_by_length_ = dict(getattr(explorer, "n_tests_by_length_", {}))
         self.layer_weights_ = dict(getattr(explorer, "layer_weights_", {}))
         self.n_layers_ = int(getattr(explorer, "n_layers_", self.max_conditions))
+        self.context_rules_, self.context_reasons_ = RuleSet(), {}
         return explorer, bad
 
     def _test_shifts(
