@@ -684,7 +684,7 @@ class RuleMinerCore:
     def _refine_candidates(
         self,
         found: list[tuple[tuple[int, ...], int, int]],
-        matrix: np.ndarray,
+        matrix: PackedItems,
         X: pd.DataFrame,
         outcome: np.ndarray,
         settings: MiningSettings,
