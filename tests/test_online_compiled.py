@@ -235,6 +235,28 @@ def test_a_monitor_with_the_function_and_one_without_agree_on_states_alerts_quar
     assert fast.states == general.states
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_time_windows_use_the_function_too_and_agree(seed):
+    pack = _pack(seed + 700, 15, tuple(t for t in THRESHOLDS if not (type(t) is int and abs(t) > 2**53)))
+    rows = [r for r in _events(seed, 800) if isinstance(r, dict) and not {"d", "e", "f", "pi"} & set(r)]
+    rng = np.random.default_rng(seed)
+    start = 1_700_000_000.0
+    for i, row in enumerate(rows):  # seconds since the epoch, a few late or unreadable
+        row["t"] = start + i * 7.0 - (30.0 if rng.random() < 0.05 else 0.0)
+        if rng.random() < 0.01:
+            row["t"] = "soon"
+    settings = TrackerSettings("10min", time_column="t", min_fired=3, alpha=0.2)
+    fast, general, batched = Monitor(pack, settings), Monitor(pack, settings), Monitor(pack, settings)
+    assert fast._fast is None and fast._event is not None  # a time window: the function inside the general path
+    general._event = None
+    alerts = [[a for row in rows for a in m.update(row)] for m in (fast, general)]
+    alerts.append([a for s in range(0, len(rows), 97) for a in batched.update_many(rows[s:s + 97])])
+    assert alerts[0] == alerts[1] == alerts[2]
+    assert fast.n_quarantined > 0 and sum(t.n_fired for t in fast.trackers) > 100
+    assert fast.to_json() == general.to_json() == batched.to_json()
+    assert [(q.event, q.code) for q in fast.pop_quarantined()] == [(q.event, q.code) for q in general.pop_quarantined()]
+
+
 def test_the_planted_and_ai4i_like_packs_are_covered():
     pack, events = planted_stream(100, 2000, seed=1, reference=2000)
     compiled = CompiledPack(pack)
