@@ -179,6 +179,11 @@ def test_packs_the_function_does_not_cover_get_none_and_take_the_general_path():
     assert monitor._event is None
     monitor.update({"a": 0.5, "y": 1})
     assert monitor.n_events == 1
+    deep = " + ".join(f"a{i}" for i in range(300))  # beyond the parser's nesting: no function, the general path
+    pack = RulePack(name="p", line="L", targets=(Target("y"),), derived=(("d", deep),),
+                    rules=RuleSet((_rule([Condition("d", ">", 1.0)], Condition("y", "==", 1), 0),)))
+    assert event_function(CompiledPack(pack)) is None
+    assert Monitor(pack, window=50).update({**{f"a{i}": 0.01 for i in range(300)}, "y": 1}) == []
 
 
 def test_the_generated_source_holds_only_whitelisted_code():

@@ -64,7 +64,7 @@ from leanlearn.online.evaluate import (
     _plain_arithmetic,
 )
 
-__all__ = ["MAX_CHECKS", "EventFunction", "event_function"]
+__all__ = ["MAX_CHECKS", "EventFunction", "event_function", "generated_source"]
 
 Outcome = tuple[bool, bool, float]
 EventFunction = Callable[[Mapping[str, Any]], "tuple[list[int], Sequence[Outcome]] | None"]
@@ -389,9 +389,10 @@ def _compile(source: str, names: Mapping[str, Any], pack: str) -> EventFunction 
     try:
         tree = ast.parse(source)
         _check(tree, names)
-    except (_Unsupported, SyntaxError, RecursionError, MemoryError):  # pragma: no cover - the builder writes it
+        code = compile(tree, f"<leanlearn pack {pack[:60]!r}>", "exec")
+    except (_Unsupported, SyntaxError, RecursionError, MemoryError):  # e.g. a derived feature nested too deep
         return None
     namespace: dict[str, Any] = {"__builtins__": {}, **names}
-    exec(compile(tree, f"<leanlearn pack {pack[:60]!r}>", "exec"), namespace)  # the whitelisted tree above
+    exec(code, namespace)  # the whitelisted tree above: it defines one function and runs nothing else
     function: EventFunction = namespace["_event"]
     return function
