@@ -268,10 +268,9 @@ class Monitor(OnlineBase):
         self._pend_codes = [array("q") for _ in groups]
         self._pend_positions = [array("q") for _ in groups]
         self._pend_values = [array("d") for _ in groups]
-        self._add_codes = [codes.append for codes in self._pend_codes]
-        self._add_values = [(g, self._pend_values[g].append) for g in groups if self.compiled.numeric[g]]
+        self._numeric_groups = [g for g in groups if self.compiled.numeric[g]]
         # one binary outcome (the usual pack): the per-event path appends its code directly
-        self._add_code = self._add_codes[0] if len(self._add_codes) == 1 and not self._add_values else None
+        self._codes1 = self._pend_codes[0] if len(groups) == 1 and not self._numeric_groups else None
         self.n_events = 0
         self.n_alerts = {OK: 0, WARNING: 0, DRIFT: 0}
         self.n_quarantined = 0
@@ -396,14 +395,14 @@ class Monitor(OnlineBase):
             if result is not None:
                 e = self.n_events
                 fired, outcomes = result
-                add = self._add_code  # every outcome is known: into the outcome windows (in bulk, see _flush_outcomes)
-                if add is not None:
-                    add(e if outcomes[0][1] else ~e)
+                codes = self._codes1  # every outcome is known: into the outcome windows (in bulk, see _flush_outcomes)
+                if codes is not None:
+                    codes.append(e if outcomes[0][1] else ~e)
                 else:
-                    for add, outcome in zip(self._add_codes, outcomes):
-                        add(e if outcome[1] else ~e)
-                    for g, add in self._add_values:
-                        add(outcomes[g][2])
+                    for codes, outcome in zip(self._pend_codes, outcomes, strict=True):
+                        codes.append(e if outcome[1] else ~e)
+                    for g in self._numeric_groups:
+                        self._pend_values[g].append(outcomes[g][2])
                 alerts: list[Alert] = []
                 if fired:
                     group_of = self.compiled.group_of
