@@ -22,6 +22,8 @@ def _table(rows: int, seed: int = 0) -> pd.DataFrame:
         "scrap": pd.array(np.where(rng.random(rows) < 0.05, 1, 0), dtype="Int64"),
         "when": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(rows), unit="min"),
         "label": rng.choice(["a", "b", None], rows),
+        "checked": pd.array(rng.choice([True, False, None], rows), dtype="boolean"),
+        "passed": rng.random(rows) < 0.9,
     })
 
 
