@@ -45,7 +45,7 @@ Examples
 >>> [c.rule.text for c in kept], [c.rule.text for c, _ in context]
 (['sharp == 1 → waste'], ['broad == 1 → waste'])
 >>> context[0][1]
-'adds 12 hits in 200 rows (6 %) beyond the findings before it; needs a confidence of at least 14 % there'
+'adds 12 hits in 200 rows (6.0 %) beyond the findings before it; needs a confidence of at least 14 % there'
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def _greedy(ordered: Sequence[Candidate], judge: Judge) -> tuple[list[Candidate]
 
 
 def _percent(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return f"{100 * x:.1f} %" if x < 0.1 else f"{100 * x:.0f} %"
 
 
 def cover(
