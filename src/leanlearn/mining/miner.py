@@ -767,7 +767,9 @@ class RuleMinerCore:
         significant = [Candidate(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted)
                        if pa <= settings.alpha]
         if self._explore_only:  # candidates for another test (ShiftMinerCore): every distinct rule, no covering
-            unique = {np.packbits(c.mask).tobytes(): c for c in sorted(significant, key=lambda c: -c.logp)}
+            unique: dict[bytes, Candidate] = {}
+            for c in sorted(significant, key=lambda c: (c.p_adjusted, c.logp, len(c.rule.conditions))):
+                unique.setdefault(np.packbits(c.mask).tobytes(), c)  # per row set, the strongest, simplest rule
             return self._report(list(unique.values()), [], settings)
         unique_rules, _ = merge_near_duplicates(significant, settings.duplicate_overlap, _two_levels(X, significant))
         findings, context = cover(unique_rules, outcome, min_count=min_count, alpha=settings.alpha,
