@@ -20,11 +20,15 @@ named steps:
 1. ``_prepare`` — derived features are computed from their expressions (:mod:`leanlearn.mining.expressions`),
    and, when none is declared, products, ratios and differences of the strongest numeric columns are screened
    (:mod:`leanlearn.mining.autofeatures`). A derived feature that reads the target or equals it is refused.
-2. ``_itemize`` — columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels, and
-   one-sided numeric conditions at cut points chosen against the outcome.
-3. ``_enumerate`` — an itemset engine enumerates, *on the rows where the outcome holds*, every conjunction of up to
-   ``max_conditions`` items with at least ``min_support × rows`` hits (the class-association-rule trick: a rule's
-   support is its itemset's frequency among positive rows). Coverage on all rows comes from packed bitsets. The
+2. ``_itemize`` — columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels (a
+   boolean column gives one item, its minority level), and one-sided numeric conditions at cut points chosen
+   against the outcome; the items are packed column by column, one bit per item and row
+   (:class:`~leanlearn.mining.bitsets.PackedItems`).
+3. ``_enumerate`` — an itemset engine enumerates, *on the rows where the outcome holds*, every valid conjunction of
+   up to ``max_conditions`` conditions (an interval on one column is one;
+   :class:`~leanlearn.mining.bitsets.ItemConstraints`) with at least ``min_support × rows`` hits (the
+   class-association-rule trick: a rule's support is its itemset's frequency among positive rows). Coverage on
+   all rows is counted once per candidate, prefix-shared over the packed bits. The
    search never holds more than ``max_candidates`` itemsets: on a wide table it is narrowed to the columns with
    the strongest single-condition evidence, and every candidate set aside still counts in the correction.
 4. ``_refine_candidates`` — the most significant candidates have each numeric threshold refined given the rule's
