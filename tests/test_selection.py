@@ -170,3 +170,18 @@ def test_selection_settings_are_validated():
         MiningSettings(duplicate_overlap=0)
     with pytest.raises(MiningSettingError, match="cover_precision"):
         MiningSettings(cover_precision=1.5)
+
+
+def test_a_pair_of_unknown_units_must_earn_its_place_by_a_wider_margin():
+    from leanlearn.mining.autofeatures import pair_penalty, propose_features
+
+    assert pair_penalty("mm", "s") == (0.0, 0.0)
+    assert pair_penalty(None, "s")[0] < 0 < pair_penalty("mm", None)[1]
+    rng = np.random.default_rng(0)
+    x, z = rng.uniform(0, 100, 5000), rng.uniform(0.95, 1.05, 5000)
+    y = rng.random(5000) < np.where(x * z > 80, 0.6, 0.02)  # z adds a little over x alone
+    known = propose_features(pd.DataFrame({"x [mm]": x, "z [s]": z}), y)
+    unknown = propose_features(pd.DataFrame({"x": x, "z": z}), y)
+    assert list(known.features) == ["x [mm] * z [s]"]
+    assert unknown.features == {}
+    assert (known.candidates, unknown.candidates) == (3, 4)  # no mm - s; a difference of unknown units is screened
