@@ -25,10 +25,11 @@ integers below 2**63 (which read back bit for bit). Every other constant — tex
 name (``_c3``) and never written into the source. The conditions themselves come parsed and validated (:class:`
 ~leanlearn.mining.rules.Condition`; derived features through the whitelist parser of
 :mod:`leanlearn.mining.expressions`), never as text. Before :func:`compile`, the source is parsed again and every
-node checked against a whitelist (comparisons, ``and``/``or``, ``+ - * /``, ``if``, ``return``, assignment to local
-names, subscripts of the event, ``type(…)``, ``.append``/``.sort``/``.get`` and calls of the bound functions; no
-attribute but those, no import, no loop, no other call); it then runs with empty builtins. A pack whose rules need
-anything else gets no generated function (``None``): its events take the general path.
+node checked against a whitelist (one function; comparisons, ``and``/``or``/``not``, ``+ - * /``, ``if``,
+``try``/``except``, ``return``, tuples and lists, assignment to its own local names, subscripts of the event,
+``type(…)``, ``.append``/``.sort``/``.get`` and calls of the bound derived-feature functions; no other attribute,
+no import, no loop, no other call, no name but its locals and the bound globals); it then runs with empty builtins.
+A pack whose rules need anything else gets no generated function (``None``): its events take the general path.
 
 Examples
 --------
