@@ -78,7 +78,7 @@ def test_constraints_from_conditions():
     assert ItemConstraints.free(3).space(3) == [3, 3, 1]
 
 
-def test_flags_give_their_minority_level():
+def test_flags_give_their_set_state_and_a_minority_not_set_state():
     X = pd.DataFrame({
         "rare": [True, False, False, False, False],
         "common": [True, True, True, True, False],
@@ -88,10 +88,23 @@ def test_flags_give_their_minority_level():
     })
     itemizer = Itemizer().fit(X, np.array([1, 0, 0, 1, 0], dtype=bool))
     assert [c.text for c in itemizer.items_] == [
-        "rare == True", "common == False", "binary == 0", "text == a", "text == b", "gappy == False", "gappy == True",
+        "rare == True", "common == True", "common == False", "binary == 0", "binary == 1", "text == a", "text == b",
+        "gappy == False", "gappy == True",
     ]
     both = Itemizer(one_item_per_flag=False).fit(X, np.zeros(5, dtype=bool))
     assert len(both.items_) == 10
+
+
+def test_a_mechanism_on_flags_set_on_most_rows_is_found():
+    # each flag of the planted a ∧ b ∧ c is set on 60 % of the rows: its set state must stay an item
+    from leanlearn.mining.miner import RuleMinerCore
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({f"f{j}": rng.random(20_000) < 0.6 for j in range(6)})
+    mechanism = X.f0 & X.f1 & X.f2
+    y = pd.Series(rng.random(20_000) < np.where(mechanism, 0.5, 0.03), name="waste")
+    texts = [r.text for r in RuleMinerCore(min_support=0.01).fit(X, y).rules_]
+    assert texts[0] == "f0 == True and f1 == True and f2 == True → waste"
 
 
 def test_the_flag_item_does_not_depend_on_the_outcome():

@@ -185,3 +185,26 @@ def test_a_pair_of_unknown_units_must_earn_its_place_by_a_wider_margin():
     assert list(known.features) == ["x [mm] * z [s]"]
     assert unknown.features == {}
     assert (known.candidates, unknown.candidates) == (3, 4)  # no mm - s; a difference of unknown units is screened
+
+
+def test_a_finding_kept_early_is_dropped_when_findings_kept_later_explain_all_its_rows():
+    from leanlearn.mining.rules import Condition, Rule
+    from leanlearn.mining.selection import Candidate, cover
+
+    idx = np.arange(1000)
+    y = np.where(idx < 200, idx % 2 == 0, np.where(idx < 600, idx % 13 < 3, idx % 33 == 0))
+    sharp = idx < 200                      # 50 %
+    middle = (idx >= 150) & (idx < 350)    # ~30 %, every row inside sharp or broad
+    broad = (idx >= 200) & (idx < 600)     # ~23 %
+
+    def scored(name: str, mask: np.ndarray) -> Candidate:
+        rule = Rule.from_counts([Condition(name, "==", 1)], "waste", hits=int((mask & y).sum()), n=int(mask.sum()),
+                                positives=int(y.sum()), rows=1000)
+        return Candidate(rule, -50.0, mask, 1e-9)
+
+    kept, context = cover([scored("middle", middle), scored("broad", broad), scored("sharp", sharp)], y,
+                          min_count=5, alpha=0.05, precision_share=0.5)
+    assert [c.rule.text for c in kept] == ["sharp == 1 → waste", "broad == 1 → waste"]
+    assert [(c.rule.text, why.split(";")[0]) for c, why in context] == [
+        ("middle == 1 → waste", "adds 0 hits in 0 rows beyond the other findings")
+    ]

@@ -7,16 +7,18 @@ threshold at the data's resolution, never a bin edge like ``1379.5``. Columns in
 quartile cuts, so that they can take part in interactions; the miner later refines every threshold of a rule given
 its other conditions. Categorical columns become ``x == level`` items.
 
-Boolean columns (``bool`` dtype, and numeric columns whose only values are 0 and 1) give *one* item, the level that
-is the minority over all rows (usually ``x == True``; ``x == False`` where True is the majority). Why one: the two
-levels are complements, so ``x == False`` adds no statement that ``x == True`` does not already make about the same
-split of the rows, while two items per flag allow up to ``2**k`` times as many ``k``-condition candidates (161,976
-instead of 5,283 on a million rows × 60 flags at 1 % support), all counted as tests, so the correction grows about
-30× stricter and misses real findings. Why the minority: a level covering a share ``s`` of the rows has lift at most
-``1 / s``, so the majority level (``s > 1/2``) can never reach a lift of 2 — it is rarely the finding. Why overall
-and not against the outcome: the choice must not look at the outcome, or it would be a test that is not counted
-(selection bias). A two-valued text column keeps both levels (neither is the natural "set" state), and so does a
-boolean column with missing values, where ``x == False`` is no longer the complement of ``x == True``.
+Boolean columns (``bool`` dtype, and numeric columns whose only values are 0 and 1) give the item ``x == True``
+(the state the column names: ``coolant_low``, ``maintenance_due``), and ``x == False`` only where False is the
+minority over all rows. Why not both always: the two levels are complements, so they split the rows the same way,
+while two items per flag allow up to ``2**k`` times as many ``k``-condition candidates (161,976 instead of 5,283 on a
+million rows × 60 flags at 1 % support), all counted as tests, so the correction grows about 30× stricter and misses
+real findings. Why True always: a mechanism ``a ∧ b ∧ c`` needs each flag's set state even where that state covers
+most rows (a flag set on 55 % of the rows is still a condition of the mechanism). Why False where it is the
+minority: a level covering a share ``s`` of the rows has lift at most ``1 / s``, so a rare "not set" state can be a
+finding of its own (``coolant_ok == False``), while the majority "not set" state can never reach a lift of 2. The
+choice looks at the column only, never at the outcome, or it would be a test that is not counted (selection bias).
+A two-valued text column keeps both levels (neither is the natural "set" state), and so does a boolean column with
+missing values, where ``x == False`` is no longer the complement of ``x == True``.
 
 Examples
 --------
@@ -326,13 +328,9 @@ def _is_flag(series: pd.Series) -> bool:
     return set(pd.unique(series).tolist()) <= {0, 1}
 
 
-def _minority_level(counts: pd.Series) -> object:
-    """The level with fewer rows (at a tie, the "set" state: True or 1)."""
-    levels = list(counts.index)
-    first, second = (int(counts.iloc[0]), int(counts.iloc[1]))
-    if first != second:
-        return levels[0] if first < second else levels[1]
-    return max(levels, key=lambda v: bool(v))
+def _flag_items(n_true: int, n_false: int) -> list[bool]:
+    """The levels of a flag that become items: True (the set state) always, False only as the strict minority."""
+    return [True, False] if n_false < n_true else [True]
 
 
 @dataclass
@@ -350,8 +348,9 @@ class Itemizer:
     min_count : int, default=1
         Smallest number of rows an item must cover to be kept.
     one_item_per_flag : bool, default=True
-        A boolean (or 0/1) column without missing values gives one item, its minority level (see the module
-        docstring); ``False`` gives both levels, as for any categorical column.
+        A boolean (or 0/1) column without missing values gives the item ``x == True``, and ``x == False`` only
+        where False is the minority (see the module docstring); ``False`` gives both levels, as for any
+        categorical column.
 
     Attributes
     ----------
@@ -406,8 +405,9 @@ class Itemizer:
                 levels = [v for v, c in counts.items() if c >= self.min_count]
                 levels = sorted(levels, key=lambda v: str(v))
                 if self.one_item_per_flag and _is_flag(series) and len(counts) == 2:
-                    minority = _minority_level(counts)
-                    levels = [v for v in levels if v == minority]
+                    n_set = int(counts[[v for v in counts.index if bool(v)]].sum())
+                    keep = _flag_items(n_set, int(counts.sum()) - n_set)
+                    levels = [v for v in levels if bool(v) in keep]
                 self.levels_[name] = levels
                 items.extend(Condition(name, "==", lvl) for lvl in levels)
                 continue
@@ -423,14 +423,14 @@ class Itemizer:
         return self
 
     def _flag_levels(self, values: np.ndarray) -> list[bool] | None:
-        """Items of a plain bool column (``None`` when constant): the minority level, or both levels."""
+        """Items of a plain bool column (``None`` when constant): see :func:`_flag_items`, or both levels."""
         n_true = int(np.count_nonzero(values))
         n_false = values.size - n_true
         if n_true == 0 or n_false == 0:
             return None
         counts = {False: n_false, True: n_true}
         if self.one_item_per_flag:
-            counts = {n_true <= n_false: min(n_true, n_false)}  # at a tie, True (the "set" state)
+            counts = {level: counts[level] for level in _flag_items(n_true, n_false)}
         return [level for level, count in counts.items() if count >= self.min_count]
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:

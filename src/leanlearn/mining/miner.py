@@ -21,8 +21,8 @@ named steps:
    and, when none is declared, products, ratios and differences of the strongest numeric columns are screened
    (:mod:`leanlearn.mining.autofeatures`). A derived feature that reads the target or equals it is refused.
 2. ``_itemize`` — columns become items (:class:`~leanlearn.mining.features.Itemizer`): categorical levels (a
-   boolean column gives one item, its minority level), and one-sided numeric conditions at cut points chosen
-   against the outcome; the items are packed column by column, one bit per item and row
+   boolean column gives ``x == True``, plus ``x == False`` where that is the minority), and one-sided numeric
+   conditions at cut points chosen against the outcome; the items are packed column by column, one bit per item and row
    (:class:`~leanlearn.mining.bitsets.PackedItems`).
 3. ``_enumerate`` — an itemset engine enumerates, *on the rows where the outcome holds*, every valid conjunction of
    up to ``max_conditions`` conditions (an interval on one column is one;
