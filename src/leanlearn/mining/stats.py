@@ -290,15 +290,27 @@ def fisher_greater_log(
     (True, 0.0)
     """
     h, n, big_k, big_n, shape = _fisher_parts(hits, covered, positives, rows)
+    return _fisher_greater_log_flat(h, n, big_k, big_n, max_terms, h.size <= _SCALAR_LIMIT).reshape(shape)
+
+
+def _fisher_greater_log_flat(
+    h: np.ndarray, n: np.ndarray, big_k: np.ndarray, big_n: np.ndarray, max_terms: int, scalar: bool
+) -> np.ndarray:
+    """:func:`fisher_greater_log` of flat float arrays, on the path given (``scalar``: one value at a time).
+
+    Each value depends only on its own counts and the path (the two paths can differ in the last bits), so a
+    caller that scores a subset of a larger array gets the values the whole array would have had by passing the
+    whole array's path (:func:`leanlearn.mining.features.best_threshold` scores only the cuts that can matter).
+    """
     out = np.zeros(h.shape, dtype=float)
     informative = (n > 0) & (h * np.maximum(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
-    if h.size <= _SCALAR_LIMIT:
+    if scalar:
         for i in np.flatnonzero(informative):
             out[i] = min(_tail_scalar(h[i], big_n[i], big_k[i], n[i], True, max_terms), 0.0)
     elif informative.any():
         logs = _tail(h[informative], big_n[informative], big_k[informative], n[informative], True, max_terms)
         out[informative] = np.minimum(logs, 0.0)
-    return out.reshape(shape)
+    return out
 
 
 def normal_quantile(q: float) -> float:
