@@ -574,13 +574,17 @@ def quality(quick: bool, work: Path) -> dict[str, Any]:
     doc = json.loads(path.read_text())
     frame = load_ai4i()
     test_rate = {t: float(frame[t].mean()) for t in AI4I_TARGETS}
-    held, total = 0, 0
+    held, total, failing = 0, 0, []
     for run in doc["heldout_runs"]:
         for rule in run["rule_list"]:
             total += 1
             n, k = int(rule.get("test_n") or 0), int(rule.get("test_hits") or 0)
             if n and binomtest(k, n, test_rate[run["target"]], alternative="greater").pvalue < 0.05:
                 held += 1
+            else:
+                failing.append({"target": run["target"], "seed": run["seed"], "feature_set": run["feature_set"],
+                                "text": rule["text"], "confidence": rule["confidence"], "n": rule["n"],
+                                "test_n": n, "test_hits": k})
     random = [r for r in doc["random_labels"] if r["correction"] == "holm"]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_state(),
@@ -588,7 +592,7 @@ def quality(quick: bool, work: Path) -> dict[str, Any]:
         "heldout": [{k: r[k] for k in ("target", "feature_set", "runs", "f1_mean", "f1_min", "f1_max",
                                        "rules_confident_max")} for r in doc["heldout"]],
         "rules_total": total, "rules_holding_on_test": held,
-        "rules_holding_share": held / total if total else None,
+        "rules_holding_share": held / total if total else None, "rules_not_holding": failing,
         "holding_test": "one-sided binomial test of the rule's test hits against the target's base rate, p < 0.05",
         "random_labels_holm": [{k: r[k] for k in ("label", "feature_set", "runs", "runs_with_rules", "rules_total")}
                                for r in random],
