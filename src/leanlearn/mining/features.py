@@ -176,8 +176,7 @@ def best_threshold(
         floor = score[best] * (1 - round_tolerance) if objective == "fisher" else score[best] + round_tolerance
         near = np.flatnonzero(score <= floor)
         if near.size > 1:
-            lows, highs = uniq[near].tolist(), uniq[near + 1].tolist()
-            digits = np.array([_significant_digits(_nice_cut(lo, hi)) for lo, hi in zip(lows, highs)])
+            digits = _cut_digits(uniq[near], uniq[near + 1])
             fewest = near[digits == digits.min()]
             best = int(fewest[np.argmin(score[fewest])])  # fewest digits, then best score, then first cut
     return Threshold(nice_cut(uniq[best], uniq[best + 1]), float(score[best]), int(cov.size))
@@ -271,6 +270,71 @@ def _log_p_bounds(hit: np.ndarray, cov: np.ndarray, positives: int, n_rows: int)
     lower[informative] = np.minimum(log_point - margin, 0.0)
     upper[informative] = np.minimum(log_point + margin + spread, 0.0)
     return lower, upper
+
+
+# 10.0 ** e for the exponents _nice_cut can try (Python's own powers: the same floats as the scalar loop)
+_POWERS_FROM = -330
+_POWERS = np.array([10.0**e for e in range(_POWERS_FROM, 309)])
+
+
+def _cut_digits(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Significant digits of ``nice_cut(lo[i], hi[i])`` for every gap at once (the roundest-cut choice).
+
+    :func:`_nice_cut`'s loop over exponents, run on arrays: at each exponent, the multiple of the step at or
+    below ``hi`` (the same float operations; below 1 the coefficient divided by the exact power of ten, which is
+    what the scalar's ``round`` to the step's decimals returns) and whether it lies in the gap; the digits are
+    those of that multiple's integer coefficient. A gap where the array form could disagree with the scalar one —
+    a magnitude near a power of ten, a coefficient of 16 or more digits, an exponent beyond exact powers of ten,
+    no multiple found, or bounds that are not finite — is left to the scalar functions.
+
+    >>> lo, hi = np.array([1379.0, 8.5, -2.0, 10998.2, 0.1]), np.array([1381.0, 8.6, 3.0, 11001.5, 0.1 + 1e-15])
+    >>> _cut_digits(lo, hi).tolist() == [_significant_digits(_nice_cut(a, b)) for a, b in zip(lo, hi)]
+    True
+    """
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    digits = np.ones(lo.size, dtype=np.int64)  # a gap around zero: the cut 0 (one digit)
+    with np.errstate(all="ignore"):
+        magnitude = np.maximum(np.abs(lo), np.abs(hi))
+        unsure = ~(np.isfinite(lo) & np.isfinite(hi) & (hi > lo)) | (magnitude > 1e300) | (magnitude < 1e-280)
+        todo = np.flatnonzero(~unsure & ~((lo < 0) & (hi >= 0)))
+        if todo.size:
+            a, b, mag = lo[todo], hi[todo], magnitude[todo]
+            log = np.log10(mag)
+            top = np.floor(log).astype(np.int64) + 1
+            doubt = np.abs(log - np.round(log)) < 1e-9  # the scalar's floor(log10) may fall the other side
+            coefficient = np.zeros(todo.size)
+            exponent = np.zeros(todo.size, dtype=np.int64)
+            open_ = ~doubt
+            for k in range(17):
+                if not open_.any():
+                    break
+                power = top - k
+                step = _POWERS[power - _POWERS_FROM]
+                m = np.floor(b / step + 1e-9)
+                # the scalar's round(m * step, -power) below 1: m / 10**-power, the float nearest the decimal
+                # (exact operands, one correctly rounded division) while m and the power stay exact
+                below = power < 0
+                c = np.where(below, m / _POWERS[np.clip(-power, 0, 22) - _POWERS_FROM], m * step)
+                lost = open_ & below & ((power < -22) | (np.abs(m) >= 1e15))
+                doubt |= lost
+                found = open_ & ~lost & (a < c) & (c <= b)
+                coefficient[found], exponent[found] = m[found], power[found]
+                open_ &= ~(found | lost)
+            doubt |= open_ | (exponent > 22) | (np.abs(coefficient) >= 1e15)
+            whole = np.where(doubt, 1, np.abs(coefficient)).astype(np.int64)
+            for _ in range(17):  # trailing zeros are not significant
+                ten = (whole % 10 == 0) & (whole > 0)
+                if not ten.any():
+                    break
+                whole = np.where(ten, whole // 10, whole)
+            count = np.ones(todo.size, dtype=np.int64)
+            for j in range(1, 16):
+                count += whole >= 10**j
+            digits[todo] = count
+            unsure[todo[doubt]] = True
+    for i in np.flatnonzero(unsure):
+        digits[i] = _significant_digits(_nice_cut(float(lo[i]), float(hi[i])))
+    return digits
 
 
 @functools.lru_cache(maxsize=1 << 16)
