@@ -491,7 +491,12 @@ def _read_jsonl(path: Path, text: str, limits: Limits | None = None) -> pd.DataF
 
 
 def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error") -> pd.DataFrame:
-    """A Parquet file, its shape checked from the metadata and its data decoded batch by batch up to the limit."""
+    """A Parquet file, its shape checked from the metadata and its data decoded up to the byte limit.
+
+    When every column is fixed width (flags, numbers, times) the decoded size follows from the metadata, so it is
+    checked first and the file is read in one go (columns in parallel); otherwise it is decoded batch by batch and
+    the reading stops as soon as the limit is passed.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
     import pyarrow.types as pat
@@ -515,6 +520,14 @@ def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error
                     "flat tables: flatten it into one column per field before exporting, or read it with "
                     "read_table(..., nested='keep')"
                 )
+    fixed = _fixed_width_bytes(schema, rows)
+    if fixed is not None:  # every column fixed width: the decoded size is known before decoding anything
+        if fixed > limits.max_bytes:
+            raise DataError(limits.message("max_bytes", fixed, str(path), "bytes once decoded"))
+        try:  # one read, columns decoded in parallel, one chunk per column (no concatenation in to_pandas)
+            return meta.read(use_threads=True).to_pandas()
+        except unreadable as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
     batches, unpacked = [], 0
     try:
         for batch in meta.iter_batches(batch_size=65_536):  # decoded batch by batch: stop at the byte limit
@@ -526,6 +539,28 @@ def _read_parquet(path: Path, limits: Limits | None = None, nested: str = "error
         return pa.Table.from_batches(batches, schema=schema).to_pandas()
     except unreadable as exc:
         raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)}); export it again") from None
+
+
+def _fixed_width_bytes(schema: Any, rows: int) -> int | None:
+    """Bytes the values of ``rows`` rows take once decoded when every column of the Arrow ``schema`` is fixed width
+    (booleans, integers, floats and times: a bit, or their width; validity bitmaps not counted), else ``None``
+    (text, categorical, decimal or nested columns: their decoded size is only known by decoding).
+
+    >>> import pyarrow as pa
+    >>> _fixed_width_bytes(pa.schema([("ok", pa.bool_()), ("t", pa.float64())]), 1000)
+    8125
+    >>> _fixed_width_bytes(pa.schema([("name", pa.string())]), 1000) is None
+    True
+    """
+    import pyarrow.types as pat
+
+    total = 0
+    for field in schema:
+        kind = field.type
+        if not (pat.is_boolean(kind) or pat.is_integer(kind) or pat.is_floating(kind) or pat.is_temporal(kind)):
+            return None  # text, dictionary (categorical), decimal (Python objects), nested, null ...
+        total += -(-rows * int(kind.bit_width) // 8)
+    return total
 
 
 # -- SQL ------------------------------------------------------------------------------------------------------------

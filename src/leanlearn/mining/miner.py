@@ -490,7 +490,7 @@ class RuleMinerCore:
             candidates = self._refine_candidates(found, matrix, X, outcome, settings)
         finally:
             self.__dict__.pop("_columns", None)  # the sorted columns serve one fit only (never pickled)
-        self.rules_ = self._select_rules(candidates, X, outcome, min_count, settings)
+        self.rules_ = self._select_rules(candidates, X, outcome, min_count, settings, matrix)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -743,6 +743,7 @@ class RuleMinerCore:
         outcome: np.ndarray,
         min_count: int,
         settings: MiningSettings,
+        matrix: PackedItems | None = None,
     ) -> RuleSet:
         """Evidence, productivity, the multiple-testing correction, near-duplicates and covering: the findings.
 
@@ -750,25 +751,29 @@ class RuleMinerCore:
         through :func:`~leanlearn.mining.selection.merge_near_duplicates` and the covering selection
         :func:`~leanlearn.mining.selection.cover`. Significant rules that sharper findings explain are kept
         aside in ``context_rules_`` (with ``context_reasons_``), not reported.
+
+        The rows of each distinct condition are found once (:class:`_ConditionRows`: an item's packed bits from
+        ``matrix``, the fitted itemizer's items, else :meth:`Condition.mask <leanlearn.mining.rules.Condition.mask>`)
+        and every count is a popcount of packed words; only a significant rule's rows are unpacked to a mask.
         """
         positives = int(outcome.sum())
         self.context_rules_, self.context_reasons_ = RuleSet(), {}
+        rows = _ConditionRows(X, outcome, self.itemizer_.items_ if matrix is not None else (), matrix)
         scored = []
         for canonical in candidates:
-            evaluated = self._evaluate(canonical, X, outcome, positives)
+            evaluated = self._evaluate(canonical, rows, positives, min_count, settings)
             if evaluated is None:
                 continue
-            rule, logp_rule, mask = evaluated
-            if rule.confidence < settings.min_confidence or rule.lift < settings.min_lift or rule.hits < min_count:
-                continue
-            p_improve = self._improvement_p(rule, X, outcome)
+            hits, n, bits = evaluated
+            p_improve = self._improvement_p(canonical, rows)
             if p_improve is None:
                 continue
-            scored.append((rule, logp_rule, mask, max(rule.p_value_raw, p_improve)))
+            rule, logp_rule = _make_rule(canonical, self.target_, hits, n, positives, rows.n_rows, self.waste)
+            scored.append((rule, logp_rule, bits, max(rule.p_value_raw, p_improve)))
         if not scored:
             return RuleSet()
         adjusted = self._adjust(np.array([p for *_, p in scored]), [r for r, *_ in scored], settings)
-        significant = [Candidate(r, lp, m, float(pa)) for (r, lp, m, _), pa in zip(scored, adjusted)
+        significant = [Candidate(r, lp, rows.mask(b), float(pa)) for (r, lp, b, _), pa in zip(scored, adjusted)
                        if pa <= settings.alpha]
         if self._explore_only:  # candidates for another test (ShiftMinerCore): every distinct rule, no covering
             unique: dict[bytes, Candidate] = {}
@@ -885,37 +890,106 @@ class RuleMinerCore:
         return columns
 
     def _evaluate(
-        self, conds: tuple[Condition, ...], X: pd.DataFrame, outcome: np.ndarray, positives: int
-    ) -> tuple[Rule, float, np.ndarray] | None:
-        mask = np.ones(len(X), dtype=bool)
-        for c in conds:
-            mask &= c.mask(X)
-        n = int(mask.sum())
+        self, conds: tuple[Condition, ...], rows: _ConditionRows, positives: int, min_count: int,
+        settings: MiningSettings,
+    ) -> tuple[int, int, np.ndarray] | None:
+        """``(hits, rows covered, the rows as packed words)`` of the rule on ``conds``; ``None`` when it covers no
+        row or its counts miss ``min_confidence``, ``min_lift`` or ``min_count`` (the confidence and lift computed
+        as :meth:`Rule.from_counts <leanlearn.mining.rules.Rule.from_counts>` does, before any p-value)."""
+        bits = rows.of(conds)
+        n = rows.count(bits)
         if n == 0:
             return None
-        hits = int((mask & outcome).sum())
-        rule, logp = _make_rule(conds, self.target_, hits, n, positives, len(X), self.waste)
-        return rule, logp, mask
+        hits = rows.hits(bits)
+        confidence, base = hits / n, positives / rows.n_rows
+        lift = confidence / base if base else float("nan")
+        if confidence < settings.min_confidence or lift < settings.min_lift or hits < min_count:
+            return None
+        return hits, n, bits
 
-    def _improvement_p(self, rule: Rule, X: pd.DataFrame, outcome: np.ndarray) -> float | None:
+    def _improvement_p(self, conds: Sequence[Condition], rows: _ConditionRows) -> float | None:
         """Largest p-value of the tests that each condition raises the confidence over the rule without it.
 
         One-sided Fisher test inside the rows the shorter rule covers. ``None`` when a condition removes no row
         (it says nothing). A rule with one condition has nothing to improve on: 0.
         """
-        if len(rule.conditions) < 2:
+        conds = tuple(conds)
+        if len(conds) < 2:
             return 0.0
-        masks = [c.mask(X) for c in rule.conditions]
-        full = np.logical_and.reduce(masks)
-        n, h = int(full.sum()), int((full & outcome).sum())
+        full = rows.of(conds)
+        n, h = rows.count(full), rows.hits(full)
         worst = 0.0
-        for k in range(len(masks)):
-            others = np.logical_and.reduce([m for j, m in enumerate(masks) if j != k])
-            n0, h0 = int(others.sum()), int((others & outcome).sum())
+        for k in range(len(conds)):
+            others = rows.of(conds[:k] + conds[k + 1 :])
+            n0, h0 = rows.count(others), rows.hits(others)
             if n0 == n:
                 return None
             worst = max(worst, float(fisher_greater(np.array([h]), np.array([n]), h0, n0)[0]))
         return worst
+
+
+class _ConditionRows:
+    """The rows each distinct condition holds on, found once per selection and kept packed (one bit per row).
+
+    A condition that is one of the fitted ``items`` takes its bits from ``matrix`` (the itemizer packed exactly
+    :meth:`Condition.mask <leanlearn.mining.rules.Condition.mask>` of it); any other (a refined threshold) is
+    computed with :meth:`Condition.mask` on ``frame`` once and packed. A rule's rows are the AND of its
+    conditions' words and a count is a popcount, so selecting among hundreds of candidates on a million rows reads
+    each condition's column once instead of once per candidate and test.
+
+    >>> import numpy as np, pandas as pd
+    >>> frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": ["x", "y", "x", "x"]})
+    >>> rows = _ConditionRows(frame, np.array([True, False, True, True]))
+    >>> bits = rows.of((Condition("a", ">=", 2.0), Condition("b", "==", "x")))
+    >>> rows.count(bits), rows.hits(bits), rows.mask(bits).tolist()
+    (1, 1, [False, False, False, True])
+    """
+
+    def __init__(
+        self, frame: pd.DataFrame, outcome: np.ndarray, items: Sequence[Condition] = (),
+        matrix: PackedItems | None = None,
+    ) -> None:
+        self.frame = frame
+        self.n_rows = len(frame)
+        self.outcome = self._pack(np.asarray(outcome, dtype=bool))
+        self._bits: dict[Condition, np.ndarray] = {}
+        if matrix is not None:
+            if matrix.n_rows != self.n_rows or matrix.n_items != len(items):
+                raise ValueError(f"matrix of {matrix.n_items} items × {matrix.n_rows:,} rows does not match "
+                                 f"{len(items)} items × {self.n_rows:,} rows")
+            for j, item in enumerate(items):
+                self._bits.setdefault(item, matrix.bits[j])
+
+    def _pack(self, mask: np.ndarray) -> np.ndarray:
+        return PackedItems.from_columns([mask], n_rows=self.n_rows).bits[0]
+
+    def __getitem__(self, condition: Condition) -> np.ndarray:
+        bits = self._bits.get(condition)
+        if bits is None:
+            bits = self._bits[condition] = self._pack(condition.mask(self.frame))
+        return bits
+
+    def of(self, conditions: Sequence[Condition]) -> np.ndarray:
+        """The rows where every condition holds (packed words; all rows for no condition)."""
+        if not conditions:
+            return self._pack(np.ones(self.n_rows, dtype=bool))
+        out = self[conditions[0]].copy()
+        for c in conditions[1:]:
+            np.bitwise_and(out, self[c], out=out)
+        return out
+
+    @staticmethod
+    def count(bits: np.ndarray) -> int:
+        """Rows set in ``bits`` (padding bits are 0)."""
+        return int(np.bitwise_count(bits).sum(dtype=np.int64))
+
+    def hits(self, bits: np.ndarray) -> int:
+        """Rows set in ``bits`` where the outcome holds."""
+        return self.count(bits & self.outcome)
+
+    def mask(self, bits: np.ndarray) -> np.ndarray:
+        """``bits`` as a boolean vector over the rows."""
+        return PackedItems(bits[np.newaxis, :], self.n_rows).column(0)
 
 
 class _SortedColumns:

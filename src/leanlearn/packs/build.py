@@ -17,8 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -32,9 +30,10 @@ from leanlearn.mining.miner import RuleMinerCore, binary_outcome, leaking_featur
 from leanlearn.mining.rules import Rule, RuleSet
 from leanlearn.mining.settings import MiningSettings
 from leanlearn.mining.shift import ShiftMinerCore
-from leanlearn.packs.pack import Feature, RulePack, Target, check_waste
+from leanlearn.packs.pack import FINGERPRINT_ROWS, Feature, RulePack, Target, check_waste
+from leanlearn.packs.pack import fingerprint as pack_fingerprint
 
-_FINGERPRINT_ROWS = 1 << 18  # rows hashed at a time: the block's hashes stay in cache
+_FINGERPRINT_ROWS = FINGERPRINT_ROWS  # rows hashed at a time (tests make it small: many blocks)
 _DISTINCT_PREFIX = 1024  # rows looked at first when asking whether every value of a column is distinct
 
 # Names of the mining settings (kept for callers that list them; the settings themselves are MiningSettings).
@@ -60,16 +59,9 @@ def identifier_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
-    """:func:`leanlearn.packs.pack.fingerprint` of ``frame`` — the same rows, columns and sha256 — hashed in row
-    blocks: pandas' row hashes are computed block by block and fed to one sha256 in row order, which gives the same
-    digest as hashing the whole table at once without a table-sized array of hashes (twice as fast at a million
-    rows)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
-    for start in range(0, len(frame), _FINGERPRINT_ROWS):
-        block = frame.iloc[start : start + _FINGERPRINT_ROWS]
-        digest.update(pd.util.hash_pandas_object(block, index=False).to_numpy().tobytes())
-    return {"rows": len(frame), "columns": [str(c) for c in frame.columns], "sha256": digest.hexdigest()}
+    """:func:`leanlearn.packs.pack.fingerprint` of ``frame`` (the one implementation), ``_FINGERPRINT_ROWS`` rows
+    hashed at a time: the same rows, columns and sha256 whatever the block size."""
+    return pack_fingerprint(frame, block_rows=_FINGERPRINT_ROWS)
 
 
 def _check_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
