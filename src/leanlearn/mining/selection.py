@@ -162,6 +162,11 @@ Judge = Callable[[Candidate, np.ndarray, np.ndarray], "str | None"]
 Sharper = Callable[[Candidate, np.ndarray], bool]
 
 
+def _rows(mask: np.ndarray) -> int:
+    """Rows set in a boolean mask (``count_nonzero``: no integer copy of a million-row mask, as ``sum`` makes)."""
+    return int(np.count_nonzero(mask))
+
+
 def _greedy(
     ordered: Sequence[Candidate], judge: Judge, sharper: Sharper
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
@@ -231,7 +236,7 @@ def cover(
     order = sorted(candidates, key=lambda c: (-c.rule.ci[0], c.logp, *_simplicity(c.rule), -c.rule.hits))
 
     def judge(cand: Candidate, new: np.ndarray, rest: np.ndarray) -> str | None:
-        n_new, h_new = int(new.sum()), int((new & outcome).sum())
+        n_new, h_new = _rows(new), _rows(new & outcome)
         needed = max(min_confidence, precision_share * cand.rule.confidence)
         added = f"adds {h_new:,} hits in {n_new:,} rows"
         if h_new < min_count:
@@ -240,8 +245,8 @@ def cover(
         if confidence < needed:
             return (f"{added} ({_percent(confidence)}) beyond the findings before it; needs a confidence of at least "
                     f"{_percent(needed)} there")
-        logp = float(fisher_greater_log(np.array([h_new]), np.array([n_new]), int((rest & outcome).sum()),
-                                        int(rest.sum()))[0])
+        logp = float(fisher_greater_log(np.array([h_new]), np.array([n_new]), _rows(rest & outcome),
+                                        _rows(rest))[0])
         if logp > log_alpha:
             return (f"{added} ({_percent(confidence)}) beyond the findings before it: not significantly more than "
                     f"the other rows (p = {math.exp(logp):.2g})")
@@ -249,11 +254,11 @@ def cover(
 
     def sharper(cand: Candidate, others: np.ndarray) -> bool:
         inside, outside = cand.mask & others, others & ~cand.mask
-        n_in, h_in = int(inside.sum()), int((inside & outcome).sum())
+        n_in, h_in = _rows(inside), _rows(inside & outcome)
         if n_in == 0 or not outside.any():
             return False
-        logp = float(fisher_greater_log(np.array([h_in]), np.array([n_in]), int((others & outcome).sum()),
-                                        int(others.sum()))[0])
+        logp = float(fisher_greater_log(np.array([h_in]), np.array([n_in]), _rows(others & outcome),
+                                        _rows(others))[0])
         return logp <= log_alpha
 
     return _greedy(order, judge, sharper)
@@ -283,7 +288,7 @@ def cover_shift(
     order = sorted(candidates, key=lambda c: (c.p_adjusted, -effect(c), *_simplicity(c.rule)))
 
     def judge(cand: Candidate, new: np.ndarray, rest: np.ndarray) -> str | None:
-        n_new = int(new.sum())
+        n_new = _rows(new)
         if n_new < min_count:
             return f"adds {n_new:,} rows beyond the findings before it; needs at least {min_count:,}"
         others = rest & ~cand.mask
@@ -299,7 +304,7 @@ def cover_shift(
 
     def sharper(cand: Candidate, others: np.ndarray) -> bool:
         inside, outside = cand.mask & others, others & ~cand.mask
-        if int(inside.sum()) < min_count or not outside.any():
+        if _rows(inside) < min_count or not outside.any():
             return False
         return greater_p(values[inside], values[outside])[0] <= alpha
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -162,30 +163,35 @@ def mine_pack(
     seconds: dict[str, float] = {}
     screened: dict[str, int] = {}
     X = prepared[feature_columns]
-    for target in targets:
-        started = time.perf_counter()
-        if target in numeric:
-            outcome = pd.to_numeric(prepared[target], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        else:
-            outcome = binary_outcome(prepared[target], target).astype(float)
-        leaking_features(prepared, derive, {target: outcome})  # no derived feature may equal a target
-        common = {"waste": wastes[target], "target": target, "units": units}
-        if target in numeric:
-            miner: RuleMinerCore = ShiftMinerCore.from_settings(settings, worse=numeric[target], **common)
-        else:
-            miner = RuleMinerCore.from_settings(settings, **common)
-        miner.fit(X, prepared[target])
-        elapsed = time.perf_counter() - started
-        rules.extend(miner.rules_)
-        used = {c.feature for r in miner.rules_ for c in r.conditions}
-        found_derived.update({k: v for k, v in miner.derived_.items() if k in used and k not in derive})
-        discretization[target] = {k: list(v) for k, v in miner.itemizer_.cuts_.items()}
-        n_tests[target] = miner.n_tests_
-        seconds[target] = round(elapsed, 3)
-        if miner.screened_:
-            screened[target] = len(miner.screened_)
-        if on_target is not None:
-            on_target(target, miner, elapsed)
+    # The table's fingerprint is hashed on a second thread while the miners run (numpy releases the GIL in
+    # its loops): at a million rows it no longer adds to the wall time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leanlearn-fingerprint") as pool:
+        data = pool.submit(fingerprint, frame)
+        for target in targets:
+            started = time.perf_counter()
+            if target in numeric:
+                outcome = pd.to_numeric(prepared[target], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            else:
+                outcome = binary_outcome(prepared[target], target).astype(float)
+            leaking_features(prepared, derive, {target: outcome})  # no derived feature may equal a target
+            common = {"waste": wastes[target], "target": target, "units": units}
+            if target in numeric:
+                miner: RuleMinerCore = ShiftMinerCore.from_settings(settings, worse=numeric[target], **common)
+            else:
+                miner = RuleMinerCore.from_settings(settings, **common)
+            miner.fit(X, prepared[target])
+            elapsed = time.perf_counter() - started
+            rules.extend(miner.rules_)
+            used = {c.feature for r in miner.rules_ for c in r.conditions}
+            found_derived.update({k: v for k, v in miner.derived_.items() if k in used and k not in derive})
+            discretization[target] = {k: list(v) for k, v in miner.itemizer_.cuts_.items()}
+            n_tests[target] = miner.n_tests_
+            seconds[target] = round(elapsed, 3)
+            if miner.screened_:
+                screened[target] = len(miner.screened_)
+            if on_target is not None:
+                on_target(target, miner, elapsed)
+        data_fingerprint = data.result()
 
     features = tuple(
         Feature(str(c), str(prepared[c].dtype), units.get(str(c)), str(c) in derive) for c in feature_columns
@@ -207,5 +213,5 @@ def mine_pack(
         derived=tuple(derive.items()) + tuple(found_derived.items()),
         discretization=discretization,
         mining=mining,
-        data=fingerprint(frame),
+        data=data_fingerprint,
     )
