@@ -1007,6 +1007,7 @@ class _SortedColumns:
         self._sorted: dict[str, SortedValues] = {}
         self._found: dict[tuple[str, str, str, int, int, bytes], Threshold] = {}
         self._outcome: np.ndarray | None = None
+        self._masks: dict[Condition, np.ndarray] = {}
 
     def best_threshold(
         self, feature: str, outcome: np.ndarray, within: np.ndarray | None, op: str, objective: str, positives: int,
@@ -1032,9 +1033,18 @@ class _SortedColumns:
         return column
 
     def mask(self, condition: Condition, frame: pd.DataFrame) -> np.ndarray:
+        """The rows of ``condition`` (read-only): a numeric threshold on the sorted column's floats, any other
+        condition (a level of a categorical column: a pandas comparison) computed once per fit."""
         if condition.op in ("<", ">=") and not isinstance(condition.value, str):
             return self[condition.feature].mask(condition.op, float(condition.value))
-        return condition.mask(frame)
+        if frame is not self.frame:
+            return condition.mask(frame)
+        mask = self._masks.get(condition)
+        if mask is None:
+            mask = np.asarray(condition.mask(frame), dtype=bool)
+            mask.setflags(write=False)
+            self._masks[condition] = mask
+        return mask
 
 
 def _two_levels(X: pd.DataFrame, candidates: Sequence[Candidate]) -> dict[str, frozenset[object]]:
@@ -1053,16 +1063,42 @@ def _coarse_productive(
 ) -> np.ndarray:
     """Which itemsets improve significantly on each of their one-item-shorter subsets (all present: downward
     closure), judged with a one-sided Fisher test inside the subset's rows."""
-    index = {s: i for i, s in enumerate(itemsets)}
     ok = np.ones(len(itemsets), dtype=bool)
-    for k in range(2, max((len(s) for s in itemsets), default=1) + 1):
-        rows = [i for i, s in enumerate(itemsets) if len(s) == k]
-        if not rows:
+    lengths = np.fromiter((len(s) for s in itemsets), dtype=np.int64, count=len(itemsets))
+    longest = int(lengths.max(initial=1))
+    base = 1 + max((max(s) for s in itemsets if s), default=0)
+    if float(base) ** longest >= 2.0**62:  # keys would not fit in int64: look the subsets up one by one
+        index = {s: i for i, s in enumerate(itemsets)}
+
+        def subsets(rows: np.ndarray, k: int, drop: int) -> np.ndarray:
+            return np.array([index.get(itemsets[i][:drop] + itemsets[i][drop + 1 :], -1) for i in rows.tolist()],
+                            dtype=np.int64)
+    else:  # each itemset as one integer (its items as digits in base `base`); subsets found by binary search
+        by_length = {k: np.flatnonzero(lengths == k) for k in range(1, longest + 1)}
+        matrices = {k: np.array([itemsets[i] for i in rows.tolist()], dtype=np.int64).reshape(rows.size, k)
+                    for k, rows in by_length.items()}
+        digits = base ** np.arange(longest, -1, -1, dtype=np.int64)
+        keys = {k: matrices[k] @ digits[-k:] for k in by_length}
+        sorted_keys = {k: np.argsort(keys[k], kind="stable") for k in by_length}
+
+        def subsets(rows: np.ndarray, k: int, drop: int) -> np.ndarray:
+            matrix = np.delete(matrices[k], drop, axis=1)
+            wanted = matrix @ digits[-(k - 1):]
+            order, pool = sorted_keys[k - 1], keys[k - 1]
+            if not order.size:
+                return np.full(rows.size, -1, dtype=np.int64)
+            at = np.searchsorted(pool[order], wanted, side="right") - 1  # the last of equal keys, as a dict keeps
+            hit = (at >= 0) & (pool[order[np.maximum(at, 0)]] == wanted)
+            return np.where(hit, by_length[k - 1][order[np.maximum(at, 0)]], -1)
+
+    for k in range(2, longest + 1):
+        rows = np.flatnonzero(lengths == k)
+        if not rows.size:
             continue
         for drop in range(k):
-            sub = np.array([index.get(itemsets[i][:drop] + itemsets[i][drop + 1 :], -1) for i in rows])
+            sub = subsets(rows, k, drop)
             have = sub >= 0
-            r = np.array(rows)[have]
+            r = rows[have]
             s = sub[have]
             logp = fisher_greater_log(hits[r], covered[r], hits[s], covered[s])
             bad = (logp > log_alpha) | (covered[r] == covered[s])
