@@ -144,7 +144,7 @@ def fingerprint(frame: pd.DataFrame, *, block_rows: int = FINGERPRINT_ROWS) -> d
     hashes ``pd.util.hash_pandas_object(frame, index=False)`` as uint64 bytes, in row order. A row's hash depends
     only on its own values, so the hashes are computed ``block_rows`` at a time and fed to the sha256 in order —
     the same digest without a table-sized array of hashes. A plain ``bool`` column's hashes are pandas' hashes of
-    ``False`` and ``True`` put in place (a lookup, not pandas' six passes per column); every other column is hashed
+    ``False`` and ``True`` put in place (one pass, not pandas' six per column); every other column is hashed
     by pandas itself, and the columns are combined with pandas' own combination (tests/test_fingerprint.py
     compares with ``hash_pandas_object`` of the whole table).
 
@@ -158,16 +158,23 @@ def fingerprint(frame: pd.DataFrame, *, block_rows: int = FINGERPRINT_ROWS) -> d
     digest = hashlib.sha256()
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     columns = [frame.iloc[:, j] for j in range(frame.shape[1])]
-    flags = pd.util.hash_array(np.array([False, True]))
+    false_hash, true_hash = (np.uint64(h) for h in pd.util.hash_array(np.array([False, True])))
     step = max(1, int(block_rows))
+    scratch = np.empty(min(step, len(frame)), dtype=np.uint64)
     for start in range(0, len(frame), step):
         stop = min(start + step, len(frame))
 
         def hashes(start: int = start, stop: int = stop) -> Iterator[np.ndarray]:
+            # pandas' combination folds each column's hashes in before asking for the next: one scratch array
+            # serves every flag column of the block
+            flag_hashes = scratch[: stop - start]
             for column in columns:
                 values = column._values[start:stop]
                 if isinstance(values, np.ndarray) and values.dtype == np.bool_:
-                    yield np.where(values, flags[1], flags[0])
+                    np.multiply(values, false_hash ^ true_hash, out=flag_hashes, dtype=np.uint64)  # 0 or f ^ t
+                    if false_hash:
+                        flag_hashes ^= false_hash  # f or t
+                    yield flag_hashes
                 else:
                     yield pd.util.hash_array(values)
 
