@@ -88,12 +88,16 @@ class Proposal:
     candidates: int = 0
 
 
-def _best_score(values: np.ndarray, outcome: np.ndarray, positives: int, min_hits: int) -> tuple[float, int]:
-    """Log p of the best one-sided cut either way, and the cuts evaluated (the column is sorted once for both)."""
+def _best_score(
+    values: np.ndarray, outcome: np.ndarray, positives: int, min_hits: int,
+    tails: dict[tuple[int, int, int, int, bool], float] | None = None,
+) -> tuple[float, int]:
+    """Log p of the best one-sided cut either way, and the cuts evaluated (the column is sorted once for both;
+    ``tails``: Fisher tails already summed, see :func:`~leanlearn.mining.features.best_threshold`)."""
     column = SortedValues.of(np.where(np.isfinite(values), values, np.nan))
     best, evaluated = 0.0, 0
     for op in ("<", ">="):
-        found = best_threshold(column, outcome, None, op, "fisher", positives, min_hits)
+        found = best_threshold(column, outcome, None, op, "fisher", positives, min_hits, tails=tails)
         evaluated += found.evaluated
         if found.value is not None:
             best = min(best, found.score)
@@ -143,8 +147,10 @@ def propose_features(
     if len(numeric) < 2 or positives == 0:
         return proposal
     parent: dict[str, float] = {}
+    tails: dict[tuple[int, int, int, int, bool], float] = {}  # every column is cut against the same outcome
     for c in numeric:
-        parent[c], evaluated = _best_score(X[c].to_numpy(dtype=float, na_value=np.nan), outcome, positives, min_hits)
+        parent[c], evaluated = _best_score(X[c].to_numpy(dtype=float, na_value=np.nan), outcome, positives, min_hits,
+                                           tails)
         proposal.evaluated += evaluated
     if len(numeric) > max_columns:
         strongest = sorted(numeric, key=lambda c: parent[c])[:max_columns]
@@ -166,7 +172,7 @@ def propose_features(
         for name, expr, values in _pair_candidates(a, b, arrays[a], arrays[b], units):
             if name in X.columns:
                 continue
-            score, evaluated = _best_score(values, outcome, positives, min_hits)
+            score, evaluated = _best_score(values, outcome, positives, min_hits, tails)
             proposal.evaluated += evaluated
             if score < threshold and score < best_per_pair.get(key, (0.0, "", ""))[0]:
                 best_per_pair[key] = (score, name, expr)

@@ -128,6 +128,7 @@ def best_threshold(
     positives: int,
     min_hits: int = 1,
     round_tolerance: float = 0.0,
+    tails: dict[tuple[int, int, int, int, bool], float] | None = None,
 ) -> Threshold:
     """Best one-sided cut of ``values`` for a binary ``outcome``, among the rows in ``within``.
 
@@ -138,6 +139,8 @@ def best_threshold(
     :func:`nice_cut` between two neighbouring observed values. With ``round_tolerance > 0``, among the cuts whose
     score is within that tolerance of the best (relative for ``"fisher"``, absolute on the lower bound for
     ``"precision"``) the roundest is taken. ``values`` may be a :class:`SortedValues` (sorted once for many calls).
+    ``tails``, a dict kept across calls (one fit's searches), remembers each Fisher tail summed, by its counts and
+    path: searches of one column under different conditions meet the same counts again.
     """
     from leanlearn.mining.stats import wilson_interval
 
@@ -162,7 +165,8 @@ def best_threshold(
         cov, hit = ordered.size - starts.astype(np.int64), int(outcome[rows].sum()) - hits_before
     valid = hit >= max(1, int(min_hits))
     if objective == "fisher":
-        score = _fisher_scores(hit, cov, valid, positives, n_rows, op, round_tolerance)
+        score = (_fisher_scores(hit, cov, valid, positives, n_rows, op, round_tolerance) if tails is None else
+                 _fisher_scores(hit, cov, valid, positives, n_rows, op, round_tolerance, tails))
     elif objective == "precision":
         score = np.where(valid, -wilson_interval(hit, cov)[0], np.inf)
     else:
@@ -184,7 +188,8 @@ def best_threshold(
 
 
 def _fisher_scores(
-    hit: np.ndarray, cov: np.ndarray, valid: np.ndarray, positives: int, n_rows: int, op: str, tolerance: float
+    hit: np.ndarray, cov: np.ndarray, valid: np.ndarray, positives: int, n_rows: int, op: str, tolerance: float,
+    tails: dict[tuple[int, int, int, int, bool], float] | None = None,
 ) -> np.ndarray:
     """Log Fisher p-value of every ``valid`` cut that can be the best or within ``tolerance`` of it; ``inf`` for
     the others (and for cuts that are not ``valid``).
@@ -215,9 +220,20 @@ def _fisher_scores(
     floor_bound = float(upper[head].min()) * keep  # the best head's score is at most this within the tolerance
 
     def scored(where: np.ndarray, scalar: bool) -> np.ndarray:
-        h, n = hit[grow[where]].astype(float), cov[grow[where]].astype(float)
-        return _fisher_greater_log_flat(h, n, np.full(h.size, float(positives)), np.full(h.size, float(n_rows)),
-                                        2000, scalar)
+        h, n = hit[grow[where]], cov[grow[where]]
+        if tails is None:
+            return _tails(h, n, scalar)
+        keys = [(a, b, positives, n_rows, scalar) for a, b in zip(h.tolist(), n.tolist())]
+        known = [tails.get(key) for key in keys]
+        missing = [i for i, value in enumerate(known) if value is None]
+        if missing:
+            for i, value in zip(missing, _tails(h[missing], n[missing], scalar).tolist()):
+                known[i] = tails[keys[i]] = value
+        return np.array(known, dtype=float)
+
+    def _tails(h: np.ndarray, n: np.ndarray, scalar: bool) -> np.ndarray:
+        return _fisher_greater_log_flat(h.astype(float), n.astype(float), np.full(h.size, float(positives)),
+                                        np.full(h.size, float(n_rows)), 2000, scalar)
 
     head_at = np.flatnonzero(head)
     head_score = np.full(heads.size, np.inf)

@@ -1008,6 +1008,7 @@ class _SortedColumns:
         self._found: dict[tuple[str, str, str, int, int, bytes], Threshold] = {}
         self._outcome: np.ndarray | None = None
         self._masks: dict[Condition, np.ndarray] = {}
+        self._tails: dict[tuple[int, int, int, int, bool], float] = {}  # Fisher tails summed, for best_threshold
 
     def best_threshold(
         self, feature: str, outcome: np.ndarray, within: np.ndarray | None, op: str, objective: str, positives: int,
@@ -1015,13 +1016,13 @@ class _SortedColumns:
     ) -> Threshold:
         """:func:`~leanlearn.mining.features.best_threshold` of ``feature`` (``outcome`` is the fit's, fixed)."""
         if outcome is not self._outcome:  # answers hold for one outcome array
-            self._outcome, self._found = outcome, {}
+            self._outcome, self._found, self._tails = outcome, {}, {}
         rows = b"" if within is None else hashlib.blake2b(np.packbits(within).tobytes(), digest_size=16).digest()
         key = (feature, op, objective, positives, min_hits, rows)
         found = self._found.get(key)
         if found is None:
             found = best_threshold(self[feature], outcome, within, op, objective, positives, min_hits,
-                                   round_tolerance=ROUND_TOLERANCE[objective])
+                                   round_tolerance=ROUND_TOLERANCE[objective], tails=self._tails)
             self._found[key] = found
         return found
 
