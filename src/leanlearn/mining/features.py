@@ -198,14 +198,15 @@ def _fisher_scores(
     hit to the one before it only adds covered rows without the outcome, so its p-value is no smaller: within such
     a run every score is at least the score of the run's first cut (its *head*). Only the runs whose head reaches
     the best head's score within ``tolerance`` can hold the best or a near-best cut, and only they are scored in
-    full. Before any tail is summed, every cut gets cheap bounds on its log p (:func:`_log_p_bounds`: the point
+    full. Before any tail is summed, every cut gets cheap bounds on its log p (:func:`~leanlearn.mining.stats.
+    fisher_greater_log_bounds`: the point
     probability from a table of log-factorials, below; that times the geometric bound of the tail, above), and a
     cut whose lower bound is beyond the best upper bound (within ``tolerance``) is not scored at all. The result
     equals scoring every cut wherever it matters, bit for bit: the tails scored are summed on the path
     (:func:`~leanlearn.mining.stats.fisher_greater_log`'s one-by-one or vector path) that the heads, or the rest
     of the runs, would have taken as a whole.
     """
-    from leanlearn.mining.stats import _SCALAR_LIMIT, _fisher_greater_log_flat
+    from leanlearn.mining.stats import _SCALAR_LIMIT, _fisher_greater_log_flat, fisher_greater_log_bounds
 
     score = np.full(hit.size, np.inf)
     cuts = np.flatnonzero(valid)  # contiguous: hits grow along the cuts
@@ -215,7 +216,7 @@ def _fisher_scores(
     head = np.ones(grow.size, dtype=bool)
     head[1:] = hit[grow[1:]] != hit[grow[:-1]]
     heads = grow[head]
-    lower, upper = _log_p_bounds(hit[grow], cov[grow], positives, n_rows)
+    lower, upper = fisher_greater_log_bounds(hit[grow], cov[grow], positives, n_rows)
     keep = 1 - tolerance if tolerance > 0 else 1.0
     floor_bound = float(upper[head].min()) * keep  # the best head's score is at most this within the tolerance
 
@@ -250,45 +251,6 @@ def _fisher_scores(
         if maybe.any():
             score[grow[rest_at[maybe]]] = scored(rest_at[maybe], rest_at.size <= _SCALAR_LIMIT)
     return score
-
-
-@functools.lru_cache(maxsize=2)
-def _log_factorials(n: int) -> np.ndarray:
-    """``log k!`` for ``k = 0..n`` (cumulative sums of logs; for bounds, see :func:`_log_p_bounds`)."""
-    out = np.zeros(n + 1)
-    np.cumsum(np.log(np.arange(1, n + 1, dtype=float)), out=out[1:])
-    return out
-
-
-def _log_p_bounds(hit: np.ndarray, cov: np.ndarray, positives: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds ``lower <= fisher_greater_log(hit, cov, positives, n_rows) <= upper``, elementwise, cheaply.
-
-    The log of the upper tail ``P(X >= h)`` is at least that of its first term, the point probability
-    ``P(X = h)``, and — the terms falling at least by the ratio ``r`` of the second to the first — at most that
-    plus ``-log(1 - r)`` (``0`` where ``r >= 1``). The point probability is taken from a table of log-factorials,
-    with a margin far wider than the rounding of the table (``n_rows`` sums of logs) and of the exact
-    computation. Where the cut is no evidence (hits not above their expectation) the exact value is 0, and so are
-    both bounds.
-    """
-    big_n, big_k = int(n_rows), int(positives)
-    h, n = hit.astype(np.int64), cov.astype(np.int64)
-    informative = (n > 0) & (h * max(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
-    lower, upper = np.zeros(h.size), np.zeros(h.size)
-    if not informative.any():
-        return lower, upper
-    h, n = h[informative], n[informative]
-    lf = _log_factorials(big_n)
-    bad = big_n - big_k
-    log_point = ((lf[big_k] + lf[bad] - lf[big_n]) + (lf[n] + lf[big_n - n])
-                 - ((lf[h] + lf[big_k - h]) + (lf[n - h] + lf[bad - n + h])))
-    margin = 64.0 * (big_n + 16) * 2.3e-16 * float(lf[big_n]) + 1e-9 * np.abs(log_point) + 1e-9
-    hf, nf = h.astype(float), n.astype(float)
-    ratio = (big_k - hf) * (nf - hf) / ((hf + 1) * (bad - nf + hf + 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = np.where(ratio < 1, -np.log1p(-ratio), np.inf)
-    lower[informative] = np.minimum(log_point - margin, 0.0)
-    upper[informative] = np.minimum(log_point + margin + spread, 0.0)
-    return lower, upper
 
 
 # 10.0 ** e for the exponents _nice_cut can try (Python's own powers: the same floats as the scalar loop)

@@ -78,7 +78,7 @@ from leanlearn.mining.layers import combinations_by_layer, layered_adjust, weigh
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
-from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log
+from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log, fisher_greater_log_exceeds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -1101,8 +1101,9 @@ def _coarse_productive(
             have = sub >= 0
             r = rows[have]
             s = sub[have]
-            logp = fisher_greater_log(hits[r], covered[r], hits[s], covered[s])
-            bad = (logp > log_alpha) | (covered[r] == covered[s])
+            # fisher_greater_log(...) > log_alpha, its tails summed only where cheap bounds leave it open
+            bad = fisher_greater_log_exceeds(hits[r], covered[r], hits[s], covered[s], log_alpha)
+            bad |= covered[r] == covered[s]
             ok[r[bad]] = False
     return ok
 

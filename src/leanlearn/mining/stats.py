@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from statistics import NormalDist
 
@@ -311,6 +312,87 @@ def _fisher_greater_log_flat(
         logs = _tail(h[informative], big_n[informative], big_k[informative], n[informative], True, max_terms)
         out[informative] = np.minimum(logs, 0.0)
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _log_factorials(n: int) -> np.ndarray:
+    """``log k!`` for ``k = 0..n`` (cumulative sums of logs; for bounds only, see
+    :func:`fisher_greater_log_bounds`)."""
+    out = np.zeros(n + 1)
+    np.cumsum(np.log(np.arange(1, n + 1, dtype=float)), out=out[1:])
+    return out
+
+
+def fisher_greater_log_bounds(
+    hits: np.ndarray, covered: np.ndarray, positives: np.ndarray | int, rows: np.ndarray | int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``lower <= fisher_greater_log(hits, covered, positives, rows) <= upper``, elementwise, cheaply (flat).
+
+    The log of the upper tail ``P(X >= h)`` is at least that of its first term, the point probability
+    ``P(X = h)``, and — the terms falling at least by the ratio ``r`` of the second to the first — at most that
+    plus ``-log(1 - r)`` (``0`` where ``r >= 1``). The point probability is taken from a table of log-factorials,
+    with a margin far wider than the rounding of the table (``rows`` sums of logs) and of the exact computation.
+    Where the rule is no evidence (hits not above their expectation) the exact value is 0, and so are both bounds;
+    counts outside the distribution's support get ``(-inf, 0)``.
+
+    >>> import numpy as np
+    >>> h, n = np.array([10, 30, 1]), np.array([12, 40, 50])
+    >>> lower, upper = fisher_greater_log_bounds(h, n, 60, 2000)
+    >>> exact = fisher_greater_log(h, n, 60, 2000)
+    >>> bool(((lower <= exact) & (exact <= upper)).all()), float(upper[2])
+    (True, 0.0)
+    """
+    h = np.asarray(hits).astype(np.int64).ravel()
+    n = np.asarray(covered).astype(np.int64).ravel()
+    big_k = np.broadcast_to(np.asarray(positives).astype(np.int64).ravel(), h.shape)
+    big_n = np.broadcast_to(np.asarray(rows).astype(np.int64).ravel(), h.shape)
+    bad = big_n - big_k
+    lower, upper = np.zeros(h.size), np.zeros(h.size)
+    informative = (n > 0) & (h * np.maximum(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
+    outside = informative & ((n > big_n) | (n - h > bad) | (big_k < 0) | (bad < 0))
+    lower[outside] = -np.inf
+    informative &= ~outside
+    if not informative.any():
+        return lower, upper
+    h, n, big_k, big_n, bad = h[informative], n[informative], big_k[informative], big_n[informative], bad[informative]
+    most = int(big_n.max())
+    lf = _log_factorials(most)
+    log_point = ((lf[big_k] + lf[bad] - lf[big_n]) + (lf[n] + lf[big_n - n])
+                 - ((lf[h] + lf[big_k - h]) + (lf[n - h] + lf[bad - n + h])))
+    margin = 64.0 * (most + 16) * 2.3e-16 * float(lf[most]) + 1e-9 * np.abs(log_point) + 1e-9
+    hf, nf = h.astype(float), n.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (big_k - hf) * (nf - hf) / ((hf + 1) * (bad - nf + hf + 1))
+        spread = np.where(ratio < 1, -np.log1p(-ratio), np.inf)
+    lower[informative] = np.minimum(log_point - margin, 0.0)
+    upper[informative] = np.minimum(log_point + margin + spread, 0.0)
+    return lower, upper
+
+
+def fisher_greater_log_exceeds(
+    hits: np.ndarray, covered: np.ndarray, positives: np.ndarray | int, rows: np.ndarray | int, threshold: float,
+    max_terms: int = 2000,
+) -> np.ndarray:
+    """``fisher_greater_log(hits, covered, positives, rows, max_terms) > threshold``, the same answer, summing a
+    tail only where :func:`fisher_greater_log_bounds` leave the answer open (on the whole array's path, so the
+    values compared are those :func:`fisher_greater_log` computes).
+
+    >>> import numpy as np
+    >>> h, n = np.array([10, 30, 1]), np.array([12, 40, 50])
+    >>> fisher_greater_log_exceeds(h, n, 60, 2000, -20.0).tolist()
+    [False, False, True]
+    >>> (fisher_greater_log(h, n, 60, 2000) > -20.0).tolist()
+    [False, False, True]
+    """
+    h, n, big_k, big_n, shape = _fisher_parts(hits, covered, positives, rows)
+    lower, upper = fisher_greater_log_bounds(h, n, big_k, big_n)
+    out = lower > threshold
+    open_ = np.flatnonzero(~out & (upper > threshold))
+    if open_.size:
+        exact = _fisher_greater_log_flat(h[open_], n[open_], big_k[open_], big_n[open_], max_terms,
+                                         h.size <= _SCALAR_LIMIT)
+        out[open_] = exact > threshold
+    return out.reshape(shape)
 
 
 def normal_quantile(q: float) -> float:
