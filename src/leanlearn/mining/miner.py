@@ -78,7 +78,13 @@ from leanlearn.mining.layers import combinations_by_layer, layered_adjust, weigh
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
-from leanlearn.mining.stats import adjust, fisher_greater, fisher_greater_log, fisher_greater_log_exceeds
+from leanlearn.mining.stats import (
+    adjust,
+    fisher_greater,
+    fisher_greater_log,
+    fisher_greater_log_exceeds,
+    fisher_greater_log_top,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -699,8 +705,9 @@ class RuleMinerCore:
         itemsets = [s for s, _, _ in found]
         hits = np.array([c for _, c, _ in found], dtype=np.int64)
         covered = np.array([n for _, _, n in found], dtype=np.int64)
-        logp = fisher_greater_log(hits, covered, positives, n_rows)
-        logp[~_coarse_productive(itemsets, hits, covered, math.log(settings.alpha))] = 0.0
+        # log p of the productive itemsets that can be among the max_refine strongest (0 for the others)
+        productive = _coarse_productive(itemsets, hits, covered, math.log(settings.alpha))
+        logp = fisher_greater_log_top(hits, covered, positives, n_rows, settings.max_refine, keep=productive)
         order = np.argsort(logp, kind="stable")
         order = order[logp[order] < 0]
         candidates: dict[tuple[Condition, ...], None] = {}
