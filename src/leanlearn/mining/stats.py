@@ -344,18 +344,33 @@ def fisher_greater_log_bounds(
     """
     h = np.asarray(hits).astype(np.int64).ravel()
     n = np.asarray(covered).astype(np.int64).ravel()
-    big_k = np.broadcast_to(np.asarray(positives).astype(np.int64).ravel(), h.shape)
-    big_n = np.broadcast_to(np.asarray(rows).astype(np.int64).ravel(), h.shape)
-    bad = big_n - big_k
     lower, upper = np.zeros(h.size), np.zeros(h.size)
-    informative = (n > 0) & (h * np.maximum(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
-    outside = informative & ((n > big_n) | (n - h > bad) | (big_k < 0) | (bad < 0))
-    lower[outside] = -np.inf
-    informative &= ~outside
+    big_k: int | np.ndarray
+    big_n: int | np.ndarray
+    bad: int | np.ndarray
+    if np.ndim(positives) == 0 and np.ndim(rows) == 0:  # one table for all (a column's cuts): plain integers
+        big_k, big_n = int(np.asarray(positives)), int(np.asarray(rows))
+        bad = big_n - big_k
+        informative = (n > 0) & (h * max(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
+        outside = informative & ((n > big_n) | (n - h > bad) | (big_k < 0) | (bad < 0))
+    else:
+        big_k = np.broadcast_to(np.asarray(positives).astype(np.int64).ravel(), h.shape)
+        big_n = np.broadcast_to(np.asarray(rows).astype(np.int64).ravel(), h.shape)
+        bad = big_n - big_k
+        informative = (n > 0) & (h * np.maximum(big_n, 1) > n * big_k) & (h <= np.minimum(n, big_k))
+        outside = informative & ((n > big_n) | (n - h > bad) | (big_k < 0) | (bad < 0))
+    if outside.any():
+        lower[outside] = -np.inf
+        informative &= ~outside
     if not informative.any():
         return lower, upper
-    h, n, big_k, big_n, bad = h[informative], n[informative], big_k[informative], big_n[informative], bad[informative]
-    most = int(big_n.max())
+    if isinstance(big_n, int):
+        h, n = h[informative], n[informative]
+        most = big_n
+    else:
+        h, n = h[informative], n[informative]
+        big_k, big_n, bad = np.asarray(big_k)[informative], np.asarray(big_n)[informative], np.asarray(bad)[informative]
+        most = int(big_n.max())
     lf = _log_factorials(most)
     log_point = ((lf[big_k] + lf[bad] - lf[big_n]) + (lf[n] + lf[big_n - n])
                  - ((lf[h] + lf[big_k - h]) + (lf[n - h] + lf[bad - n + h])))
