@@ -216,9 +216,9 @@ def _fisher_scores(
     head = np.ones(grow.size, dtype=bool)
     head[1:] = hit[grow[1:]] != hit[grow[:-1]]
     heads = grow[head]
-    lower, upper = fisher_greater_log_bounds(hit[grow], cov[grow], positives, n_rows)
+    head_lower, head_upper = fisher_greater_log_bounds(hit[heads], cov[heads], positives, n_rows)
     keep = 1 - tolerance if tolerance > 0 else 1.0
-    floor_bound = float(upper[head].min()) * keep  # the best head's score is at most this within the tolerance
+    floor_bound = float(head_upper.min()) * keep  # the best head's score is at most this within the tolerance
 
     def scored(where: np.ndarray, scalar: bool) -> np.ndarray:
         h, n = hit[grow[where]], cov[grow[where]]
@@ -238,7 +238,7 @@ def _fisher_scores(
 
     head_at = np.flatnonzero(head)
     head_score = np.full(heads.size, np.inf)
-    maybe = lower[head_at] <= floor_bound
+    maybe = head_lower <= floor_bound
     if maybe.any():
         head_score[maybe] = scored(head_at[maybe], heads.size <= _SCALAR_LIMIT)
     score[heads] = head_score
@@ -247,7 +247,7 @@ def _fisher_scores(
     run = np.cumsum(head) - 1  # index of each cut's head among the heads
     rest_at = np.flatnonzero(~head & (head_score[run] <= floor))
     if rest_at.size:
-        maybe = lower[rest_at] <= floor
+        maybe = fisher_greater_log_bounds(hit[grow[rest_at]], cov[grow[rest_at]], positives, n_rows)[0] <= floor
         if maybe.any():
             score[grow[rest_at[maybe]]] = scored(rest_at[maybe], rest_at.size <= _SCALAR_LIMIT)
     return score
