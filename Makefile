@@ -34,9 +34,11 @@ lint: install
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable --exclude leanlearn > requirements.lock
 
-# Re-export the demo's AI4I pack into models/ai4i.<target>.json (what `leanlearn pack import` takes).
+# Re-export the demo's AI4I pack into models/ai4i.<target>.json (what `leanlearn pack import` takes) and re-mine the
+# 4TU example packs (models/4tu-setups.json, models/4tu-rejects.json).
 models: install
 	$(BIN)/python models/export_demo.py
+	$(BIN)/python models/export_4tu.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

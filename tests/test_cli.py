@@ -387,3 +387,16 @@ def test_console_script_help_runs() -> None:
     proc = subprocess.run([str(LEANLEARN), "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "leanlearn demo" in proc.stdout
+
+
+def test_mine_engine_option_gives_the_same_rules_and_refuses_an_unknown_engine(runs_csv: Path) -> None:
+    def rules(*extra: str) -> list[tuple[str, int, int]]:
+        result = runner.invoke(app, ["mine", str(runs_csv), "--target", "scrap", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["mining"]["engine"] == (extra[1] if extra else "auto")
+        return [(r["text"], r["n"], r["hits"]) for r in doc["rules"]]
+
+    assert rules("--engine", "mlxtend") == rules("--engine", "bitset") == rules()
+    bad = runner.invoke(app, ["mine", str(runs_csv), "--target", "scrap", "--engine", "fpgrowth"])
+    assert bad.exit_code != 0 and "must be one of auto, bitset, mlxtend, spark" in bad.output

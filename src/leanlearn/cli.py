@@ -357,7 +357,13 @@ def mine(
         typer.Option(min=0.0, max=1.0, metavar="F", help="Smallest share of covered rows with the outcome."),
     ] = None,
     max_conditions: Annotated[
-        int | None, typer.Option(min=1, metavar="K", help="Most conditions in one rule (default 3).")
+        int | None,
+        typer.Option(min=1, metavar="K", help="Most conditions in one rule (default 4; an interval counts as one)."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Itemset engine: auto (= bitset), bitset, mlxtend (the reference), spark "
+                                          "(needs leanlearn\\[spark] and Java 17; same rules)."),
     ] = None,
     line: Annotated[
         str | None, typer.Option(metavar="NAME", help="Production line the data comes from (default: file name).")
@@ -393,6 +399,7 @@ def mine(
       leanlearn mine ai4i.csv -t HDF --derive 'temp_diff=`Process temperature \\[K]` - `Air temperature \\[K]`'
       leanlearn mine runs.parquet -t scrap -t rework --max-conditions 2 --json | jq '.rules[].text'
       leanlearn mine setups.csv -t setup_min --worse setup_min=higher --ignore order_id
+      leanlearn mine plant.parquet -t scrap --min-support 0.01 --engine spark
     """
     with _user_errors():
         from leanlearn.data.sources import read_table
@@ -405,7 +412,7 @@ def mine(
         settings = MiningSettings().replace(**{
             k: v
             for k, v in {"min_support": min_support, "min_confidence": min_confidence,
-                         "max_conditions": max_conditions}.items()
+                         "max_conditions": max_conditions, "engine": engine}.items()
             if v is not None
         })
         progress = _Progress(target, _progress_enabled(quiet))

@@ -258,7 +258,8 @@ class Rule:
     - ``lift`` = confidence / base_rate, ``leverage`` = support - coverage * base_rate,
       ``conviction`` = (1 - base_rate) / (1 - confidence) (``None`` when confidence is 1: infinite);
     - ``p_value_raw``: one-sided Fisher exact test that the outcome is more frequent under the rule than outside;
-      ``p_value``: the same, adjusted for every candidate the search evaluated;
+      ``p_value``: the same, adjusted for every candidate the search evaluated (by default within its rule length:
+      the layered correction of :mod:`leanlearn.mining.layers`);
     - ``ci``: 95 % Wilson interval of the confidence;
     - ``holdout_confidence``, ``holdout_n``: confidence and rows covered on data the search never saw (set by the
       ``"holdout"`` correction; ``None`` otherwise);

@@ -6,6 +6,7 @@ The wing's modules, one job each:
 ``base``            the River contract: parameters, ``clone``, ``repr``; ``learn_*`` / ``update_*``; ``to_json``
 ``settings``        :class:`TrackerSettings` and :class:`Window` (``Window.parse(1000 | "10min")``): validated once
 ``evaluate``        which rules fire on an event / a micro-batch (derived features, conditions, outcomes); checks
+``compiled``        one generated check-and-evaluate function per pack for the usual event (whitelisted AST)
 ``buffers``         the sliding windows' storage (numpy columns, JSON without pickle)
 ``detectors``       River's ADWIN and Page-Hinkley behind one adapter: built lazily, fed in bulk, saved as data
 ``trackers``        one rule: windowed confidence vs its expected interval, detectors, ok / warning / drift
