@@ -318,6 +318,11 @@ def run_measured(cmd: list[str], timeout: float, memory_cap: int | None, log: Pa
         if memory_cap:
             resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
 
+    # /usr/bin/time forks the command from a small process: a child forked from this (large) one would start with
+    # its resident pages, and its maximum RSS would never read below ours
+    rss_file = log.with_suffix(".rss")
+    if Path("/usr/bin/time").exists():
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd]
     with log.open("wb") as sink:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
@@ -343,7 +348,10 @@ def run_measured(cmd: list[str], timeout: float, memory_cap: int | None, log: Pa
             time.sleep(0.02)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
-    peak = max(usage.ru_maxrss * 1024 if usage else 0, peak_tree)
+    try:
+        peak = max(int(rss_file.read_text().split()[-1]) * 1024, peak_tree)
+    except (OSError, ValueError, IndexError):  # no /usr/bin/time, or killed: wait4's maximum (an upper bound)
+        peak = max(usage.ru_maxrss * 1024 if usage else 0, peak_tree)
     return {"wall_s": wall, "peak_mb": peak / 2**20, "timed_out": timed_out, "returncode": proc.returncode}
 
 
