@@ -111,3 +111,10 @@ def test_saving_does_not_change_what_follows():
     transitions = plain.pop_transitions()
     assert transitions and saved.pop_transitions() == transitions
     assert _doc(saved) == _doc(plain)
+
+
+def test_a_numeric_tracker_saved_before_any_firing_reads_the_same_after_a_round_trip():
+    # found by the property above: Page-Hinkley's untouched max decrease is River's int -1, read back as -1.0
+    tracker = RuleTracker(_rule(True), TrackerSettings(3, min_fired=3, alpha=0.2))
+    doc = _doc(tracker)
+    assert _doc(RuleTracker.from_json(json.loads(doc), tracker.rule)) == doc

@@ -93,7 +93,11 @@ class Adwin:
 
 
 def _float(x: float) -> float | str:
-    return x if math.isfinite(x) else repr(x)  # 'inf', '-inf', 'nan' as text: JSON has no non-finite numbers
+    # 'inf', '-inf', 'nan' as text: JSON has no non-finite numbers. Always a float otherwise: River starts some
+    # statistics as ints (Page-Hinkley's max decrease is -1), and a state saved before and after a round trip
+    # must read the same.
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)
 
 
 def _river_drift() -> Any:
