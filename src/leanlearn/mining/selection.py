@@ -194,18 +194,22 @@ def _greedy(
             union |= cand.mask
         else:
             context.append((cand, reason))
+    # how many findings cover each row: the rows the others cover are those where the count exceeds this one's mask
+    # (one pass per finding judged, so the whole check is O(findings² × rows), not cubic)
+    covering = np.zeros(union.shape, dtype=np.int32)
+    for cand in kept:
+        covering += cand.mask
     changed = len(kept) > 1
     while changed:
         changed = False
         for i in range(len(kept) - 1, -1, -1):
-            others = np.zeros_like(union)
-            for j, other in enumerate(kept):
-                if j != i:
-                    others |= other.mask
+            others = covering > kept[i].mask
             rest = ~others
             reason = judge(kept[i], kept[i].mask & rest, rest)
             if reason is not None and not sharper(kept[i], others):
-                context.append((kept.pop(i), reason.replace("the findings before it", "the other findings")))
+                dropped = kept.pop(i)
+                covering -= dropped.mask
+                context.append((dropped, reason.replace("the findings before it", "the other findings")))
                 changed = len(kept) > 1
                 break
     return kept, context
