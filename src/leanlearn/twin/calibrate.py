@@ -1,0 +1,443 @@
+"""Calibrate the twin on a real log: a line spec built from the fused canonical tables.
+
+:func:`calibrate` reads a fused log (a fusion pipeline, its result, or the ``operations`` / ``downtime`` tables),
+measures it with :func:`leanlearn.twin.observed.observe` and writes down what it saw as a
+:class:`~leanlearn.twin.spec.LineSpec`:
+
+- **stations** — every station of the log, with its **cycle** time per visit (empirical: the production minutes of
+  each observed visit; per material — ``cycle_by_material`` — where a material has ``min_material_visits`` visits or
+  more), its **setups** (empirical, the observed setup minutes per run *including the runs that had none*, so the
+  share of runs that get a setup is kept; ``always: true`` when runs of the same material get setups about as often
+  as material changes do, otherwise only on a material change; a ``matrix`` entry for every from → to material pair
+  with ``min_pair_changeovers`` observed setups), its **breakdowns** (time between failures exponential with the
+  observed failure rate over the clock, repair times empirical), and its **capacity** (the most operations it ran
+  at once);
+- **release** — ``trace`` (default): every observed order released when its first operation started, with its
+  material, quantity and observed routing (the visits' station sequence), so the twin replays the log's demand and
+  routings; or ``push``: exponential inter-arrival times with the observed mean and materials with their observed
+  routings as weights;
+- **shifts** — when the log shows a daily break (a block of clock hours holding less than 2 % of the work), the
+  working hours per day and their start;
+- **transfer** — the time between an order's consecutive visits that the model does not explain (moves, waiting for
+  material, inspection queues outside the log): empirical, the observed gaps between visits (overlaps count as 0),
+  scaled by a factor chosen so that the twin's order lead-time distribution is closest (KS distance) to the log's —
+  the gaps include queueing, which the twin adds itself. ``tune_transfer=False`` keeps the raw gaps.
+
+Nothing here knows any particular log: thresholds are parameters, and every number comes from the tables.
+
+Examples
+--------
+>>> spec = calibrate("pipelines/production_4tu.yaml", tune_transfer=False)  # doctest: +SKIP
+>>> spec.release.policy  # doctest: +SKIP
+'trace'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from leanlearn.errors import SchemaError
+from leanlearn.twin.observed import Observed, load_tables, observe
+
+if TYPE_CHECKING:
+    from leanlearn.twin.spec import LineSpec
+
+__all__ = ["Calibration", "calibrate", "calibrate_dict", "write_spec"]
+
+UNIT_MINUTES = {"s": 1 / 60, "min": 1.0, "h": 60.0, "d": 1440.0}
+#: Decimal places kept for times written into the spec (in its time unit).
+DIGITS = 4
+#: Share of the day's work below which a block of clock hours is a break between shifts.
+SHIFT_BREAK_SHARE = 0.02
+#: Candidate scale factors of the observed gaps tried by the transfer tuning (then refined around the best).
+TRANSFER_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A calibrated spec (as a dict), with the observation it came from and notes on how each part was chosen."""
+
+    spec: dict[str, Any] = field(repr=False)
+    observed: Observed = field(repr=False)
+    notes: list[str] = field(default_factory=list)
+    transfer_scale: float | None = None
+    transfer_ks: dict[float, float] = field(default_factory=dict)
+
+    def line_spec(self) -> LineSpec:
+        """The spec as a validated :class:`~leanlearn.twin.spec.LineSpec`."""
+        from leanlearn.twin.spec import LineSpec
+
+        return LineSpec.from_dict(self.spec, source="calibrated spec")
+
+
+def _times(values: Sequence[float] | np.ndarray, unit: float) -> list[float]:
+    return [round(float(v) / unit, DIGITS) for v in values]
+
+
+def _empirical(values: Sequence[float] | np.ndarray, unit: float) -> dict[str, Any] | float:
+    """An empirical distribution of ``values`` (minutes) in the spec's unit; one distinct value is a number."""
+    times = _times(values, unit)
+    if len(set(times)) == 1:
+        return times[0]
+    return {"dist": "empirical", "values": times}
+
+
+def _runs(ops: pd.DataFrame) -> pd.DataFrame:
+    """Every run (consecutive operations of one order on a station, in the station's time order) with its setup
+    minutes (0 when it had none) and the material of the station's previous run."""
+    work = ops.sort_values(["station", "start", "end"], kind="stable")
+    owner = work["order_id"].astype(str)
+    new = (work["station"] != work["station"].shift()) | (owner != owner.shift())
+    run = new.cumsum().to_numpy()
+    minutes = ((work["end"] - work["start"]) / pd.Timedelta(minutes=1)).where(work["kind"] == "setup", 0.0)
+    material = work["material"].fillna("default").astype(str) if "material" in work.columns else "default"
+    frame = pd.DataFrame({"run": run, "station": work["station"].to_numpy(), "material": np.asarray(material),
+                          "setup_min": minutes.to_numpy()})
+    runs = frame.groupby("run", sort=True).agg(station=("station", "first"), material=("material", "first"),
+                                               setup_min=("setup_min", "sum"))
+    runs["previous"] = runs.groupby("station", sort=False)["material"].shift()
+    return runs.reset_index(drop=True)
+
+
+def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple[dict[str, Any] | None, str]:
+    """The setup spec of one station from its runs, and a note saying how it was chosen.
+
+    The twin draws a setup time at every visit (``always``) or at every material change; the distribution holds
+    the observed setups and as many zeros as visits (or changes) went without one, so the share is kept.
+    """
+    if not (runs["setup_min"] > 0).any():
+        return None, "no setups"
+    known = runs.dropna(subset=["previous"])
+    change = known[known["previous"] != known["material"]]
+    same = known[known["previous"] == known["material"]]
+    p_change = float((change["setup_min"] > 0).mean()) if len(change) else math.nan
+    p_same = float((same["setup_min"] > 0).mean()) if len(same) else math.nan
+    # setups as often on a repeat of the material as on a change: they come with the run, not with the change
+    always = not len(change) or (len(same) > 0 and p_same >= 0.5 * p_change)
+    basis = runs if always else pd.concat([change, runs[runs["previous"].isna()]])
+    values = basis["setup_min"].to_numpy(dtype=float)
+    if always:  # one draw per visit: a run that spans several visits of its order got its setup once
+        setups = values[values > 0]
+        values = np.concatenate([setups, np.zeros(max(visits - len(setups), int((values <= 0).sum())))])
+    spec: dict[str, Any] = {"default": _empirical(values, unit)}
+    if always:
+        spec["always"] = True
+    matrix: dict[str, dict[str, Any]] = {}
+    for (before, after), pair in known.groupby(["previous", "material"], sort=True):
+        if before == after and not always:
+            continue
+        if int((pair["setup_min"] > 0).sum()) >= min_pair:
+            matrix.setdefault(str(before), {})[str(after)] = _empirical(pair["setup_min"].to_numpy(), unit)
+    if matrix:
+        spec["matrix"] = matrix
+    share = float((values > 0).mean())
+    how = "every visit" if always else "material changes"
+
+    def pct(p: float) -> str:
+        return f"{p:.0%}" if np.isfinite(p) else "n/a"
+
+    note = (f"setup drawn on {how}: {share:.0%} of {len(values)} had one (runs after a material change "
+            f"{pct(p_change)}, after the same material {pct(p_same)})"
+            + (f", {sum(len(v) for v in matrix.values())} matrix pair(s)" if matrix else ""))
+    return spec, note
+
+
+def _breakdowns(down: pd.DataFrame, station: str, span_min: float, unit: float) -> dict[str, Any] | None:
+    events = down[(down["station"] == station) & ~down["planned"].astype(bool)]
+    if events.empty or span_min <= 0:
+        return None
+    up = max(span_min - float(events["minutes"].sum()), span_min / 2)
+    return {"tbf": {"dist": "exponential", "mean": round(up / len(events) / unit, DIGITS)},
+            "repair": _empirical(events["minutes"].to_numpy(), unit)}
+
+
+def _shifts(ops: pd.DataFrame) -> dict[str, Any] | None:
+    """Working hours per day when the log shows a daily break: a block of clock hours with almost no work."""
+    work = ops[ops["kind"].isin(("production", "setup"))]
+    if work.empty:
+        return None
+    minutes = np.zeros(24 * 60)
+    start = (work["start"].dt.hour * 60 + work["start"].dt.minute).to_numpy()
+    length = np.minimum(((work["end"] - work["start"]) / pd.Timedelta(minutes=1)).to_numpy(), 7 * 1440)
+    whole_days = np.floor(length / 1440)
+    minutes += whole_days.sum()
+    rest = (length - whole_days * 1440).astype(int)
+    marks = np.zeros(24 * 60 + 1)
+    for s, r in zip(start, rest, strict=True):
+        e = s + r
+        marks[s] += 1
+        if e <= 1440:
+            marks[e] -= 1
+        else:
+            marks[1440] -= 1
+            marks[0] += 1
+            marks[e - 1440] -= 1
+    minutes += np.cumsum(marks)[:1440]
+    hours = minutes.reshape(24, 60).sum(axis=1)
+    total = hours.sum()
+    if total <= 0:
+        return None
+    share = hours / total
+    quiet = share < SHIFT_BREAK_SHARE / 4  # an hour holding under a quarter of the break's share
+    if not quiet.any() or quiet.all():
+        return None
+    # the longest circular block of quiet hours whose total share is under SHIFT_BREAK_SHARE
+    best: tuple[int, int] | None = None
+    for first in range(24):
+        if not quiet[first] or quiet[(first - 1) % 24]:
+            continue
+        length_h = 0
+        while length_h < 24 and quiet[(first + length_h) % 24]:
+            length_h += 1
+        block = [(first + i) % 24 for i in range(length_h)]
+        if share[block].sum() < SHIFT_BREAK_SHARE and (best is None or length_h > best[1]):
+            best = (first, length_h)
+    if best is None:
+        return None
+    first, length_h = best
+    return {"hours_per_day": 24 - length_h, "start_hour": (first + length_h) % 24}
+
+
+def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h", release: str = "trace",
+                   busy_min_visits: int = 30, min_material_visits: int = 30, min_pair_changeovers: int = 10,
+                   qty: str | None = None, shifts: bool = True) -> Calibration:
+    """The calibrated spec as a dict (before transfer tuning), with the observation and notes.
+
+    See :func:`calibrate` for the parameters.
+    """
+    if time_unit not in UNIT_MINUTES:
+        raise SchemaError(f"time_unit must be one of {', '.join(UNIT_MINUTES)}, got {time_unit!r}")
+    if release not in ("trace", "push"):
+        raise SchemaError(f"release must be 'trace' (replay the observed orders) or 'push', got {release!r}")
+    for name, value in (("busy_min_visits", busy_min_visits), ("min_material_visits", min_material_visits),
+                        ("min_pair_changeovers", min_pair_changeovers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SchemaError(f"{name} must be a whole number of at least 1, got {value!r}")
+    operations, downtime = load_tables(source)
+    if qty is None and "good_qty" in operations.columns:
+        qty = "good_qty"
+    seen = observe(operations, downtime, qty=qty)
+    if len(seen.orders) < 2 or len(seen.visits) < 2:
+        raise SchemaError(f"the log holds {len(seen.orders)} order(s) and {len(seen.visits)} visit(s); calibrating a "
+                          "twin needs at least 2 orders with their operations")
+    unit = UNIT_MINUTES[time_unit]
+    ops = vs_operations(operations)
+    runs = _runs(ops)
+    notes: list[str] = []
+    stations = []
+    for row in seen.stations.itertuples(index=False):
+        name = str(row.station)
+        cycles = seen.cycles(name)
+        entry: dict[str, Any] = {"name": name}
+        if int(row.capacity) > 1:
+            entry["capacity"] = int(row.capacity)
+        if len(cycles) == 0:  # only setups or zero-length reports: its visits take no production time
+            entry["cycle"] = 0.0
+            notes.append(f"{name}: no production report, cycle 0")
+        else:
+            entry["cycle"] = _empirical(cycles, unit)
+        entry["per_unit"] = False
+        mine = seen.visits[(seen.visits["station"] == name) & seen.visits["cycle_min"].notna()]
+        by_material = {str(m): _empirical(g["cycle_min"].to_numpy(), unit)
+                       for m, g in mine.groupby("material", sort=True) if len(g) >= min_material_visits}
+        if by_material and len(by_material) < mine["material"].nunique():
+            entry["cycle_by_material"] = by_material
+        elif len(by_material) > 1:
+            entry["cycle_by_material"] = by_material
+        setup, how = _setup(runs[runs["station"] == name], int(row.visits), unit, min_pair_changeovers)
+        if setup is not None:
+            entry["setup"] = setup
+        failures = _breakdowns(seen.downtime, name, seen.span_min, unit)
+        if failures is not None:
+            entry["breakdowns"] = failures
+        stations.append(entry)
+        busy = "busy" if int(row.visits) >= busy_min_visits else "rare"
+        notes.append(f"{name}: {int(row.visits)} visits ({busy}), cycle median {row.cycle_p50_min:.4g} min, capacity "
+                     f"{int(row.capacity)}, {how}, {int(row.downtime_n)} breakdown(s)")
+
+    start = seen.start.floor("h")
+    spec: dict[str, Any] = {"line": str(line if line is not None else _line_name(operations)),
+                            "time_unit": time_unit,
+                            "start": start.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    orders = seen.orders
+    if release == "trace":
+        spec["release"] = {"policy": "trace", "orders": [
+            {"id": str(o.order_id), "material": str(o.material),
+             "release": round(float((o.release - start) / pd.Timedelta(minutes=1)) / unit, DIGITS),
+             "qty": _quantity(o.qty), "routing": list(o.routing)}
+            for o in orders.itertuples(index=False)]}
+    else:
+        gaps = orders["release"].diff().dropna() / pd.Timedelta(minutes=1)
+        mean_gap = float(gaps.mean()) if len(gaps) else seen.span_min
+        spec["release"] = {"policy": "push", "arrivals": {"dist": "exponential",
+                                                          "mean": round(max(mean_gap, 1e-3) / unit, DIGITS)},
+                           "max_orders": len(orders)}
+    materials: dict[str, Any] = {}
+    for material, group in orders.groupby("material", sort=True):
+        routes = group["routing"].value_counts()
+        materials[str(material)] = {
+            "share": round(len(group) / len(orders), 6),
+            "routings": [{"stations": list(route), "weight": int(count)} for route, count in routes.items()]}
+    spec["materials"] = materials
+    gaps = seen.transitions["gap_min"].clip(lower=0).to_numpy(dtype=float)
+    if len(gaps):
+        spec["transfer"] = _empirical(gaps, unit)
+    if shifts:
+        calendar = _shifts(ops)
+        if calendar is not None:
+            for entry in stations:
+                entry["shifts"] = calendar
+            notes.append(f"shifts: {calendar['hours_per_day']} h a day from {calendar['start_hour']}:00")
+    spec["stations"] = stations
+    return Calibration(spec=spec, observed=seen, notes=notes)
+
+
+def vs_operations(operations: pd.DataFrame) -> pd.DataFrame:
+    """The operations normalised as :mod:`leanlearn.lean.valuestream` does (UTC times, ``kind``, ordered)."""
+    from leanlearn.lean import valuestream as vs
+
+    ops = vs._operations(operations)
+    if "material" not in ops.columns:
+        ops["material"] = "default"
+    return ops.dropna(subset=["order_id"])
+
+
+def _line_name(operations: pd.DataFrame) -> str:
+    if "line" in operations.columns and operations["line"].notna().any():
+        return str(operations["line"].dropna().iloc[0])
+    return "line"
+
+
+def _quantity(value: Any) -> float | int:
+    if value is None or not np.isfinite(value) or value <= 0:
+        return 1
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _scaled(transfer: Any, scale: float) -> Any:
+    if isinstance(transfer, int | float):
+        return round(float(transfer) * scale, DIGITS)
+    return {**transfer, "values": [round(v * scale, DIGITS) for v in transfer["values"]]}
+
+
+def _horizon(seen: Observed, spec: Mapping[str, Any]) -> float:
+    unit = UNIT_MINUTES[spec["time_unit"]]
+    start = pd.Timestamp(spec["start"])
+    return float((seen.end - start) / pd.Timedelta(minutes=1)) / unit
+
+
+def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", release: str = "trace",
+              busy_min_visits: int = 30, min_material_visits: int = 30, min_pair_changeovers: int = 10,
+              qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 2,
+              seed: int = 0, out: str | Path | None = None) -> LineSpec:
+    """Build a line spec from a fused log (see the module text for what each part of the spec comes from).
+
+    Parameters
+    ----------
+    source : pipeline YAML path, FusionResult, mapping of tables or (operations, downtime)
+        The log.
+    line : str, optional
+        Name of the line in the spec (default: the ``line`` column, else ``"line"``).
+    time_unit : {"s", "min", "h", "d"}, default="h"
+        Unit of every time in the spec.
+    release : {"trace", "push"}, default="trace"
+        Replay the observed orders, or release new ones at the observed mean rate.
+    busy_min_visits : int, default=30
+        Visits a station needs to count as busy (reported in the notes; :func:`leanlearn.twin.check.check_twin`
+        judges busy stations only).
+    min_material_visits : int, default=30
+        Visits of one material a station needs for a cycle distribution of its own.
+    min_pair_changeovers : int, default=10
+        Setups of one from → to material pair a station needs for a setup-matrix entry.
+    qty : str, optional
+        Quantity column (default ``good_qty`` when present): the orders' quantities.
+    shifts : bool, default=True
+        Look for a daily break in the log and write the working hours.
+    tune_transfer : bool, default=True
+        Scale the observed gaps so the twin's lead times match the log's (a few short simulations).
+    replications : int, default=2
+        Replications per candidate scale in the tuning.
+    seed : int, default=0
+        Seed of the tuning simulations.
+    out : path, optional
+        Also write the spec there (YAML, with a header saying where it came from; see :func:`write_spec`).
+    """
+    calibration = calibrate_dict(source, line=line, time_unit=time_unit, release=release,
+                                 busy_min_visits=busy_min_visits, min_material_visits=min_material_visits,
+                                 min_pair_changeovers=min_pair_changeovers, qty=qty, shifts=shifts)
+    if tune_transfer and "transfer" in calibration.spec:
+        calibration = tune(calibration, replications=replications, seed=seed)
+    spec = calibration.line_spec()
+    if out is not None:
+        write_spec(spec, out, calibration)
+    return spec
+
+
+def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0) -> Calibration:
+    """Scale the transfer times so the twin's order lead-time distribution is closest (KS) to the observed one."""
+    from scipy.stats import ks_2samp
+
+    from leanlearn.twin.spec import LineSpec
+
+    observed = calibration.observed.lead_times()
+    base = calibration.spec["transfer"]
+    horizon = _horizon(calibration.observed, calibration.spec)
+    scores: dict[float, float] = {}
+
+    def score(scale: float) -> float:
+        scale = round(scale, 4)
+        if scale not in scores:
+            spec = LineSpec.from_dict({**calibration.spec, "transfer": _scaled(base, scale)}, source="calibration")
+            simulated = simulated_lead_times(spec, horizon, replications=replications, seed=seed)
+            scores[scale] = float(ks_2samp(observed, simulated).statistic) if len(simulated) else 1.0
+        return scores[scale]
+
+    for scale in TRANSFER_GRID:
+        score(scale)
+    step = TRANSFER_GRID[1] - TRANSFER_GRID[0]
+    best = min(scores, key=lambda s: (scores[s], s))
+    for _ in range(3):  # refine around the best: halve the step each time
+        step /= 2
+        for candidate in (best - step, best + step):
+            if candidate >= 0:
+                score(candidate)
+        best = min(scores, key=lambda s: (scores[s], s))
+    spec = {**calibration.spec, "transfer": _scaled(base, best)}
+    note = f"transfer: observed gaps between visits × {best:g} (lead-time KS {scores[best]:.3f} in the tuning)"
+    return Calibration(spec=spec, observed=calibration.observed, notes=[*calibration.notes, note],
+                       transfer_scale=best, transfer_ks=dict(sorted(scores.items())))
+
+
+def simulated_lead_times(spec: LineSpec, horizon: float, *, replications: int = 1, seed: int = 0) -> np.ndarray:
+    """Order lead times (minutes) the twin produces, measured from its operations as the log's are."""
+    from leanlearn.twin import simulate
+
+    result = simulate(spec, horizon=horizon, replications=replications, seed=seed)
+    leads = []
+    for run in result.replications:
+        if len(run.operations):
+            leads.append(observe(run.operations, run.downtime).lead_times())
+    return np.concatenate(leads) if leads else np.zeros(0)
+
+
+def write_spec(spec: LineSpec, path: str | Path, calibration: Calibration | None = None) -> Path:
+    """Write ``spec`` as YAML with a comment header: where it came from and how each part was chosen."""
+    target = Path(path)
+    spec.to_yaml(target)
+    body = target.read_text(encoding="utf-8")
+    lines = ["# Line spec calibrated by leanlearn (leanlearn.twin.calibrate) from a fused log."]
+    if calibration is not None:
+        seen = calibration.observed
+        lines.append(f"# Log: {len(seen.orders)} orders, {len(seen.visits)} visits, {len(seen.stations)} stations, "
+                     f"{seen.start:%Y-%m-%d %H:%M} to {seen.end:%Y-%m-%d %H:%M} UTC.")
+        lines.append("# Cycle and setup times are the observed ones (empirical); see leanlearn.twin.calibrate.")
+        lines += [f"#   {note}" for note in calibration.notes]
+    target.write_text("\n".join(lines) + "\n" + body, encoding="utf-8")
+    return target
