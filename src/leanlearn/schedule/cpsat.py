@@ -1,0 +1,289 @@
+"""The CP-SAT job-shop model: one interval per operation, routing precedences, release dates, a no-overlap per
+machine (holding the machine's unavailability and down windows as fixed intervals), sequence-dependent setups and
+forbidden material sequences (a circuit per machine, only on machines where a setup or a forbidden pair applies),
+frozen operations (fixed starts), lower bounds on starts (a repair's "now"), an optional makespan upper bound, and a
+solution hint.
+
+Objectives are solved **lexicographically, stage by stage**: minimise the first, bound it by the value found, then
+the next, each stage hinted with the previous stage's solution, all within one total time limit. Names:
+``makespan``, ``tardiness`` (total, against the due dates), ``bottleneck_idle`` (see
+:mod:`leanlearn.schedule.solution`), ``moved`` (operations whose start differs from a reference schedule).
+
+OR-Tools is imported only when a model is built.
+
+Examples
+--------
+>>> from leanlearn.schedule.instance import parse_standard
+>>> result = solve(parse_standard("2 2\\n0 3 1 2\\n1 4 0 1\\n"), time_limit=5)
+>>> result.status, result.makespan
+('OPTIMAL', 6)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from leanlearn.errors import LeanlearnError
+from leanlearn.schedule.instance import Instance
+from leanlearn.schedule.solution import Schedule, ScheduledOp, bottleneck_machine
+
+__all__ = ["OBJECTIVES", "Problem", "solve", "solve_problem"]
+
+#: Objective names (and accepted aliases).
+OBJECTIVES = {"makespan": "makespan", "tardiness": "tardiness", "total_tardiness": "tardiness",
+              "bottleneck_idle": "bottleneck_idle", "moved": "moved", "operations_moved": "moved",
+              "stability": "moved"}
+
+
+@dataclass
+class Problem:
+    """What to solve: an instance plus the repair's extras (all optional).
+
+    ``fixed``: ``(job, index) -> start`` of frozen operations; ``min_start``: lower bounds on starts; ``windows``:
+    extra ``(machine, start, end)`` down windows; ``due``: due date per job (default the instance's);
+    ``bottleneck``: the machine of ``bottleneck_idle`` (default :func:`bottleneck_machine`); ``reference``: the
+    schedule ``moved`` counts against; ``makespan_ub``: an upper bound on the makespan; ``hint``: a schedule to warm
+    start from.
+    """
+
+    instance: Instance
+    fixed: dict[tuple[int, int], int] = field(default_factory=dict)
+    min_start: dict[tuple[int, int], int] = field(default_factory=dict)
+    windows: tuple[tuple[int, int, int], ...] = ()
+    due: dict[int, int | None] | None = None
+    bottleneck: int | None = None
+    reference: Schedule | None = None
+    makespan_ub: int | None = None
+    hint: Schedule | None = None
+
+
+def _objectives(objective: str | Sequence[str]) -> list[str]:
+    names = [objective] if isinstance(objective, str) else list(objective)
+    out = []
+    for name in names:
+        if name not in OBJECTIVES:
+            raise LeanlearnError(f"unknown objective {name!r}; use one of makespan, tardiness, bottleneck_idle, moved")
+        if OBJECTIVES[name] not in out:
+            out.append(OBJECTIVES[name])
+    if not out:
+        raise LeanlearnError("give at least one objective (makespan, tardiness, bottleneck_idle, moved)")
+    return out
+
+
+class _Model:
+    """The CP-SAT model of a :class:`Problem` (built once; stages add bounds and change the objective)."""
+
+    def __init__(self, problem: Problem) -> None:
+        from ortools.sat.python import cp_model
+
+        self.cp = cp_model
+        self.p = p = problem
+        inst = p.instance
+        m = self.model = cp_model.CpModel()
+        horizon = inst.horizon()
+        horizon = max([horizon] + [s + horizon for s in p.fixed.values()] + [s + horizon for s in p.min_start.values()]
+                      + [e + sum(o.duration for o in inst.operations) for _, _, e in p.windows])
+        if p.makespan_ub is not None:
+            horizon = min(horizon, max(p.makespan_ub, 0))
+        self.horizon = horizon
+        self.start: dict[tuple[int, int], Any] = {}
+        self.end: dict[tuple[int, int], Any] = {}
+        self.interval: dict[tuple[int, int], Any] = {}
+        for op in inst.operations:
+            key = (op.job, op.index)
+            start: Any
+            end: Any
+            if key in p.fixed:
+                s = p.fixed[key]
+                start = m.new_constant(s)
+                end = m.new_constant(s + op.duration)
+                interval = m.new_fixed_size_interval_var(s, op.duration, f"i{key}")
+            else:
+                lo = max(p.min_start.get(key, 0), inst.jobs[op.job].release if op.index == 0 else 0)
+                hi = max(horizon - op.duration, lo)
+                start = m.new_int_var(lo, hi, f"s{key}")
+                end = start + op.duration
+                interval = m.new_fixed_size_interval_var(start, op.duration, f"i{key}")
+            self.start[key], self.end[key], self.interval[key] = start, end, interval
+        for job in inst.jobs:
+            for k in range(1, len(job.operations)):
+                m.add(self.start[job.id, k] >= self.end[job.id, k - 1])
+        windows = list(inst.unavailable) + list(p.windows)
+        self.arcs: dict[int, dict[tuple[tuple[int, int], tuple[int, int]], Any]] = {}
+        for machine in range(inst.n_machines):
+            keys = [(o.job, o.index) for o in inst.operations if o.machine == machine]
+            blocks = [m.new_fixed_size_interval_var(s, e - s, f"w{machine}.{s}") for mm, s, e in windows
+                      if mm == machine and e > s]
+            m.add_no_overlap([self.interval[k] for k in keys] + blocks)
+            if len(keys) > 1 and self._needs_circuit(machine, keys):
+                self._circuit(machine, keys)
+        # objective expressions
+        self.exprs: dict[str, Any] = {}
+        lasts = [self.end[job.id, len(job.operations) - 1] for job in inst.jobs]
+        mk = m.new_int_var(0, horizon, "makespan")
+        m.add_max_equality(mk, lasts)
+        self.exprs["makespan"] = mk
+        dues = p.due if p.due is not None else {job.id: job.due for job in inst.jobs}
+        tard = []
+        for job in inst.jobs:
+            d = dues.get(job.id)
+            if d is None:
+                continue
+            t = m.new_int_var(0, horizon, f"t{job.id}")
+            m.add(t >= lasts[job.id] - d)
+            tard.append(t)
+        self.exprs["tardiness"] = sum(tard) if tard else 0
+        b = bottleneck_machine(inst) if p.bottleneck is None else p.bottleneck
+        self.bottleneck = b
+        on_b = [(o.job, o.index) for o in inst.operations if o.machine == b]
+        first, last = m.new_int_var(0, horizon, "b_first"), m.new_int_var(0, horizon, "b_last")
+        m.add_min_equality(first, [self.start[k] for k in on_b])
+        m.add_max_equality(last, [self.end[k] for k in on_b])
+        self.exprs["bottleneck_idle"] = last - first - sum(inst.op(*k).duration for k in on_b)
+        moved: list[Any] = []
+        if p.reference is not None:
+            ref = p.reference.by_key()
+            for key, start in self.start.items():
+                r = ref.get(key)
+                if key in p.fixed:
+                    moved.append(int(r is None or r.start != p.fixed[key]))
+                    continue
+                if r is None:
+                    moved.append(1)
+                    continue
+                flag = m.new_bool_var(f"moved{key}")
+                m.add(start == r.start).only_enforce_if(~flag)
+                moved.append(flag)
+        self.exprs["moved"] = sum(moved) if moved else 0
+        if p.hint is not None:
+            self.hint(p.hint)
+
+    def _needs_circuit(self, machine: int, keys: list[tuple[int, int]]) -> bool:
+        inst = self.p.instance
+        jobs = {j for j, _ in keys}
+        return any(inst.setup(machine, a, b) or inst.is_forbidden(machine, a, b) for a in jobs for b in jobs if a != b)
+
+    def _circuit(self, machine: int, keys: list[tuple[int, int]]) -> None:
+        """Sequence the machine with a circuit through a depot (node 0): arc i -> j means j directly follows i."""
+        inst, m = self.p.instance, self.model
+        arcs = []
+        lits: dict[tuple[int, int], Any] = {}
+        for i, a in enumerate(keys, start=1):
+            arcs.append((0, i, m.new_bool_var(f"first{machine}.{a}")))
+            arcs.append((i, 0, m.new_bool_var(f"last{machine}.{a}")))
+            for j, b in enumerate(keys, start=1):
+                if i == j or inst.is_forbidden(machine, a[0], b[0]):
+                    continue
+                lit = m.new_bool_var(f"arc{machine}.{a}.{b}")
+                setup = inst.setup(machine, a[0], b[0])
+                m.add(self.start[b] >= self.end[a] + setup).only_enforce_if(lit)
+                arcs.append((i, j, lit))
+                lits[(i, j)] = lit
+        m.add_circuit(arcs)
+        self.arcs[machine] = {(keys[i - 1], keys[j - 1]): lit for (i, j), lit in lits.items()}
+
+    def hint(self, schedule: Schedule) -> None:
+        """Hint every start (and every arc of a circuit) with ``schedule``."""
+        m = self.model
+        m.clear_hints()
+        ops = schedule.by_key()
+        for key, start in self.start.items():
+            if key in ops and key not in self.p.fixed:
+                m.add_hint(start, ops[key].start)
+        for machine, arcs in self.arcs.items():
+            seq = [(o.job, o.index) for o in schedule.machine_sequence(machine)]
+            follows = set(itertools.pairwise(seq))
+            for pair, lit in arcs.items():
+                m.add_hint(lit, pair in follows)
+
+    def schedule(self, solver: Any, status: str) -> Schedule:
+        inst = self.p.instance
+        ops = []
+        for op in inst.operations:
+            key = (op.job, op.index)
+            s = int(solver.value(self.start[key]))
+            ops.append(ScheduledOp(op.job, op.index, op.machine, s, s + op.duration))
+        return Schedule.from_ops(inst.name, status, ops)
+
+
+def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan",), time_limit: float = 10.0, *,
+                  workers: int = 2, seed: int = 0, stability_weight: int = 0,
+                  log: bool = False) -> Schedule:
+    """Solve ``problem`` lexicographically over ``objective`` within ``time_limit`` seconds in total.
+
+    Each stage gets an equal share of the time still left; a stage that proves its optimum early leaves its time to
+    the next. ``stability_weight`` (time units per moved operation, needs ``problem.reference``) adds the count of
+    moved operations to every stage's objective. The result's ``status`` is ``OPTIMAL`` when every stage proved its
+    optimum, ``FEASIBLE`` when some stage ran out of time, ``INFEASIBLE`` when the constraints admit no schedule, and
+    ``UNKNOWN`` when no schedule was found in time; ``extra`` holds ``objective`` (each stage's value),
+    ``stages`` (each stage's status) and ``solve_time_s``.
+    """
+    if time_limit <= 0:
+        raise LeanlearnError(f"time limit {time_limit!r} must be a positive number of seconds")
+    names = _objectives(objective)
+    t0 = time.perf_counter()
+    model = _Model(problem)
+    cp = model.cp
+    best: Schedule | None = None
+    values: dict[str, int] = {}
+    stages: dict[str, str] = {}
+    all_optimal = True
+    for i, name in enumerate(names):
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 0.01:
+            all_optimal = False
+            break
+        expr = model.exprs[name]
+        goal = expr
+        if stability_weight and problem.reference is not None and name != "moved":
+            goal = expr + stability_weight * model.exprs["moved"]
+        model.model.minimize(goal)
+        solver = cp.CpSolver()
+        solver.parameters.max_time_in_seconds = left / (len(names) - i)
+        solver.parameters.num_workers = max(1, int(workers))
+        solver.parameters.random_seed = int(seed)
+        solver.parameters.log_search_progress = bool(log)
+        code = solver.solve(model.model)
+        status = solver.status_name(code)
+        stages[name] = status
+        if code in (cp.OPTIMAL, cp.FEASIBLE):
+            best = model.schedule(solver, "FEASIBLE")
+            value = int(solver.value(expr)) if not isinstance(expr, int) else expr
+            values[name] = value
+            if code != cp.OPTIMAL:
+                all_optimal = False
+            if not isinstance(expr, int):
+                model.model.add(expr <= value)
+            model.hint(best)
+            continue
+        all_optimal = False
+        if code == cp.INFEASIBLE or code == cp.MODEL_INVALID:
+            if best is None:
+                return _empty(problem, "INFEASIBLE", names, values, stages, t0)
+        break
+    if best is None:
+        return _empty(problem, "UNKNOWN", names, values, stages, t0)
+    final = "OPTIMAL" if all_optimal and len(values) == len(names) else "FEASIBLE"
+    return Schedule(best.instance_name, final, best.makespan, best.operations,
+                    {"objective": values, "stages": stages, "solve_time_s": round(time.perf_counter() - t0, 4)})
+
+
+def _empty(problem: Problem, status: str, names: list[str], values: Mapping[str, int], stages: Mapping[str, str],
+           t0: float) -> Schedule:
+    return Schedule(problem.instance.name, status, 0, (),
+                    {"objective": dict(values), "stages": dict(stages),
+                     "solve_time_s": round(time.perf_counter() - t0, 4)})
+
+
+def solve(instance: Instance, time_limit: float = 10.0, *, workers: int = 2, seed: int = 0,
+          hint: Schedule | None = None, objective: str | Sequence[str] = ("makespan",)) -> Schedule:
+    """Schedule ``instance`` with CP-SAT within ``time_limit`` seconds (lexicographic over ``objective``).
+
+    Returns a :class:`Schedule` with status ``OPTIMAL``, ``FEASIBLE``, ``INFEASIBLE`` (no operations) or
+    ``UNKNOWN`` (no schedule found in time; no operations).
+    """
+    return solve_problem(Problem(instance, hint=hint), objective, time_limit, workers=workers, seed=seed)

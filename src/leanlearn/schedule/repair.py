@@ -1,0 +1,202 @@
+"""Event-triggered repair: after a machine goes down, reschedule the remaining operations with CP-SAT, warm-started
+from the right-shift repair and never worse than it on makespan.
+
+The **remaining problem** at the disruption's start ``now``:
+
+- operations that ended before ``now`` keep their times; so do operations that started before ``now`` and are not
+  interrupted (frozen: fixed starts in the model);
+- the operation running on the downed machine at ``now`` is restarted from scratch after the window;
+- every other operation is a decision: any start ``>= now``, in routing order, off the down window
+  ``[start, start + duration)`` and the instance's own unavailability windows, with the setups.
+
+Objectives, lexicographic in the order given (default: ``bottleneck_idle``, ``tardiness``, ``makespan``), then
+``moved`` (operations whose start changed against the original schedule) as the last tie-break; ``stability_weight``
+adds the moved count to every stage's objective as well. Tardiness is measured against the original schedule's job
+completion times unless due dates are given. The **bottleneck** is the machine with the largest remaining workload
+(durations of the operations not yet started at ``now``, the restarted one included).
+
+The model's makespan is bounded by the right-shift makespan and hinted with the right-shift schedule (hints can be
+lost in CP-SAT's presolve, or-tools #3750 / #4373; the bound keeps the guarantee); if CP-SAT finds no schedule in
+time, the right-shift schedule is returned (``extra["fallback"] = "right_shift"``).
+
+Examples
+--------
+>>> from leanlearn.schedule.instance import parse_standard
+>>> from leanlearn.schedule.cpsat import solve
+>>> inst = parse_standard("3 2\\n0 3 1 2\\n1 4 0 1\\n0 2 1 2\\n")
+>>> plan = solve(inst, 5)
+>>> result = repair(inst, plan, Disruption(1, 2, 3), time_limit=5)
+>>> result.schedule.makespan <= result.right_shift.makespan
+True
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from leanlearn.schedule.instance import Instance, InstanceError
+from leanlearn.schedule.rightshift import _as_list, classify, right_shift
+from leanlearn.schedule.solution import Schedule, bottleneck_machine, kpis
+from leanlearn.schedule.validate import validate_schedule
+
+__all__ = ["Disruption", "RepairResult", "remaining_problem", "repair"]
+
+DEFAULT_OBJECTIVE = ("bottleneck_idle", "tardiness", "makespan")
+
+
+@dataclass(frozen=True, slots=True)
+class Disruption:
+    """``machine`` is down during ``[start, start + duration)``."""
+
+    machine: int
+    start: int
+    duration: int
+
+    @property
+    def end(self) -> int:
+        """When the machine is back."""
+        return self.start + self.duration
+
+    def to_json(self) -> dict[str, int]:
+        """``{"machine", "start", "duration"}``."""
+        return {"machine": self.machine, "start": self.start, "duration": self.duration}
+
+    @classmethod
+    def parse(cls, text: str, instance: Instance | None = None) -> Disruption:
+        """``MACHINE:START:DURATION`` (machine by index, or by name when ``instance`` names its machines).
+
+        >>> Disruption.parse("2:30:15")
+        Disruption(machine=2, start=30, duration=15)
+        """
+        match = re.fullmatch(r"\s*(.+?):(\d+):(\d+)\s*", str(text))
+        if not match:
+            raise InstanceError(f"--down {text!r}: write MACHINE:START:DURATION with whole numbers, e.g. 2:30:15")
+        name, start, duration = match.group(1), int(match.group(2)), int(match.group(3))
+        if instance is not None:
+            machine = instance.machine_index(name)
+        elif name.isdigit():
+            machine = int(name)
+        else:
+            raise InstanceError(f"--down {text!r}: machine {name!r} must be a number here")
+        if duration < 1:
+            raise InstanceError(f"--down {text!r}: the duration must be at least 1")
+        return cls(machine, start, duration)
+
+
+@dataclass
+class RepairResult:
+    """The repaired schedule, the right-shift repair beside it, and both one's KPIs."""
+
+    schedule: Schedule
+    right_shift: Schedule
+    kpis: dict[str, Any]
+    right_shift_kpis: dict[str, Any]
+    solve_time_s: float
+    disruptions: tuple[Disruption, ...] = ()
+    frozen: tuple[tuple[int, int], ...] = ()
+    restarted: tuple[tuple[int, int], ...] = ()
+    due: dict[int, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The repaired schedule's JSON plus ``kpis``, ``right_shift`` (its KPIs), the disruptions, and which
+        operations were frozen or restarted."""
+        doc = self.schedule.to_json()
+        doc["kpis"] = self.kpis
+        doc["right_shift"] = {k: self.right_shift_kpis[k] for k in
+                              ("makespan", "total_tardiness", "bottleneck_idle", "operations_moved")}
+        doc["solve_time_s"] = round(self.solve_time_s, 4)
+        doc["disruptions"] = [d.to_json() for d in self.disruptions]
+        doc["restarted"] = [list(k) for k in self.restarted]
+        doc["n_frozen"] = len(self.frozen)
+        return doc
+
+
+def _check(instance: Instance, schedule: Schedule, disruptions: Sequence[Disruption]) -> None:
+    for d in disruptions:
+        if not 0 <= d.machine < instance.n_machines:
+            raise InstanceError(f"disruption on machine {d.machine}: machines are 0..{instance.n_machines - 1}")
+        if d.start < 0 or d.duration < 1:
+            raise InstanceError(f"disruption {d.machine}:{d.start}:{d.duration}: give start >= 0 and duration >= 1")
+    problems = validate_schedule(instance, schedule)
+    if problems:
+        raise InstanceError(f"the schedule to repair is not feasible for {instance.name} ({problems[0]}; "
+                            f"{len(problems)} problem(s)); check it with 'leanlearn schedule validate'")
+
+
+def remaining_problem(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption], *,
+                      due: Mapping[int, int] | None = None, hint: Schedule | None = None,
+                      makespan_ub: int | None = None) -> Any:
+    """The :class:`~leanlearn.schedule.cpsat.Problem` of the operations left after ``disruption`` (see the module
+    docstring): frozen starts fixed, the rest free from ``now`` on, the down windows blocked, due dates (default the
+    original completion times), the remaining-workload bottleneck, the original schedule as the stability
+    reference."""
+    from leanlearn.schedule.cpsat import Problem
+
+    disruptions = _as_list(disruption)
+    now, frozen, _ = classify(schedule, disruptions)
+    ops = schedule.by_key()
+    free = [k for k in ops if k not in frozen]
+    dues = dict(due) if due is not None else {job.id: schedule.job_end(job.id) for job in instance.jobs}
+    return Problem(
+        instance,
+        fixed={k: ops[k].start for k in frozen},
+        min_start=dict.fromkeys(free, now),
+        windows=tuple((d.machine, d.start, d.end) for d in disruptions),
+        due=dues,  # type: ignore[arg-type]
+        bottleneck=bottleneck_machine(instance, free) if free else bottleneck_machine(instance),
+        reference=schedule,
+        makespan_ub=makespan_ub,
+        hint=hint,
+    )
+
+
+def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption],
+           time_limit: float = 10.0, *, objective: str | Sequence[str] = DEFAULT_OBJECTIVE,
+           stability_weight: int = 0, workers: int = 2, seed: int = 0, due: Mapping[int, int] | None = None,
+           warm_start: bool = True) -> RepairResult:
+    """Repair ``schedule`` after ``disruption`` (one or several) within ``time_limit`` seconds.
+
+    Parameters
+    ----------
+    objective : sequence of str
+        Lexicographic order of ``bottleneck_idle``, ``tardiness``, ``makespan`` (``moved`` is appended last unless
+        given).
+    stability_weight : int
+        Time units one moved operation costs in every stage (0: stability only breaks ties, last).
+    due : mapping, optional
+        Due date per job; default: the job's completion time in ``schedule``.
+    warm_start : bool
+        Hint with the right-shift schedule and bound the makespan by its makespan (``False``: a cold solve of the
+        remaining problem, e.g. for a reference run).
+    """
+    from leanlearn.schedule.cpsat import _objectives, solve_problem
+
+    t0 = time.perf_counter()
+    disruptions = _as_list(disruption)
+    _check(instance, schedule, disruptions)
+    names = _objectives(objective)
+    if "moved" not in names:
+        names.append("moved")
+    shifted = right_shift(instance, schedule, disruptions)
+    problem = remaining_problem(instance, schedule, disruptions, due=due,
+                                hint=shifted if warm_start else None,
+                                makespan_ub=shifted.makespan if warm_start else None)
+    _, frozen, restarted = classify(schedule, disruptions)
+    left = max(time_limit - (time.perf_counter() - t0), 0.05)
+    solved = solve_problem(problem, names, left, workers=workers, seed=seed, stability_weight=stability_weight)
+    result = solved
+    if not solved.operations or validate_schedule(instance, solved, down=disruptions,
+                                                  frozen={k: schedule.by_key()[k] for k in frozen}):
+        result = Schedule(shifted.instance_name, "FEASIBLE", shifted.makespan, shifted.operations,
+                          {**solved.extra, "fallback": "right_shift", "solver_status": solved.status})
+    dues = problem.due
+    args = {"due": dues, "bottleneck": problem.bottleneck, "reference": schedule}
+    elapsed = time.perf_counter() - t0
+    result = Schedule(result.instance_name or instance.name, result.status, result.makespan, result.operations,
+                      {**result.extra, "method": "cp-sat repair", "solve_time_s": round(elapsed, 4)})
+    return RepairResult(result, shifted, kpis(result, instance, **args), kpis(shifted, instance, **args), elapsed,
+                        tuple(disruptions), tuple(sorted(frozen)), tuple(sorted(restarted)), dues)

@@ -1,0 +1,127 @@
+"""Right-shift repair: keep every machine's sequence and delay whatever a breakdown pushes, as little as needed.
+
+At the disruption's start (``now``): operations that ended, or started and are not interrupted, keep their times
+(frozen); an operation running on a machine when it goes down is restarted from scratch after the window; every
+other operation starts at ``max(its old start, now, its job predecessor's end, its machine predecessor's end + the
+setup)`` and then after any down or unavailability window it would run into. No operation moves earlier.
+
+Examples
+--------
+>>> from leanlearn.schedule.instance import parse_standard
+>>> from leanlearn.schedule.repair import Disruption
+>>> from leanlearn.schedule.solution import Schedule, ScheduledOp
+>>> inst = parse_standard("2 2\\n0 3 1 2\\n1 4 0 1\\n")
+>>> plan = Schedule.from_ops("x", "OPTIMAL", [ScheduledOp(0, 0, 0, 0, 3), ScheduledOp(0, 1, 1, 4, 6),
+...                                           ScheduledOp(1, 0, 1, 0, 4), ScheduledOp(1, 1, 0, 4, 5)])
+>>> shifted = right_shift(inst, plan, Disruption(1, 2, 3))       # machine 1 down during [2, 5)
+>>> [(o.job, o.index, o.start, o.end) for o in shifted.operations]
+[(0, 0, 0, 3), (0, 1, 9, 11), (1, 0, 5, 9), (1, 1, 9, 10)]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from leanlearn.schedule.instance import Instance, InstanceError
+from leanlearn.schedule.solution import Schedule, ScheduledOp
+
+if TYPE_CHECKING:
+    from leanlearn.schedule.repair import Disruption
+
+__all__ = ["classify", "push_past_windows", "right_shift"]
+
+
+def _as_list(disruption: Disruption | Sequence[Disruption]) -> list[Disruption]:
+    items = [disruption] if hasattr(disruption, "machine") else list(disruption)
+    if not items:
+        raise InstanceError("give at least one disruption (machine, start, duration)")
+    return items  # type: ignore[return-value]
+
+
+def classify(schedule: Schedule, disruptions: Sequence[Disruption]) -> tuple[int, set[tuple[int, int]],
+                                                                               set[tuple[int, int]]]:
+    """``(now, frozen, restarted)``: the repair's time, the operations that keep their times, and those that were
+    running on a machine when it went down (started before ``now`` and overlapping its window)."""
+    now = min(d.start for d in disruptions)
+    frozen: set[tuple[int, int]] = set()
+    restarted: set[tuple[int, int]] = set()
+    for o in schedule.operations:
+        if o.start >= now:
+            continue
+        hit = any(d.machine == o.machine and o.start < d.start + d.duration and o.end > d.start and o.end > o.start
+                  for d in disruptions)
+        (restarted if hit else frozen).add((o.job, o.index))
+    return now, frozen, restarted
+
+
+def push_past_windows(start: int, duration: int, windows: Iterable[tuple[int, int]]) -> int:
+    """The earliest time ``>= start`` at which ``[t, t + duration)`` overlaps none of the ``(start, end)`` windows.
+
+    >>> push_past_windows(3, 4, [(5, 8), (10, 12)])
+    12
+    """
+    if duration <= 0:
+        return start
+    ordered = sorted(windows)
+    moved = True
+    while moved:
+        moved = False
+        for s, e in ordered:
+            if start < e and start + duration > s:
+                start, moved = e, True
+    return start
+
+
+def right_shift(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption]) -> Schedule:
+    """The right-shift repair of ``schedule`` after ``disruption`` (one or several; see the module docstring)."""
+    disruptions = _as_list(disruption)
+    now, frozen, _restarted = classify(schedule, disruptions)
+    ops = schedule.by_key()
+    missing = [(op.job, op.index) for op in instance.operations if (op.job, op.index) not in ops]
+    if missing:
+        raise InstanceError(f"schedule lacks job {missing[0][0]} operation {missing[0][1]}; a repair needs the "
+                            "complete schedule of the instance")
+    windows: dict[int, list[tuple[int, int]]] = {m: [] for m in range(instance.n_machines)}
+    for m, s, e in instance.unavailable:
+        windows[m].append((s, e))
+    for d in disruptions:
+        windows[d.machine].append((d.start, d.start + d.duration))
+    # the DAG of job and machine-sequence precedences, processed in topological order
+    succ: dict[tuple[int, int], list[tuple[tuple[int, int], int]]] = {k: [] for k in ops}
+    indeg = dict.fromkeys(ops, 0)
+    for job in instance.jobs:
+        for k in range(1, len(job.operations)):
+            succ[job.id, k - 1].append(((job.id, k), 0))
+            indeg[job.id, k] += 1
+    for m in range(instance.n_machines):
+        seq = schedule.machine_sequence(m)
+        for a, b in itertools.pairwise(seq):
+            succ[a.job, a.index].append(((b.job, b.index), instance.setup(m, a.job, b.job)))
+            indeg[b.job, b.index] += 1
+    ready: dict[tuple[int, int], int] = dict.fromkeys(ops, 0)
+    queue = deque(k for k, n in indeg.items() if n == 0)
+    new: dict[tuple[int, int], ScheduledOp] = {}
+    while queue:
+        key = queue.popleft()
+        o = ops[key]
+        duration = instance.op(*key).duration
+        if key in frozen:
+            start = o.start
+        else:
+            release = instance.jobs[key[0]].release if key[1] == 0 else 0
+            start = max(o.start, now, ready[key], release)
+            start = push_past_windows(start, duration, windows[o.machine])
+        new[key] = ScheduledOp(o.job, o.index, o.machine, start, start + duration)
+        for nxt, gap in succ[key]:
+            ready[nxt] = max(ready[nxt], start + duration + gap)
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                queue.append(nxt)
+    if len(new) != len(ops):
+        raise InstanceError("the schedule's machine sequences contradict its job routings (a cycle); validate it "
+                            "with 'leanlearn schedule validate'")
+    return Schedule.from_ops(schedule.instance_name or instance.name, "FEASIBLE", new.values(),
+                             {"method": "right_shift"})
