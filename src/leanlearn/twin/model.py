@@ -259,7 +259,9 @@ class LineModel:
     def _new_order(self, material: str | None = None, qty: float | None = None, order_id: str | None = None,
                    route: tuple[str, ...] | None = None) -> list[_Job]:
         """The jobs (lots) of one new order."""
-        if material is None:
+        if material is None and len(self._material_names) == 1:
+            material = self._material_names[0]
+        elif material is None:
             u = self._pick.random()
             material = self._material_names[min(int(np.searchsorted(self._material_p, u, side="right")),
                                                 len(self._material_names) - 1)]

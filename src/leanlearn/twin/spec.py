@@ -42,7 +42,8 @@ Examples
 (3, 1.0)
 >>> LineSpec.from_dict(spec.to_dict()) == spec
 True
->>> LineSpec.from_dict({"line": "demo", "release": {"policy": "pull"}, "stations": []}, source="spec.yaml")
+>>> LineSpec.from_dict({"line": "demo", "release": {"policy": "pull"}, "stations": [{"name": "S1", "cycle": 1}]},
+...                    source="spec.yaml")
 Traceback (most recent call last):
 ...
 leanlearn.twin.spec.SpecError: spec.yaml: release.policy: is 'pull'; choose one of push, conwip, kanban, trace
