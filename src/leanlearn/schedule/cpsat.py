@@ -143,7 +143,9 @@ class _Model:
         first, last = m.new_int_var(0, horizon, "b_first"), m.new_int_var(0, horizon, "b_last")
         m.add_min_equality(first, [self.start[k] for k in on_b])
         m.add_max_equality(last, [self.end[k] for k in on_b])
-        self.exprs["bottleneck_idle"] = last - first - sum(inst.op(*k).duration for k in on_b)
+        idle = m.new_int_var(0, horizon, "b_idle")  # >= 0 known to the solver: an idle-free bottleneck is optimal
+        m.add(idle == last - first - sum(inst.op(*k).duration for k in on_b))
+        self.exprs["bottleneck_idle"] = idle
         moved: list[Any] = []
         if p.reference is not None:
             ref = p.reference.by_key()
@@ -210,21 +212,60 @@ class _Model:
         return Schedule.from_ops(inst.name, status, ops)
 
 
+def _run(cp: Any, solver: Any, model: Any, patience: float | None) -> Any:
+    """``solver.solve(model)``, stopped early when ``patience`` seconds pass without a better solution."""
+    if patience is None:
+        return solver.solve(model)
+    import threading
+
+    class Watch(cp.CpSolverSolutionCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last: float | None = None
+
+        def on_solution_callback(self) -> None:
+            self.last = time.perf_counter()
+
+    watch = Watch()
+    done = threading.Event()
+
+    def watcher() -> None:
+        while not done.wait(0.02):
+            if watch.last is not None and time.perf_counter() - watch.last > patience:
+                solver.stop_search()
+                return
+
+    thread = threading.Thread(target=watcher, daemon=True)
+    thread.start()
+    try:
+        return solver.solve(model, watch)
+    finally:
+        done.set()
+        thread.join()
+
+
 def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan",), time_limit: float = 10.0, *,
-                  workers: int = 2, seed: int = 0, stability_weight: int = 0,
+                  workers: int = 2, seed: int = 0, stability_weight: int = 0, patience: float | None = None,
                   log: bool = False) -> Schedule:
     """Solve ``problem`` lexicographically over ``objective`` within ``time_limit`` seconds in total.
 
     Each stage gets an equal share of the time still left; a stage that proves its optimum early leaves its time to
-    the next. ``stability_weight`` (time units per moved operation, needs ``problem.reference``) adds the count of
-    moved operations to every stage's objective. The result's ``status`` is ``OPTIMAL`` when every stage proved its
-    optimum, ``FEASIBLE`` when some stage ran out of time, ``INFEASIBLE`` when the constraints admit no schedule, and
-    ``UNKNOWN`` when no schedule was found in time; ``extra`` holds ``objective`` (each stage's value),
-    ``stages`` (each stage's status) and ``solve_time_s``.
+    the next. When ``moved`` comes last it shares the previous stage (``last * (n_ops + 1) + moved``, exactly
+    lexicographic). ``stability_weight`` (time units per moved operation, needs ``problem.reference``) adds the
+    count of moved operations to every stage's objective. ``patience`` (seconds) ends a stage early when no better
+    solution came for that long (``None``: each stage runs until proven optimal or out of time).
+
+    The result's ``status`` is ``OPTIMAL`` when every stage proved its optimum, ``FEASIBLE`` when some stage ran out
+    of time or patience, ``INFEASIBLE`` when the constraints admit no schedule, and ``UNKNOWN`` when no schedule was
+    found in time; ``extra`` holds ``objective`` (each stage's value), ``stages`` (each stage's status) and
+    ``solve_time_s``.
     """
     if time_limit <= 0:
         raise LeanlearnError(f"time limit {time_limit!r} must be a positive number of seconds")
     names = _objectives(objective)
+    fold = len(names) > 1 and names[-1] == "moved" and problem.reference is not None
+    if fold:  # (last, moved) in one stage: last * (n + 1) + moved is exactly lexicographic, as moved <= n
+        names = names[:-1]
     t0 = time.perf_counter()
     model = _Model(problem)
     cp = model.cp
@@ -241,13 +282,15 @@ def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan"
         goal = expr
         if stability_weight and problem.reference is not None and name != "moved":
             goal = expr + stability_weight * model.exprs["moved"]
+        if fold and i == len(names) - 1:
+            goal = goal * (len(problem.instance.operations) + 1) + model.exprs["moved"]
         model.model.minimize(goal)
         solver = cp.CpSolver()
         solver.parameters.max_time_in_seconds = left / (len(names) - i)
         solver.parameters.num_workers = max(1, int(workers))
         solver.parameters.random_seed = int(seed)
         solver.parameters.log_search_progress = bool(log)
-        code = solver.solve(model.model)
+        code = _run(cp, solver, model.model, patience)
         status = solver.status_name(code)
         stages[name] = status
         if code in (cp.OPTIMAL, cp.FEASIBLE):
@@ -258,6 +301,9 @@ def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan"
                 all_optimal = False
             if not isinstance(expr, int):
                 model.model.add(expr <= value)
+            if fold and i == len(names) - 1:
+                values["moved"] = int(solver.value(model.exprs["moved"]))
+                stages["moved"] = status
             model.hint(best)
             continue
         all_optimal = False
@@ -267,7 +313,7 @@ def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan"
         break
     if best is None:
         return _empty(problem, "UNKNOWN", names, values, stages, t0)
-    final = "OPTIMAL" if all_optimal and len(values) == len(names) else "FEASIBLE"
+    final = "OPTIMAL" if all_optimal and all(name in values for name in names) else "FEASIBLE"
     return Schedule(best.instance_name, final, best.makespan, best.operations,
                     {"objective": values, "stages": stages, "solve_time_s": round(time.perf_counter() - t0, 4)})
 
