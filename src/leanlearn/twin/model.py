@@ -127,6 +127,44 @@ class _Job:
         self.extra = False
 
 
+class _Queue:
+    """A station's first-in first-out input buffer (lighter than ``simpy.Store``: a job handed to a waiting server,
+    or taken from a non-empty buffer, costs no event)."""
+
+    __slots__ = ("capacity", "env", "getters", "items", "putters")
+
+    def __init__(self, env: simpy.Environment, capacity: float) -> None:
+        self.env, self.capacity = env, capacity
+        self.items: deque[_Job] = deque()
+        self.getters: deque[simpy.Event] = deque()
+        self.putters: deque[tuple[simpy.Event, _Job]] = deque()
+
+    def put(self, job: _Job) -> simpy.Event | None:
+        """Add ``job``; an event to wait for when the buffer is full (blocking), else None."""
+        if self.getters:
+            self.getters.popleft().succeed(job)
+            return None
+        if len(self.items) < self.capacity:
+            self.items.append(job)
+            return None
+        event = self.env.event()
+        self.putters.append((event, job))
+        return event
+
+    def get(self) -> _Job | simpy.Event:
+        """The next job, or an event that brings it when the buffer is empty."""
+        if self.items:
+            job = self.items.popleft()
+            if self.putters:
+                event, waiting = self.putters.popleft()
+                self.items.append(waiting)
+                event.succeed()
+            return job
+        event = self.env.event()
+        self.getters.append(event)
+        return event
+
+
 class _Server:
     __slots__ = ("broken", "current", "last", "proc", "repaired", "ttf", "working")
 
@@ -146,7 +184,7 @@ class _Node:
     def __init__(self, model: LineModel, index: int, station: Station) -> None:
         self.index, self.station, self.name = index, station, station.name
         env = model.env
-        self.store = simpy.Store(env, capacity=station.buffer if station.buffer is not None else float("inf"))
+        self.store = _Queue(env, station.buffer if station.buffer is not None else float("inf"))
         self.servers = [_Server() for _ in range(station.capacity)]
         self.cycle: dict[str, _Stream] = {}
         self.model = model
@@ -321,7 +359,8 @@ class LineModel:
         env = self.env
         station = node.station
         while True:
-            job = yield node.store.get()
+            got = node.store.get()
+            job = got if isinstance(got, _Job) else (yield got)
             wait = node.wait_for_shift(env.now)
             if wait > 0:
                 yield env.timeout(wait)
@@ -423,12 +462,14 @@ class LineModel:
             self.env.process(self._move(job, target, self.transfer()))
             return
         put = target.store.put(job)
-        if not put.triggered:
+        if put is not None:
             yield put
 
     def _move(self, job: _Job, target: _Node, delay: float) -> Iterator[simpy.Event]:
         yield self.env.timeout(delay)
-        yield target.store.put(job)
+        put = target.store.put(job)
+        if put is not None:
+            yield put
 
     def _release_conwip(self, n: int) -> None:
         for _ in range(n):
