@@ -342,11 +342,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                   f"{time.perf_counter() - begun:,.0f} s so far", file=sys.stderr, flush=True)
     summary = summarise(rows)
     print_tables(rows, summary)
-    import ortools
+    from importlib.metadata import version
 
     meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-            "ortools": ortools.__version__, "seconds": time.perf_counter() - begun, **_provenance()}
+            "ortools": version("ortools"), "seconds": time.perf_counter() - begun, **_provenance()}
     settings = {"instances": names, "disruptions": args.disruptions, "seed": args.seed,
                 "solve_limit": args.solve_limit, "repair_limit": args.repair_limit,
                 "reference_limit": args.reference_limit, "workers": args.workers,

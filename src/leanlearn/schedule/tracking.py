@@ -115,17 +115,14 @@ class ScheduleMetrics:
         self.logged = 0
         self._own_run = False
         if alerts is not None:
-            self.tracking_uri: str = alerts.tracking_uri
-            self._client = alerts._client
-            self.run_id: str = alerts.run_id
-            return
-        self.tracking_uri = tracking_uri or default_tracking_uri()
+            tracking_uri, run_id = alerts.tracking_uri, alerts.run_id
+        self.tracking_uri: str = tracking_uri or default_tracking_uri()
         _check_reachable(self.tracking_uri)
         mlflow = _mlflow()
         with _quiet(), _registry_errors("start a schedule run", self.tracking_uri):
             self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
             if run_id is not None:
-                self.run_id = str(self._client.get_run(run_id).info.run_id)
+                self.run_id: str = str(self._client.get_run(run_id).info.run_id)
                 return
             experiment_id = _ensure_experiment(self._client, experiment, self.tracking_uri)
             tags = {f"{TAG_PREFIX}schedule.instance": instance} if instance else {}
@@ -135,8 +132,16 @@ class ScheduleMetrics:
 
     def __call__(self, result: Any, *, step: int | None = None, reason: str | None = None,
                  event: Mapping[str, Any] | None = None) -> None:
-        """Log one repair: its metrics at ``step`` (default: the count of repairs logged) and its schedule JSON."""
+        """Log one repair: its metrics at ``step`` and its schedule JSON.
+
+        ``step``, ``reason`` and ``event`` default to the result's own attributes of those names (a
+        :class:`~leanlearn.schedule.trigger.Reschedule` has them: the index of the triggering event, why, the event);
+        ``step`` else to the count of repairs logged.
+        """
         self.logged += 1
+        step = getattr(result, "step", None) if step is None else step
+        reason = getattr(result, "reason", None) if reason is None else reason
+        event = getattr(result, "event", None) if event is None else event
         at = self.logged if step is None else int(step)
         now = int(time.time() * 1000)
         metrics = schedule_metrics(result)
