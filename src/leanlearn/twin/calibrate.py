@@ -57,7 +57,7 @@ DIGITS = 4
 #: Share of the day's work below which a block of clock hours is a break between shifts.
 SHIFT_BREAK_SHARE = 0.02
 #: Candidate scale factors of the observed gaps tried by the transfer tuning (then refined around the best).
-TRANSFER_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+TRANSFER_GRID = (0.5, 1.0, 1.5, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +149,15 @@ def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple
     return spec, note
 
 
-def _breakdowns(down: pd.DataFrame, station: str, span_min: float, unit: float) -> dict[str, Any] | None:
+def _breakdowns(down: pd.DataFrame, station: str, span_min: float, servers: int,
+                unit: float) -> dict[str, Any] | None:
+    """Failures of one station: each of its ``servers`` fails on its own, so the station's observed failure rate
+    over the clock is shared among them."""
     events = down[(down["station"] == station) & ~down["planned"].astype(bool)]
     if events.empty or span_min <= 0:
         return None
     up = max(span_min - float(events["minutes"].sum()), span_min / 2)
-    return {"tbf": {"dist": "exponential", "mean": round(up / len(events) / unit, DIGITS)},
+    return {"tbf": {"dist": "exponential", "mean": round(up * servers / len(events) / unit, DIGITS)},
             "repair": _empirical(events["minutes"].to_numpy(), unit)}
 
 
@@ -254,7 +257,7 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
         setup, how = _setup(runs[runs["station"] == name], int(row.visits), unit, min_pair_changeovers)
         if setup is not None:
             entry["setup"] = setup
-        failures = _breakdowns(seen.downtime, name, seen.span_min, unit)
+        failures = _breakdowns(seen.downtime, name, seen.span_min, int(row.capacity), unit)
         if failures is not None:
             entry["breakdowns"] = failures
         stations.append(entry)
@@ -286,7 +289,7 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
             "share": round(len(group) / len(orders), 6),
             "routings": [{"stations": list(route), "weight": int(count)} for route, count in routes.items()]}
     spec["materials"] = materials
-    gaps = seen.transitions["gap_min"].clip(lower=0).to_numpy(dtype=float)
+    gaps = _unmodelled(seen.visits)
     if len(gaps):
         spec["transfer"] = _empirical(gaps, unit)
     if shifts:
@@ -297,6 +300,20 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
             notes.append(f"shifts: {calendar['hours_per_day']} h a day from {calendar['start_hour']}:00")
     spec["stations"] = stations
     return Calibration(spec=spec, observed=seen, notes=notes)
+
+
+def _unmodelled(visits: pd.DataFrame) -> np.ndarray:
+    """Per move of an order to its next visit, the time the model does not explain: the gap between the two visits
+    (0 where they overlap) plus the idle time inside the visit it moves to (its span less its reports' time); the
+    idle time of an order's first visit goes with its first move."""
+    ordered = visits.sort_values(["order_id", "step"], kind="stable")
+    same = ordered["order_id"].eq(ordered["order_id"].shift()).to_numpy()
+    gap = ((ordered["start"] - ordered["end"].shift()) / pd.Timedelta(minutes=1)).clip(lower=0).fillna(0.0)
+    idle = ordered["idle_min"].to_numpy(dtype=float)
+    first_idle = np.where(~same, idle, 0.0)
+    carried = np.roll(first_idle, 1)  # the first visit's idle time moves to the order's second visit
+    values = gap.to_numpy(dtype=float) + idle + carried
+    return values[same]
 
 
 def vs_operations(operations: pd.DataFrame) -> pd.DataFrame:
@@ -335,7 +352,7 @@ def _horizon(seen: Observed, spec: Mapping[str, Any]) -> float:
 
 def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", release: str = "trace",
               busy_min_visits: int = 30, min_material_visits: int = 30, min_pair_changeovers: int = 10,
-              qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 2,
+              qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 1,
               seed: int = 0, out: str | Path | None = None) -> LineSpec:
     """Build a line spec from a fused log (see the module text for what each part of the spec comes from).
 
@@ -362,7 +379,7 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
         Look for a daily break in the log and write the working hours.
     tune_transfer : bool, default=True
         Scale the observed gaps so the twin's lead times match the log's (a few short simulations).
-    replications : int, default=2
+    replications : int, default=1
         Replications per candidate scale in the tuning.
     seed : int, default=0
         Seed of the tuning simulations.
@@ -380,8 +397,12 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
     return spec
 
 
-def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0) -> Calibration:
-    """Scale the transfer times so the twin's order lead-time distribution is closest (KS) to the observed one."""
+def tune(calibration: Calibration, *, replications: int = 1, seed: int = 0, refine: int = 2) -> Calibration:
+    """Scale the transfer times so the twin's order lead-time distribution is closest (KS) to the observed one.
+
+    The scales of :data:`TRANSFER_GRID` are simulated (``replications`` each, seeded), then ``refine`` times the
+    two points half a step either side of the best so far.
+    """
     from scipy.stats import ks_2samp
 
     from leanlearn.twin.spec import LineSpec
@@ -399,16 +420,19 @@ def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0) -> C
             scores[scale] = float(ks_2samp(observed, simulated).statistic) if len(simulated) else 1.0
         return scores[scale]
 
+    def best_scale() -> float:  # the lowest KS; on a tie the scale nearest 1 (the gaps as observed)
+        return min(scores, key=lambda s: (round(scores[s], 6), abs(s - 1.0), s))
+
     for scale in TRANSFER_GRID:
         score(scale)
     step = TRANSFER_GRID[1] - TRANSFER_GRID[0]
-    best = min(scores, key=lambda s: (scores[s], s))
-    for _ in range(3):  # refine around the best: halve the step each time
+    best = best_scale()
+    for _ in range(refine):  # refine around the best: halve the step each time
         step /= 2
         for candidate in (best - step, best + step):
-            if candidate >= 0:
+            if candidate > 0:
                 score(candidate)
-        best = min(scores, key=lambda s: (scores[s], s))
+        best = best_scale()
     spec = {**calibration.spec, "transfer": _scaled(base, best)}
     note = f"transfer: observed gaps between visits × {best:g} (lead-time KS {scores[best]:.3f} in the tuning)"
     return Calibration(spec=spec, observed=calibration.observed, notes=[*calibration.notes, note],
@@ -417,13 +441,13 @@ def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0) -> C
 
 def simulated_lead_times(spec: LineSpec, horizon: float, *, replications: int = 1, seed: int = 0) -> np.ndarray:
     """Order lead times (minutes) the twin produces, measured from its operations as the log's are."""
-    from leanlearn.twin import simulate
+    from leanlearn.twin.simulate import simulate
 
     result = simulate(spec, horizon=horizon, replications=replications, seed=seed)
     leads = []
     for run in result.replications:
         if len(run.operations):
-            leads.append(observe(run.operations, run.downtime).lead_times())
+            leads.append(observe(run.operations, stations=[]).lead_times())
     return np.concatenate(leads) if leads else np.zeros(0)
 
 

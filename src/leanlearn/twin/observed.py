@@ -57,6 +57,7 @@ from leanlearn.lean import valuestream as vs
 __all__ = ["Observed", "load_tables", "observe"]
 
 _MINUTE = pd.Timedelta(minutes=1)
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 STATION_COLUMNS = ("station", "visits", "cycle_n", "cycle_p50_min", "cycle_p90_min", "cycle_mean_min",
                    "setup_n", "setup_p50_min", "setup_p90_min", "wait_n", "wait_p50_min", "wait_p90_min",
                    "capacity", "busy_h", "utilization", "downtime_n")
@@ -69,7 +70,8 @@ class Observed:
     Attributes
     ----------
     visits : DataFrame
-        One row per visit: ``order_id, material, station, step, start, end, production_min, setup_min, qty`` and
+        One row per visit: ``order_id, material, station, step, start, end, production_min, setup_min``,
+        ``idle_min`` (time inside the visit's span when none of its reports ran: nights, breaks), ``qty`` and
         ``cycle_min`` (production minutes of the visit; NaN for a visit without production), ``unit_cycle_min``
         (per unit; NaN without a quantity).
     setups : DataFrame
@@ -138,7 +140,9 @@ def load_tables(source: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
     Examples
     --------
-    >>> ops, down = load_tables("pipelines/production_4tu.yaml")
+    >>> from leanlearn.data.datasets import load_production_4tu
+    >>> from leanlearn.lean.valuestream import events_to_canonical
+    >>> ops, down = load_tables(events_to_canonical(load_production_4tu(events=True)))
     >>> len(ops), len(down)
     (4468, 53)
     """
@@ -174,7 +178,7 @@ def _frame(value: Any, table: str, optional: bool = False) -> pd.DataFrame:
 
 
 def observe(operations: pd.DataFrame | Any, downtime: pd.DataFrame | None = None, *, qty: str | None = None,
-            key: str = "order_id") -> Observed:
+            key: str = "order_id", stations: list[str] | None = None) -> Observed:
     """Measure visits, setups, waits, orders and stations of a line log (see the module text).
 
     Parameters
@@ -189,6 +193,9 @@ def observe(operations: pd.DataFrame | Any, downtime: pd.DataFrame | None = None
         quantities.
     key : str, default="order_id"
         The column that follows an order from station to station.
+    stations : list of str, optional
+        The stations to report, in this order (default: every station of the log in flow order,
+        :func:`~leanlearn.lean.valuestream.station_order`).
     """
     if not isinstance(operations, pd.DataFrame):
         operations, downtime = load_tables(operations)
@@ -216,7 +223,7 @@ def observe(operations: pd.DataFrame | Any, downtime: pd.DataFrame | None = None
     setups = setups[setups["setup_min"] > 0].reset_index(drop=True)
     transitions = vs.waiting_times(ops, key)
     orders = _order_table(visits)
-    names = vs.station_order(ops, key)
+    names = vs.station_order(ops, key) if stations is None else [str(n) for n in stations]
     starts = pd.concat([ops["start"], down["start"]])
     ends = pd.concat([ops["end"], down["end"]])
     stations = _station_table(ops, down, visits, setups, transitions, names)
@@ -246,11 +253,16 @@ def _visit_table(ops: pd.DataFrame, key: str, qty: str | None) -> pd.DataFrame:
         "production_min": grouped["production_min"].sum(), "setup_min": grouped["setup_min"].sum(),
         "has_production": grouped["has_production"].any(), "qty": grouped["made"].sum(min_count=1),
     }).reset_index(drop=True)
+    start = ((ordered["start"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    end = ((ordered["end"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    work = vs._union_minutes(ordered["visit"].to_numpy(), start, end)
+    elapsed = (visits["end"] - visits["start"]) / _MINUTE
+    visits["idle_min"] = (elapsed - work.reindex(grouped.size().index, fill_value=0.0).to_numpy()).clip(lower=0)
     visits["step"] = visits.groupby("order_id", sort=False).cumcount()
     visits["cycle_min"] = visits["production_min"].where(visits["has_production"])
     visits["unit_cycle_min"] = (visits["cycle_min"] / visits["qty"]).where(visits["qty"] > 0)
-    columns = ["order_id", "material", "station", "step", "start", "end", "production_min", "setup_min", "qty",
-               "cycle_min", "unit_cycle_min"]
+    columns = ["order_id", "material", "station", "step", "start", "end", "production_min", "setup_min", "idle_min",
+               "qty", "cycle_min", "unit_cycle_min"]
     return visits[columns]
 
 
@@ -296,9 +308,16 @@ def _station_table(ops: pd.DataFrame, down: pd.DataFrame, visits: pd.DataFrame, 
     table = table.join(quantiles(setups, "station", "setup_min", "setup"))
     table = table.join(quantiles(transitions, "to_station", "waiting_min", "wait"))
     table["capacity"] = concurrency(ops).reindex(names, fill_value=1)
-    usage = vs.utilization(ops, down if len(down) else None, stations=names).set_index("station")
-    table["busy_h"] = usage["busy_h"]
-    table["utilization"] = usage["utilization"]
+    # as valuestream.utilization(span="line"): the union of production and setup intervals over the log's span
+    work = ops[ops["kind"].isin(vs.WORK_KINDS)]
+    start = ((work["start"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    end = ((work["end"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    busy = vs._union_minutes(work["station"].to_numpy(), start, end).reindex(names, fill_value=0.0)
+    first = min(ops["start"].min(), down["start"].min()) if len(down) else ops["start"].min()
+    last = max(ops["end"].max(), down["end"].max()) if len(down) else ops["end"].max()
+    span = (last - first) / _MINUTE
+    table["busy_h"] = busy / 60.0
+    table["utilization"] = busy / span if span > 0 else np.nan
     table["downtime_n"] = down.groupby("station").size().reindex(names, fill_value=0)
     for column in ("cycle_n", "setup_n", "wait_n"):
         table[column] = table[column].fillna(0).astype("int64")
