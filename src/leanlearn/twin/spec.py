@@ -409,6 +409,20 @@ class _Parser:
                 raise self.fail(where, "missing" + (f"; e.g. {example}" if example else ""))
         return value
 
+    def material_keys(self, value: Any, path: str, materials: list[str]) -> dict[str, Any]:
+        """A mapping keyed by material names (an unknown one is named with the declared materials)."""
+        if not isinstance(value, dict):
+            raise self.fail(path, f"must be a mapping of material → value, got {_shown(value)}")
+        for key in value:
+            if str(key) not in materials:
+                close = difflib.get_close_matches(str(key), materials, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                declared = ("" if materials != ["default"] else
+                            " (declare them under materials: to key by material)")
+                raise self.fail(f"{path}.{key}", f"is not a material; {hint}materials: {', '.join(materials)}"
+                                                 f"{declared}")
+        return value
+
     def number(self, value: Any, path: str, *, positive: bool = False, low: float | None = None,
                high: float | None = None) -> float:
         ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
@@ -521,7 +535,7 @@ class _Parser:
             raise self.fail(f"{path}.per_unit", f"must be true or false, got {_shown(per_unit)}")
         by_material: dict[str, Distribution] = {}
         if item.get("cycle_by_material") is not None:
-            raw = self.mapping(item["cycle_by_material"], f"{path}.cycle_by_material", materials)
+            raw = self.material_keys(item["cycle_by_material"], f"{path}.cycle_by_material", materials)
             by_material = {str(m): self.dist(d, f"{path}.cycle_by_material.{m}") for m, d in raw.items()}
         setup = self.setup(item["setup"], f"{path}.setup", materials) if item.get("setup") is not None else None
         breakdowns = None
@@ -558,9 +572,9 @@ class _Parser:
         default = self.dist(raw["default"], f"{path}.default") if raw.get("default") is not None else None
         matrix: dict[str, dict[str, Distribution]] = {}
         if raw.get("matrix") is not None:
-            rows = self.mapping(raw["matrix"], f"{path}.matrix", materials)
+            rows = self.material_keys(raw["matrix"], f"{path}.matrix", materials)
             for a, row in rows.items():
-                cells = self.mapping(row, f"{path}.matrix.{a}", materials)
+                cells = self.material_keys(row, f"{path}.matrix.{a}", materials)
                 matrix[str(a)] = {str(b): self.dist(d, f"{path}.matrix.{a}.{b}") for b, d in cells.items()}
         always = raw.get("always", False)
         if not isinstance(always, bool):
