@@ -119,15 +119,16 @@ def _check(instance: Instance, schedule: Schedule, disruptions: Sequence[Disrupt
     for d in disruptions:
         if not 0 <= d.machine < instance.n_machines:
             raise InstanceError(f"disruption on machine {d.machine}: machines are 0..{instance.n_machines - 1}")
-        if d.start < 0 or d.duration < 1:
-            raise InstanceError(f"disruption {d.machine}:{d.start}:{d.duration}: give start >= 0 and duration >= 1")
+        if d.start < 0 or d.duration < 0:
+            raise InstanceError(f"disruption {d.machine}:{d.start}:{d.duration}: give start >= 0 and duration >= 0")
     problems = validate_schedule(instance, schedule)
     if problems:
         raise InstanceError(f"the schedule to repair is not feasible for {instance.name} ({problems[0]}; "
                             f"{len(problems)} problem(s)); check it with 'leanlearn schedule validate'")
 
 
-def remaining_problem(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption], *,
+def remaining_problem(instance: Instance, schedule: Schedule,
+                      disruption: Disruption | Sequence[Disruption] | None, *, now: int | None = None,
                       due: Mapping[int, int] | None = None, hint: Schedule | None = None,
                       makespan_ub: int | None = None) -> Any:
     """The :class:`~leanlearn.schedule.cpsat.Problem` of the operations left after ``disruption`` (see the module
@@ -136,8 +137,8 @@ def remaining_problem(instance: Instance, schedule: Schedule, disruption: Disrup
     reference."""
     from leanlearn.schedule.cpsat import Problem
 
-    disruptions = _as_list(disruption)
-    now, frozen, _ = classify(schedule, disruptions)
+    disruptions = _as_list(disruption, now)
+    now, frozen, _ = classify(schedule, disruptions, now)
     ops = schedule.by_key()
     free = [k for k in ops if k not in frozen]
     dues = dict(due) if due is not None else {job.id: schedule.job_end(job.id) for job in instance.jobs}
@@ -145,7 +146,7 @@ def remaining_problem(instance: Instance, schedule: Schedule, disruption: Disrup
         instance,
         fixed={k: ops[k].start for k in frozen},
         min_start=dict.fromkeys(free, now),
-        windows=tuple((d.machine, d.start, d.end) for d in disruptions),
+        windows=tuple((d.machine, d.start, d.end) for d in disruptions if d.duration > 0),
         due=dues,  # type: ignore[arg-type]
         bottleneck=bottleneck_machine(instance, free) if free else bottleneck_machine(instance),
         reference=schedule,
@@ -154,14 +155,20 @@ def remaining_problem(instance: Instance, schedule: Schedule, disruption: Disrup
     )
 
 
-def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption],
-           time_limit: float = 10.0, *, objective: str | Sequence[str] = DEFAULT_OBJECTIVE,
+def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption] | None,
+           time_limit: float = 10.0, *, now: int | None = None, objective: str | Sequence[str] = DEFAULT_OBJECTIVE,
            stability_weight: int = 0, workers: int = 2, seed: int = 0, due: Mapping[int, int] | None = None,
            warm_start: bool = True, patience: float | None = 0.25) -> RepairResult:
     """Repair ``schedule`` after ``disruption`` (one or several) within ``time_limit`` seconds.
 
     Parameters
     ----------
+    disruption : Disruption, sequence of Disruption, or None
+        The down windows. A window of duration 0 restarts nothing. ``None`` (or ``[]``) with ``now``: replan from
+        ``now`` without a breakdown (e.g. after a takt drift, with actual durations in the instance).
+    now : int, optional
+        The time to replan from (default: the earliest disruption's start): operations that started before it keep
+        their times, except those overlapping a down window, which restart.
     objective : sequence of str
         Lexicographic order of ``bottleneck_idle``, ``tardiness``, ``makespan`` (``moved`` is appended last unless
         given).
@@ -179,16 +186,16 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
     from leanlearn.schedule.cpsat import _objectives, solve_problem
 
     t0 = time.perf_counter()
-    disruptions = _as_list(disruption)
+    disruptions = _as_list(disruption, now)
     _check(instance, schedule, disruptions)
     names = _objectives(objective)
     if "moved" not in names:
         names.append("moved")
-    shifted = right_shift(instance, schedule, disruptions)
-    problem = remaining_problem(instance, schedule, disruptions, due=due,
+    shifted = right_shift(instance, schedule, disruptions, now=now)
+    problem = remaining_problem(instance, schedule, disruptions, now=now, due=due,
                                 hint=shifted if warm_start else None,
                                 makespan_ub=shifted.makespan if warm_start else None)
-    _, frozen, restarted = classify(schedule, disruptions)
+    _, frozen, restarted = classify(schedule, disruptions, now)
     left = max(time_limit - (time.perf_counter() - t0), 0.05)
     solved = solve_problem(problem, names, left, workers=workers, seed=seed, stability_weight=stability_weight,
                            patience=patience)

@@ -34,25 +34,31 @@ if TYPE_CHECKING:
 __all__ = ["classify", "push_past_windows", "right_shift"]
 
 
-def _as_list(disruption: Disruption | Sequence[Disruption]) -> list[Disruption]:
-    items = [disruption] if hasattr(disruption, "machine") else list(disruption)
-    if not items:
-        raise InstanceError("give at least one disruption (machine, start, duration)")
-    return items  # type: ignore[return-value]
+def _as_list(disruption: Disruption | Sequence[Disruption] | None, now: int | None = None) -> list[Disruption]:
+    items: list[Disruption] = []
+    if disruption is not None:
+        items = [disruption] if hasattr(disruption, "machine") else list(disruption)  # type: ignore[list-item]
+    if not items and now is None:
+        raise InstanceError("give at least one disruption (machine, start, duration), or the time to replan from")
+    if now is not None and (isinstance(now, bool) or not isinstance(now, int) or now < 0):
+        raise InstanceError(f"replan time {now!r} must be a whole number >= 0")
+    return items
 
 
-def classify(schedule: Schedule, disruptions: Sequence[Disruption]) -> tuple[int, set[tuple[int, int]],
-                                                                               set[tuple[int, int]]]:
-    """``(now, frozen, restarted)``: the repair's time, the operations that keep their times, and those that were
-    running on a machine when it went down (started before ``now`` and overlapping its window)."""
-    now = min(d.start for d in disruptions)
+def classify(schedule: Schedule, disruptions: Sequence[Disruption],
+             now: int | None = None) -> tuple[int, set[tuple[int, int]], set[tuple[int, int]]]:
+    """``(now, frozen, restarted)``: the repair's time (``now``, default the earliest disruption's start), the
+    operations that keep their times (started before ``now``), and those among them that were running on a machine
+    when it went down (overlapping a window of positive duration): they restart."""
+    if now is None:
+        now = min(d.start for d in disruptions)
     frozen: set[tuple[int, int]] = set()
     restarted: set[tuple[int, int]] = set()
     for o in schedule.operations:
         if o.start >= now:
             continue
-        hit = any(d.machine == o.machine and o.start < d.start + d.duration and o.end > d.start and o.end > o.start
-                  for d in disruptions)
+        hit = any(d.machine == o.machine and d.duration > 0 and o.start < d.start + d.duration and o.end > d.start
+                  and o.end > o.start for d in disruptions)
         (restarted if hit else frozen).add((o.job, o.index))
     return now, frozen, restarted
 
@@ -75,10 +81,12 @@ def push_past_windows(start: int, duration: int, windows: Iterable[tuple[int, in
     return start
 
 
-def right_shift(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption]) -> Schedule:
-    """The right-shift repair of ``schedule`` after ``disruption`` (one or several; see the module docstring)."""
-    disruptions = _as_list(disruption)
-    now, frozen, _restarted = classify(schedule, disruptions)
+def right_shift(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption] | None, *,
+                now: int | None = None) -> Schedule:
+    """The right-shift repair of ``schedule`` after ``disruption`` (one, several, or none with ``now`` given: then
+    only operations that would start before ``now`` move to it; see the module docstring)."""
+    disruptions = _as_list(disruption, now)
+    now, frozen, _restarted = classify(schedule, disruptions, now)
     ops = schedule.by_key()
     missing = [(op.job, op.index) for op in instance.operations if (op.job, op.index) not in ops]
     if missing:
