@@ -248,8 +248,9 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def print_tables(rows: Sequence[dict[str, Any]], summary: dict[str, Any], out: Any = sys.stdout) -> None:
-    """The plain-solve table, the per-instance breakdown table and the summary."""
+def print_tables(rows: Sequence[dict[str, Any]], summary: dict[str, Any], out: Any = None) -> None:
+    """The plain-solve table, the per-instance breakdown table and the summary (on ``out``, default stdout)."""
+    out = sys.stdout if out is None else out
     print(f"\n{'instance':<9}{'size':>7}{'optimum':>9}{'CP-SAT':>8}{'gap':>8}{'status':>10}{'s':>7}", file=out)
     for r in rows:
         s = r["solve"]
