@@ -10,7 +10,9 @@ Forecasters (small River-style objects, no fitting step, state in attributes end
 - :class:`LastValue` — the naive baseline: next period's demand is this period's;
 - :class:`MovingAverage` — the mean of the last ``window`` periods;
 - :class:`HoltWinters` — River's ``time_series.HoltWinters`` (level, optional trend and seasonality);
-- :class:`Snarimax` — River's ``time_series.SNARIMAX`` (seasonal ARIMA with an online regressor).
+- :class:`Snarimax` — River's ``time_series.SNARIMAX`` (seasonal ARIMA with an online regressor);
+- :class:`SafetyStock` — wraps any of them so the forecast over the lead time carries ``z · sqrt(F)`` of safety
+  stock (predictive pull that covers more than the expected demand).
 
 River is imported only when one of the last two is created, so ``import leanlearn.twin`` stays light. Every
 forecast is clipped at 0 (demand is never negative) and, until a River model has seen enough periods to initialise
@@ -56,6 +58,7 @@ __all__ = [
     "HoltWinters",
     "LastValue",
     "MovingAverage",
+    "SafetyStock",
     "Snarimax",
     "backtest",
     "make_forecaster",
@@ -312,6 +315,52 @@ class Snarimax(_RiverForecaster):
 
     def __repr__(self) -> str:
         return f"Snarimax(p={self.p}, d={self.d}, q={self.q}, m={self.m}, sp={self.sp}, sd={self.sd}, sq={self.sq})"
+
+
+class SafetyStock:
+    """A forecaster whose forecast carries safety stock: the total over the horizon is ``F + z · sqrt(F)``.
+
+    Predictive kanban releases work so that stock and work in progress cover the forecast demand over the
+    replenishment lead time; with the plain forecast that covers the *expected* demand only (about half the
+    periods see more). For Poisson-like demand the standard deviation of the demand over the lead time is about
+    ``sqrt(F)``, so ``z`` is a service factor (z = 1.65: about 95 % of lead times covered). The extra is spread
+    evenly over the horizon's periods, so the hook's ``sum(forecast(lead_periods))`` sees the full amount.
+
+    Parameters
+    ----------
+    forecaster : Forecaster
+        The demand forecaster wrapped (learns the same observations).
+    z : float, default=1.65
+        Safety factor, >= 0.
+
+    Examples
+    --------
+    >>> f = SafetyStock(LastValue(), z=2.0)
+    >>> f.learn_one(4)
+    >>> f.forecast(1), sum(f.forecast(4))   # 4 + 2·√4, and 16 + 2·√16
+    ([8.0], 24.0)
+    """
+
+    def __init__(self, forecaster: Forecaster, z: float = 1.65) -> None:
+        if isinstance(z, bool) or not isinstance(z, (int, float)) or not 0 <= z < math.inf:
+            raise DemandError(f"SafetyStock: z must be a number >= 0, got {z!r}")
+        if not isinstance(forecaster, Forecaster):
+            raise DemandError(f"SafetyStock: forecaster needs learn_one(y) and forecast(horizon), got "
+                              f"{forecaster!r:.60}")
+        self.forecaster = forecaster
+        self.z = float(z)
+
+    def learn_one(self, y: float) -> None:
+        self.forecaster.learn_one(y)
+
+    def forecast(self, horizon: int) -> list[float]:
+        base = self.forecaster.forecast(horizon)
+        total = sum(base)
+        extra = self.z * math.sqrt(total) / len(base) if total > 0 else 0.0
+        return [v + extra for v in base]
+
+    def __repr__(self) -> str:
+        return f"SafetyStock({self.forecaster!r}, z={self.z:g})"
 
 
 #: Name → forecaster class, for :func:`make_forecaster` (and the CLI / YAML).

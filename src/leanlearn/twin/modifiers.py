@@ -53,7 +53,7 @@ Examples
 >>> parse_modifier("__import__('os')")
 Traceback (most recent call last):
 ...
-leanlearn.twin.modifiers.ModifierError: modifier '__import__('os')': not of the form TARGET[STATION] OP NUMBER ...
+leanlearn.twin.modifiers.ModifierError: modifier "__import__('os')": not of the form TARGET[STATION] OP NUMBER ...
 """
 
 from __future__ import annotations
@@ -378,7 +378,7 @@ def _apply_one(doc: dict[str, Any], mod: Modifier) -> list[str]:
             p = float(st.get("scrap", 0.0) or 0.0)
             new = {"*=": p * mod.value, "+=": p + mod.value, "-=": p - mod.value, "=": mod.value}[mod.op]
             capped = new > MAX_SCRAP
-            new = min(MAX_SCRAP, max(0.0, new))
+            new = round(min(MAX_SCRAP, max(0.0, new)), 12)
             st["scrap"] = new
             changes.append(f"{st['name']}.scrap {p:.4g} → {new:.4g}{' (capped)' if capped else ''}")
         elif mod.target == "capacity":
@@ -677,8 +677,8 @@ def from_pack(pack: RulePack | Sequence[Rule] | str | Path, spec: LineSpec, *, s
     ...          Rule.from_counts([Condition("worker", "==", "W1")], "defect", hits=20, n=50, positives=80,
     ...                           rows=1000, id="r2")]
     >>> t = from_pack(rules, spec)
-    >>> t.table[["rule", "status", "modifier"]].values.tolist()
-    [['r1', 'applicable', 'scrap[S3] *= 5.4'], ['r2', 'not applicable', None]]
+    >>> [(row["rule"], row["status"], row["modifier"]) for row in t.to_json()["rules"]]
+    [('r1', 'applicable', 'scrap[S3] *= 5.4'), ('r2', 'not applicable', None)]
     >>> t.not_applicable[0]["reason"]
     "condition 'worker == W1' has no counterpart in the line spec (the twin models station, material, ..."
     """
@@ -766,7 +766,7 @@ def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float,
     return mean, mean - half, mean + half
 
 
-DEFAULT_KPIS = ("throughput", "wip", "lead_time_mean", "lead_time_p90", "service_level")
+DEFAULT_KPIS = ("throughput", "throughput_units", "wip", "lead_time_mean", "lead_time_p90", "service_level")
 
 
 def worth(spec: LineSpec, modifiers: Iterable[str | Modifier], *, horizon: float, warmup: float = 0.0,
