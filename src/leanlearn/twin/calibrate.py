@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from leanlearn.errors import SchemaError
-from leanlearn.twin.observed import Observed, load_tables, observe
+from leanlearn.twin.observed import Observed, load_tables, minutes, observe
 
 if TYPE_CHECKING:
     from leanlearn.twin.spec import LineSpec
@@ -57,7 +57,7 @@ DIGITS = 4
 #: Share of the day's work below which a block of clock hours is a break between shifts.
 SHIFT_BREAK_SHARE = 0.02
 #: Candidate scale factors of the observed gaps tried by the transfer tuning (then refined around the best).
-TRANSFER_GRID = (0.5, 1.0, 1.5, 2.0)
+TRANSFER_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +96,10 @@ def _runs(ops: pd.DataFrame) -> pd.DataFrame:
     owner = work["order_id"].astype(str)
     new = (work["station"] != work["station"].shift()) | (owner != owner.shift())
     run = new.cumsum().to_numpy()
-    minutes = ((work["end"] - work["start"]) / pd.Timedelta(minutes=1)).where(work["kind"] == "setup", 0.0)
+    length = minutes(work["end"] - work["start"]).where(work["kind"] == "setup", 0.0)
     material = work["material"].fillna("default").astype(str) if "material" in work.columns else "default"
     frame = pd.DataFrame({"run": run, "station": work["station"].to_numpy(), "material": np.asarray(material),
-                          "setup_min": minutes.to_numpy()})
+                          "setup_min": length.to_numpy()})
     runs = frame.groupby("run", sort=True).agg(station=("station", "first"), material=("material", "first"),
                                                setup_min=("setup_min", "sum"))
     runs["previous"] = runs.groupby("station", sort=False)["material"].shift()
@@ -156,8 +156,8 @@ def _breakdowns(down: pd.DataFrame, station: str, span_min: float, servers: int,
     events = down[(down["station"] == station) & ~down["planned"].astype(bool)]
     if events.empty or span_min <= 0:
         return None
-    up = max(span_min - float(events["minutes"].sum()), span_min / 2)
-    return {"tbf": {"dist": "exponential", "mean": round(up * servers / len(events) / unit, DIGITS)},
+    up = max(servers * span_min - float(events["minutes"].sum()), servers * span_min / 2)  # servers' up time
+    return {"tbf": {"dist": "exponential", "mean": round(up / len(events) / unit, DIGITS)},
             "repair": _empirical(events["minutes"].to_numpy(), unit)}
 
 
@@ -166,11 +166,11 @@ def _shifts(ops: pd.DataFrame) -> dict[str, Any] | None:
     work = ops[ops["kind"].isin(("production", "setup"))]
     if work.empty:
         return None
-    minutes = np.zeros(24 * 60)
+    worked = np.zeros(24 * 60)
     start = (work["start"].dt.hour * 60 + work["start"].dt.minute).to_numpy()
-    length = np.minimum(((work["end"] - work["start"]) / pd.Timedelta(minutes=1)).to_numpy(), 7 * 1440)
+    length = np.minimum(minutes(work["end"] - work["start"]).to_numpy(dtype=float), 7 * 1440)
     whole_days = np.floor(length / 1440)
-    minutes += whole_days.sum()
+    worked += whole_days.sum()
     rest = (length - whole_days * 1440).astype(int)
     marks = np.zeros(24 * 60 + 1)
     for s, r in zip(start, rest, strict=True):
@@ -182,8 +182,8 @@ def _shifts(ops: pd.DataFrame) -> dict[str, Any] | None:
             marks[1440] -= 1
             marks[0] += 1
             marks[e - 1440] -= 1
-    minutes += np.cumsum(marks)[:1440]
-    hours = minutes.reshape(24, 60).sum(axis=1)
+    worked += np.cumsum(marks)[:1440]
+    hours = worked.reshape(24, 60).sum(axis=1)
     total = hours.sum()
     if total <= 0:
         return None
@@ -235,12 +235,13 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
     runs = _runs(ops)
     notes: list[str] = []
     stations = []
-    for row in seen.stations.itertuples(index=False):
-        name = str(row.station)
+    for row in seen.stations.to_dict("records"):
+        name = str(row["station"])
+        visits, capacity = int(row["visits"]), int(row["capacity"])
         cycles = seen.cycles(name)
         entry: dict[str, Any] = {"name": name}
-        if int(row.capacity) > 1:
-            entry["capacity"] = int(row.capacity)
+        if capacity > 1:
+            entry["capacity"] = capacity
         if len(cycles) == 0:  # only setups or zero-length reports: its visits take no production time
             entry["cycle"] = 0.0
             notes.append(f"{name}: no production report, cycle 0")
@@ -250,20 +251,18 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
         mine = seen.visits[(seen.visits["station"] == name) & seen.visits["cycle_min"].notna()]
         by_material = {str(m): _empirical(g["cycle_min"].to_numpy(), unit)
                        for m, g in mine.groupby("material", sort=True) if len(g) >= min_material_visits}
-        if by_material and len(by_material) < mine["material"].nunique():
+        if by_material and not (len(by_material) == 1 and mine["material"].nunique() == 1):
             entry["cycle_by_material"] = by_material
-        elif len(by_material) > 1:
-            entry["cycle_by_material"] = by_material
-        setup, how = _setup(runs[runs["station"] == name], int(row.visits), unit, min_pair_changeovers)
+        setup, how = _setup(runs[runs["station"] == name], visits, unit, min_pair_changeovers)
         if setup is not None:
             entry["setup"] = setup
-        failures = _breakdowns(seen.downtime, name, seen.span_min, int(row.capacity), unit)
+        failures = _breakdowns(seen.downtime, name, seen.span_min, capacity, unit)
         if failures is not None:
             entry["breakdowns"] = failures
         stations.append(entry)
-        busy = "busy" if int(row.visits) >= busy_min_visits else "rare"
-        notes.append(f"{name}: {int(row.visits)} visits ({busy}), cycle median {row.cycle_p50_min:.4g} min, capacity "
-                     f"{int(row.capacity)}, {how}, {int(row.downtime_n)} breakdown(s)")
+        busy = "busy" if visits >= busy_min_visits else "rare"
+        notes.append(f"{name}: {visits} visits ({busy}), cycle median {row['cycle_p50_min']:.4g} min, capacity "
+                     f"{capacity}, {how}, {int(row['downtime_n'])} breakdown(s)")
 
     start = seen.start.floor("h")
     spec: dict[str, Any] = {"line": str(line if line is not None else _line_name(operations)),
@@ -272,12 +271,12 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
     orders = seen.orders
     if release == "trace":
         spec["release"] = {"policy": "trace", "orders": [
-            {"id": str(o.order_id), "material": str(o.material),
-             "release": round(float((o.release - start) / pd.Timedelta(minutes=1)) / unit, DIGITS),
-             "qty": _quantity(o.qty), "routing": list(o.routing)}
-            for o in orders.itertuples(index=False)]}
+            {"id": str(o["order_id"]), "material": str(o["material"]),
+             "release": round(float(minutes(o["release"] - start)) / unit, DIGITS),
+             "qty": _quantity(o["qty"]), "routing": list(o["routing"])}
+            for o in orders.to_dict("records")]}
     else:
-        gaps = orders["release"].diff().dropna() / pd.Timedelta(minutes=1)
+        gaps = minutes(orders["release"].diff().dropna())
         mean_gap = float(gaps.mean()) if len(gaps) else seen.span_min
         spec["release"] = {"policy": "push", "arrivals": {"dist": "exponential",
                                                           "mean": round(max(mean_gap, 1e-3) / unit, DIGITS)},
@@ -287,7 +286,8 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
         routes = group["routing"].value_counts()
         materials[str(material)] = {
             "share": round(len(group) / len(orders), 6),
-            "routings": [{"stations": list(route), "weight": int(count)} for route, count in routes.items()]}
+            "routings": [{"stations": list(route), "weight": int(count)}  # type: ignore[call-overload]
+                         for route, count in routes.items()]}
     spec["materials"] = materials
     gaps = _unmodelled(seen.visits)
     if len(gaps):
@@ -308,7 +308,7 @@ def _unmodelled(visits: pd.DataFrame) -> np.ndarray:
     idle time of an order's first visit goes with its first move."""
     ordered = visits.sort_values(["order_id", "step"], kind="stable")
     same = ordered["order_id"].eq(ordered["order_id"].shift()).to_numpy()
-    gap = ((ordered["start"] - ordered["end"].shift()) / pd.Timedelta(minutes=1)).clip(lower=0).fillna(0.0)
+    gap = minutes(ordered["start"] - ordered["end"].shift()).clip(lower=0).fillna(0.0)
     idle = ordered["idle_min"].to_numpy(dtype=float)
     first_idle = np.where(~same, idle, 0.0)
     carried = np.roll(first_idle, 1)  # the first visit's idle time moves to the order's second visit
@@ -347,13 +347,13 @@ def _scaled(transfer: Any, scale: float) -> Any:
 def _horizon(seen: Observed, spec: Mapping[str, Any]) -> float:
     unit = UNIT_MINUTES[spec["time_unit"]]
     start = pd.Timestamp(spec["start"])
-    return float((seen.end - start) / pd.Timedelta(minutes=1)) / unit
+    return float(minutes(seen.end - start)) / unit
 
 
 def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", release: str = "trace",
               busy_min_visits: int = 30, min_material_visits: int = 30, min_pair_changeovers: int = 10,
               qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 1,
-              seed: int = 0, out: str | Path | None = None) -> LineSpec:
+              refine: int = 2, seed: int = 0, out: str | Path | None = None) -> LineSpec:
     """Build a line spec from a fused log (see the module text for what each part of the spec comes from).
 
     Parameters
@@ -381,6 +381,8 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
         Scale the observed gaps so the twin's lead times match the log's (a few short simulations).
     replications : int, default=1
         Replications per candidate scale in the tuning.
+    refine : int, default=2
+        Refinements of the best scale (each simulates two more candidates, half a step either side).
     seed : int, default=0
         Seed of the tuning simulations.
     out : path, optional
@@ -390,7 +392,7 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
                                  busy_min_visits=busy_min_visits, min_material_visits=min_material_visits,
                                  min_pair_changeovers=min_pair_changeovers, qty=qty, shifts=shifts)
     if tune_transfer and "transfer" in calibration.spec:
-        calibration = tune(calibration, replications=replications, seed=seed)
+        calibration = tune(calibration, replications=replications, seed=seed, refine=refine)
     spec = calibration.line_spec()
     if out is not None:
         write_spec(spec, out, calibration)
@@ -430,7 +432,7 @@ def tune(calibration: Calibration, *, replications: int = 1, seed: int = 0, refi
     for _ in range(refine):  # refine around the best: halve the step each time
         step /= 2
         for candidate in (best - step, best + step):
-            if candidate > 0:
+            if candidate >= 0:
                 score(candidate)
         best = best_scale()
     spec = {**calibration.spec, "transfer": _scaled(base, best)}

@@ -32,7 +32,7 @@ import pandas as pd
 
 from leanlearn._util import json_plain
 from leanlearn.errors import SchemaError
-from leanlearn.twin.observed import Observed, load_tables, observe
+from leanlearn.twin.observed import Observed, load_tables, minutes, observe
 
 if TYPE_CHECKING:
     from leanlearn.twin.spec import LineSpec
@@ -202,7 +202,7 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
         if spec.release.policy == "trace":
             start = pd.Timestamp(spec.start)
             start = start.tz_localize("UTC") if start.tzinfo is None else start
-            horizon = float((seen.end - start) / pd.Timedelta(hours=1)) / hours
+            horizon = float(minutes(seen.end - start)) / 60.0 / hours
         else:
             horizon = seen.span_min / 60.0 / hours
     if not horizon > 0:
@@ -217,15 +217,15 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
 
     sim_util: dict[str, list[float]] = {}
     for run in runs:
-        for row in run.stations.itertuples(index=False):
-            sim_util.setdefault(str(row.station), []).append(float(row.utilization))
+        for name, value in zip(run.stations["station"], run.stations["utilization"], strict=True):
+            sim_util.setdefault(str(name), []).append(float(value))
     # the twin's span differs from the log's: utilization over the simulated horizon
     span_scale = [run.span_min / (horizon * hours * 60.0) for run in runs]
     rows = []
-    for station in seen.stations.itertuples(index=False):
-        name = str(station.station)
-        row: dict[str, Any] = {"station": name, "visits": int(station.visits),
-                               "busy": bool(station.visits >= busy_min_visits)}
+    for station in seen.stations.to_dict("records"):
+        name = str(station["station"])
+        row: dict[str, Any] = {"station": name, "visits": int(station["visits"]),
+                               "busy": bool(station["visits"] >= busy_min_visits)}
         for metric, getter in (("cycle", "cycles"), ("setup", "setup_times"), ("wait", "waits")):
             obs = getattr(seen, getter)(name)
             sim = _pooled(runs, getter, name)
@@ -237,7 +237,7 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
             row[f"{metric}_p50_error"] = _relative(row[f"obs_{metric}_p50_min"], row[f"sim_{metric}_p50_min"])
             if metric != "setup":
                 row[f"{metric}_ks"] = _ks(obs, sim)
-        row["obs_utilization"] = float(station.utilization)
+        row["obs_utilization"] = float(station["utilization"])
         values = sim_util.get(name, [])
         row["sim_utilization"] = (float(np.mean([u * s for u, s in zip(values, span_scale, strict=False)]))
                                   if values else 0.0)

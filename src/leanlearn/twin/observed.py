@@ -54,13 +54,18 @@ import pandas as pd
 from leanlearn.errors import SchemaError
 from leanlearn.lean import valuestream as vs
 
-__all__ = ["Observed", "load_tables", "observe"]
+__all__ = ["Observed", "concurrency", "load_tables", "minutes", "observe"]
 
 _MINUTE = pd.Timedelta(minutes=1)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 STATION_COLUMNS = ("station", "visits", "cycle_n", "cycle_p50_min", "cycle_p90_min", "cycle_mean_min",
                    "setup_n", "setup_p50_min", "setup_p90_min", "wait_n", "wait_p50_min", "wait_p90_min",
                    "capacity", "busy_h", "utilization", "downtime_n")
+
+
+def minutes(delta: Any) -> Any:
+    """Minutes in a Timedelta, or in each element of a Series / index of them."""
+    return delta / _MINUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,7 @@ class Observed:
     @property
     def span_min(self) -> float:
         """Minutes from the first to the last timestamp of the log."""
-        return float((self.end - self.start) / _MINUTE)
+        return float(minutes(self.end - self.start))
 
     def cycles(self, station: str) -> np.ndarray:
         """The observed cycle minutes (per visit) of one station."""
@@ -226,8 +231,8 @@ def observe(operations: pd.DataFrame | Any, downtime: pd.DataFrame | None = None
     names = vs.station_order(ops, key) if stations is None else [str(n) for n in stations]
     starts = pd.concat([ops["start"], down["start"]])
     ends = pd.concat([ops["end"], down["end"]])
-    stations = _station_table(ops, down, visits, setups, transitions, names)
-    return Observed(visits=visits, setups=setups, transitions=transitions, orders=orders, stations=stations,
+    table = _station_table(ops, down, visits, setups, transitions, names)
+    return Observed(visits=visits, setups=setups, transitions=transitions, orders=orders, stations=table,
                     downtime=down, start=starts.min(), end=ends.max(), qty=qty)
 
 
@@ -240,10 +245,10 @@ def _visit_table(ops: pd.DataFrame, key: str, qty: str | None) -> pd.DataFrame:
     ordered = ops.sort_values([key, "start", "end"], kind="stable").reset_index(drop=True)
     new = (ordered[key] != ordered[key].shift()) | (ordered["station"] != ordered["station"].shift())
     ordered["visit"] = new.cumsum().to_numpy()
-    minutes = (ordered["end"] - ordered["start"]) / _MINUTE
+    length = minutes(ordered["end"] - ordered["start"])
     production = ordered["kind"] == "production"
-    ordered["production_min"] = minutes.where(production, 0.0)
-    ordered["setup_min"] = minutes.where(ordered["kind"] == "setup", 0.0)
+    ordered["production_min"] = length.where(production, 0.0)
+    ordered["setup_min"] = length.where(ordered["kind"] == "setup", 0.0)
     ordered["has_production"] = production
     ordered["made"] = pd.to_numeric(ordered[qty], errors="coerce").where(production) if qty else np.nan
     grouped = ordered.groupby("visit", sort=True)
@@ -253,10 +258,10 @@ def _visit_table(ops: pd.DataFrame, key: str, qty: str | None) -> pd.DataFrame:
         "production_min": grouped["production_min"].sum(), "setup_min": grouped["setup_min"].sum(),
         "has_production": grouped["has_production"].any(), "qty": grouped["made"].sum(min_count=1),
     }).reset_index(drop=True)
-    start = ((ordered["start"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
-    end = ((ordered["end"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    start = minutes(ordered["start"] - _EPOCH).to_numpy(dtype=float)
+    end = minutes(ordered["end"] - _EPOCH).to_numpy(dtype=float)
     work = vs._union_minutes(ordered["visit"].to_numpy(), start, end)
-    elapsed = (visits["end"] - visits["start"]) / _MINUTE
+    elapsed = minutes(visits["end"] - visits["start"])
     visits["idle_min"] = (elapsed - work.reindex(grouped.size().index, fill_value=0.0).to_numpy()).clip(lower=0)
     visits["step"] = visits.groupby("order_id", sort=False).cumcount()
     visits["cycle_min"] = visits["production_min"].where(visits["has_production"])
@@ -273,7 +278,7 @@ def _order_table(visits: pd.DataFrame) -> pd.DataFrame:
         "visits": grouped.size(), "routing": grouped["station"].agg(tuple),
         "qty": grouped["qty"].max(),
     })
-    orders["lead_min"] = (orders["end"] - orders["release"]) / _MINUTE
+    orders["lead_min"] = minutes(orders["end"] - orders["release"])
     orders = orders.rename_axis("order_id").reset_index().sort_values(["release", "order_id"], kind="stable")
     return orders[["order_id", "material", "release", "end", "lead_min", "visits", "routing", "qty"]].reset_index(
         drop=True)
@@ -310,12 +315,12 @@ def _station_table(ops: pd.DataFrame, down: pd.DataFrame, visits: pd.DataFrame, 
     table["capacity"] = concurrency(ops).reindex(names, fill_value=1)
     # as valuestream.utilization(span="line"): the union of production and setup intervals over the log's span
     work = ops[ops["kind"].isin(vs.WORK_KINDS)]
-    start = ((work["start"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
-    end = ((work["end"] - _EPOCH) / _MINUTE).to_numpy(dtype=float)
+    start = minutes(work["start"] - _EPOCH).to_numpy(dtype=float)
+    end = minutes(work["end"] - _EPOCH).to_numpy(dtype=float)
     busy = vs._union_minutes(work["station"].to_numpy(), start, end).reindex(names, fill_value=0.0)
     first = min(ops["start"].min(), down["start"].min()) if len(down) else ops["start"].min()
     last = max(ops["end"].max(), down["end"].max()) if len(down) else ops["end"].max()
-    span = (last - first) / _MINUTE
+    span = minutes(last - first)
     table["busy_h"] = busy / 60.0
     table["utilization"] = busy / span if span > 0 else np.nan
     table["downtime_n"] = down.groupby("station").size().reindex(names, fill_value=0)
