@@ -214,6 +214,8 @@ class Instance:
             raise InstanceError(f"{self.name}: machine {index} is out of range; machines are 0..{self.n_machines - 1}")
         if self.machine_names and name in self.machine_names:
             return self.machine_names.index(name)
+        if not self.machine_names and re.fullmatch(r"[Mm]\d+", str(name).strip()):  # the label machine_label shows
+            return self.machine_index(str(name).strip()[1:])
         known = ", ".join(self.machine_names) if self.machine_names else f"0..{self.n_machines - 1}"
         raise InstanceError(f"{self.name}: no machine named {name!r}; machines are {known}")
 
