@@ -1,6 +1,7 @@
 """`leanlearn schedule solve / repair / validate` and the CP-SAT model: ft06's optimum, feasibility checked without
 the solver, setups, release dates, windows and rule-pack constraints honoured."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _independent_check(text: str, doc: dict, down=()) -> None:
                 assert o["start"] >= ops[j, k - 1]["end"]
     for m in {o["machine"] for o in ops.values()}:
         seq = sorted((o["start"], o["end"]) for o in ops.values() if o["machine"] == m)
-        assert all(b[0] >= a[1] for a, b in zip(seq, seq[1:]))
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(seq))
         for dm, ds, dd in down:
             if dm == m:
                 assert all(e <= ds or s >= ds + dd for s, e in seq)
@@ -140,7 +141,7 @@ def test_rule_pack_constraints_lengthen_setups_and_forbid_sequences(tmp_path):
     s = solve(ruled, time_limit=10)
     assert validate_schedule(ruled, s) == []
     press = [o.job for o in s.machine_sequence(0)]
-    assert all(not (inst.material(a) == "B" and inst.material(b) == "A") for a, b in zip(press, press[1:]))
+    assert all(not (inst.material(a) == "B" and inst.material(b) == "A") for a, b in itertools.pairwise(press))
 
 
 def test_constraints_from_a_pack_json_are_read_as_data(tmp_path):
@@ -164,7 +165,7 @@ def test_constraints_from_a_pack_json_are_read_as_data(tmp_path):
     found, skipped = read_constraints(path, time_scale=0.5)
     assert found[0] == SetupExtension("A", "B", 15, "press", "s1")
     assert found[1] == ForbiddenSequence("B", "A", None, "d1")
-    assert found[2].from_material == "__import__('os')" and found[2].delta == 2     # a name, never evaluated; 3 × 0.5 rounded
+    assert found[2].from_material == "__import__('os')" and found[2].delta == 2   # a name, never run
     assert [s.split(":")[0] for s in skipped] == ["x1", "t1"]
     with pytest.raises(Exception, match="not a leanlearn rule pack"):
         constraints_from_pack({"schema": "other/1", "rules": []})
