@@ -69,6 +69,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from leanlearn.online.base import OnlineBase
@@ -288,8 +289,8 @@ class RescheduleTrigger(OnlineBase):
     def _machine(self, value: Any) -> int:
         if isinstance(value, bool):
             raise _Ignored(f"station {value!r} is not a station")
-        if isinstance(value, int | float) and float(value).is_integer():
-            value = int(value)
+        if isinstance(value, Real) and float(value).is_integer():
+            value = int(float(value))
         text = str(value).strip()
         inst = self.current_instance
         if inst.machine_names and text in inst.machine_names:
@@ -308,7 +309,7 @@ class RescheduleTrigger(OnlineBase):
         value = event[key]
         if isinstance(value, bool):
             raise _Ignored(f"{key} {value!r} is not a time")
-        if isinstance(value, int | float):
+        if isinstance(value, Real):
             if not math.isfinite(value) or value < 0:
                 raise _Ignored(f"{key} {value!r} is not a time >= 0")
             return int(round(value))
@@ -384,9 +385,9 @@ class RescheduleTrigger(OnlineBase):
             if key not in event:
                 continue
             value = event[key]
-            if key == "job" and isinstance(value, int | float) and not isinstance(value, bool) and \
-                    float(value).is_integer() and 0 <= int(value) < len(self.current_instance.jobs):
-                return int(value)
+            if key == "job" and isinstance(value, Real) and not isinstance(value, bool) and \
+                    float(value).is_integer() and 0 <= float(value) < len(self.current_instance.jobs):
+                return int(float(value))
             if str(value) in self._names:
                 return self._names[str(value)]
             text = str(value).strip()
