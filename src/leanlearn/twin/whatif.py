@@ -112,13 +112,13 @@ def _set(doc: dict[str, Any], path: list[str], value: Any, where: str) -> None:
                 raise SpecError(f"--vary {where}: no station {part!r} at {'.'.join(path[:i + 1])}")
             node = matches[0]
         elif isinstance(node, dict):
-            if part not in node or not isinstance(node[part], (dict, list)):
-                if isinstance(node.get(part), (int, float)) and path[i + 1] in ("mean", "value"):
-                    node[part] = {"dist": "deterministic", "value": node[part]}
-                else:
-                    node[part] = {} if part not in node else node[part]
-                    if not isinstance(node[part], (dict, list)):
-                        raise SpecError(f"--vary {where}: {'.'.join(path[:i + 1])} is a value, not a section")
+            if i == len(path) - 2 and isinstance(node.get(part), (int, float)) and path[-1] in ("mean", "value"):
+                node[part] = value  # a deterministic time written as a number: its mean is the number
+                return
+            if part not in node:
+                node[part] = {}
+            if not isinstance(node[part], (dict, list)):
+                raise SpecError(f"--vary {where}: {'.'.join(path[:i + 1])} is a value, not a section")
             node = node[part]
         else:
             raise SpecError(f"--vary {where}: cannot follow the path {'.'.join(path)}")
