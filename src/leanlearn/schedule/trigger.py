@@ -172,6 +172,8 @@ class RescheduleTrigger(OnlineBase):
         The repair's lexicographic objective.
     stability_weight : int, default=0
         Time units one moved operation costs (see :func:`~leanlearn.schedule.repair.repair`).
+    patience : float or None, default=0.25
+        A solver stage stops this many seconds after its last improvement (``None``: at the time limit or proof).
     workers, seed : int
         CP-SAT workers and seed.
     on_repair : callable, optional
@@ -183,8 +185,9 @@ class RescheduleTrigger(OnlineBase):
     def __init__(self, instance: Instance, schedule: Schedule, *, tolerance: float = 0.1, window: int = 1,
                  time_limit: float = 10.0, expected_downtime: int | None = None,
                  origin: datetime | str | None = None, unit: str = "1min",
-                 objective: Sequence[str] = DEFAULT_OBJECTIVE, stability_weight: int = 0, workers: int = 2,
-                 seed: int = 0, on_repair: Callable[[Reschedule], Any] | None = None, station: str = "station",
+                 objective: Sequence[str] = DEFAULT_OBJECTIVE, stability_weight: int = 0,
+                 patience: float | None = 0.25, workers: int = 2, seed: int = 0,
+                 on_repair: Callable[[Reschedule], Any] | None = None, station: str = "station",
                  time_key: str = "time") -> None:
         self.instance = instance
         self.schedule = schedule
@@ -196,6 +199,7 @@ class RescheduleTrigger(OnlineBase):
         self.unit = unit
         self.objective = objective
         self.stability_weight = stability_weight
+        self.patience = patience
         self.workers = workers
         self.seed = seed
         self.on_repair = on_repair
@@ -345,7 +349,7 @@ class RescheduleTrigger(OnlineBase):
         try:
             result = repair(self.current_instance, self.current, disruption, self.time_limit,
                             objective=self.objective, stability_weight=self.stability_weight, workers=self.workers,
-                            seed=self.seed, due=self.due)
+                            seed=self.seed, due=self.due, patience=self.patience)
         except InstanceError as exc:
             raise _Ignored(f"cannot repair after this breakdown ({exc}); the plan is kept") from None
         self._keep(Reschedule(reason, step, start, machine, result, event, disruption=disruption),
@@ -472,7 +476,7 @@ class RescheduleTrigger(OnlineBase):
                           reference=self.current, makespan_ub=shifted.makespan, hint=shifted)
         left = max(self.time_limit - (time.perf_counter() - t0), 0.05)
         solved = solve_problem(problem, names, left, workers=self.workers, seed=self.seed,
-                               stability_weight=self.stability_weight)
+                               stability_weight=self.stability_weight, patience=self.patience)
         frozen_ops = {k: shifted.by_key()[k] for k in fixed}
         chosen = solved
         if not solved.operations or validate_schedule(inst, solved, frozen=frozen_ops):
