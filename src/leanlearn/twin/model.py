@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ from leanlearn.twin.spec import TIME_UNITS, LineSpec, Material, SpecError, Stati
 __all__ = ["Forecaster", "LineModel", "RunResult", "run_once"]
 
 _BLOCK = 512
+_Gen = Generator[simpy.Event, Any, None]
 
 
 class Forecaster(Protocol):
@@ -355,7 +356,7 @@ class LineModel:
             self.cards[-1].put(1)
 
     # -- processes --------------------------------------------------------------------------------------------------
-    def _server(self, node: _Node, server: _Server) -> Iterator[simpy.Event]:
+    def _server(self, node: _Node, server: _Server) -> _Gen:
         env = self.env
         station = node.station
         while True:
@@ -379,7 +380,7 @@ class LineModel:
                     self.ops["scrap_qty"][-1] = lost
             yield from self._forward(node, job)
 
-    def _work(self, node: _Node, server: _Server, job: _Job, kind: str, duration: float) -> Iterator[simpy.Event]:
+    def _work(self, node: _Node, server: _Server, job: _Job, kind: str, duration: float) -> _Gen:
         """Setup or process for ``duration``; a failure preempts it and the rest resumes after the repair."""
         env = self.env
         remaining = duration
@@ -419,7 +420,7 @@ class LineModel:
             self._record(node, job, kind, start, env.now, share)
             return
 
-    def _repair(self, node: _Node, server: _Server) -> Iterator[simpy.Event]:
+    def _repair(self, node: _Node, server: _Server) -> _Gen:
         env = self.env
         server.broken = True
         server.repaired = env.event()
@@ -431,7 +432,7 @@ class LineModel:
         server.broken = False
         server.repaired.succeed()
 
-    def _failures(self, node: _Node, server: _Server) -> Iterator[simpy.Event]:
+    def _failures(self, node: _Node, server: _Server) -> _Gen:
         """Clock-time failures of one server."""
         env = self.env
         tbf = self._tbf[node.index]
@@ -442,7 +443,7 @@ class LineModel:
                 server.proc.interrupt("breakdown")
             yield from self._repair(node, server)
 
-    def _forward(self, node: _Node, job: _Job) -> Iterator[simpy.Event]:
+    def _forward(self, node: _Node, job: _Job) -> _Gen:
         """Send ``job`` on after ``node`` (blocking while the next buffer is full)."""
         job.step += 1
         if job.qty <= 0:
@@ -465,7 +466,7 @@ class LineModel:
         if put is not None:
             yield put
 
-    def _move(self, job: _Job, target: _Node, delay: float) -> Iterator[simpy.Event]:
+    def _move(self, job: _Job, target: _Node, delay: float) -> _Gen:
         yield self.env.timeout(delay)
         put = target.store.put(job)
         if put is not None:
@@ -477,7 +478,7 @@ class LineModel:
                 self.backlog.extend(self._new_order())
             self._enter(self.backlog.popleft())
 
-    def _push(self) -> Iterator[simpy.Event]:
+    def _push(self) -> _Gen:
         release = self.spec.release
         assert release.arrivals is not None
         gap = self.stream(release.arrivals, "arrivals")
@@ -488,7 +489,7 @@ class LineModel:
                 self._enter(job)
             made += 1
 
-    def _trace(self) -> Iterator[simpy.Event]:
+    def _trace(self) -> _Gen:
         env = self.env
         for order in sorted(self.spec.release.orders, key=lambda o: o.release):
             if order.release > env.now:
@@ -514,7 +515,7 @@ class LineModel:
         if self.forecaster is not None and release.demand is not None:
             env.process(self._periods())
 
-    def _pull(self, stage: int) -> Iterator[simpy.Event]:
+    def _pull(self, stage: int) -> _Gen:
         """Stage ``stage`` pulls a job in whenever one of its cards is free."""
         card = self.cards[stage]
         upstream = self.supermarkets[stage - 1] if stage > 0 else None
@@ -535,7 +536,7 @@ class LineModel:
         """A customer takes one job from the last supermarket (its card goes back when it does)."""
         get = self.supermarkets[-1].get()
 
-        def taken(event: simpy.Event) -> None:
+        def taken(event: Any) -> None:
             self.stock_log.append((self.env.now, -1))
             if not event.value.extra:
                 self.cards[-1].put(1)
@@ -543,16 +544,16 @@ class LineModel:
         if get.triggered:
             taken(get)
         else:
-            get.callbacks.append(taken)  # type: ignore[union-attr]
+            get.callbacks.append(taken)  # type: ignore[union-attr,unused-ignore]
         return get
 
-    def _saturated(self) -> Iterator[simpy.Event]:
+    def _saturated(self) -> _Gen:
         while True:
             get = self._take()
             if not get.triggered:
                 yield get
 
-    def _demand(self) -> Iterator[simpy.Event]:
+    def _demand(self) -> _Gen:
         env = self.env
         demand = self.spec.release.demand
         assert demand is not None
@@ -578,7 +579,7 @@ class LineModel:
             self.demand_t.append(env.now)
             self.demand_served.append(bool(get.triggered))
 
-    def _periods(self) -> Iterator[simpy.Event]:
+    def _periods(self) -> _Gen:
         env = self.env
         release = self.spec.release
         forecaster = self.forecaster
@@ -653,7 +654,7 @@ class LineModel:
     def _result(self, warmup: float) -> RunResult:
         spec, horizon = self.spec, self.horizon
         span = horizon - warmup
-        unit = TIME_UNITS[spec.time_unit][1]
+        unit: Any = TIME_UNITS[spec.time_unit][1]
         origin = pd.Timestamp(spec.start)
         ops = self.ops
         start = np.asarray(ops["start"], dtype=float)

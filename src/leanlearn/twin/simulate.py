@@ -99,7 +99,7 @@ class SimulationResult:
 
     def kpi(self, name: str) -> tuple[float, float, float]:
         """``(mean, low, high)`` of KPI ``name``."""
-        row = self.summary.loc[name]
+        row: Any = self.summary.loc[name]
         return float(row["mean"]), float(row["low"]), float(row["high"])
 
     def to_json(self) -> dict[str, Any]:

@@ -498,7 +498,7 @@ class _Parser:
                     raise self.fail(f"stations[{i}].name", f"{name!r} is listed twice; station names are unique")
                 names.append(name)
         materials = self.materials(doc.get("materials"), names)
-        known_materials = list(materials or {"default": None})
+        known_materials = list(materials) if materials else ["default"]
         stations = tuple(self.station(item, f"stations[{i}]", known_materials) for i, item in enumerate(raw))
         transfer = self.dist(doc["transfer"], "transfer") if doc.get("transfer") is not None else None
         release = self.release(doc["release"], names, materials)
@@ -518,7 +518,7 @@ class _Parser:
             stamp = pd.Timestamp(value)
         except (ValueError, TypeError):
             raise self.fail("start", f"is {_shown(value)}, not a timestamp; e.g. 2012-01-02T00:00:00Z") from None
-        if stamp is pd.NaT:
+        if pd.isna(stamp):
             raise self.fail("start", "is empty; e.g. 2012-01-02T00:00:00Z")
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         return str(stamp.isoformat())

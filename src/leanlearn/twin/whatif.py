@@ -195,7 +195,7 @@ class WhatIfResult:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data (NaN as null)."""
-        def clean(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def clean(records: list[dict[Any, Any]]) -> list[dict[str, Any]]:
             return [{k: _plain(v) for k, v in r.items()} for r in records]
 
         return {"vary": list(self.keys), "search": self.search, "target_throughput": self.target_throughput,
@@ -328,7 +328,7 @@ def whatif(spec: LineSpec, vary: Mapping[str, Sequence[Any]], *, target_throughp
             on_point(row)
         return row
 
-    def meets(row: dict[str, Any]) -> bool:
+    def meets(row: Mapping[Any, Any]) -> bool:
         ok = target_throughput is None or row["throughput"] >= target_throughput
         if target_service_level is not None:
             ok = ok and not math.isnan(row["service_level"]) and row["service_level"] >= target_service_level
@@ -370,7 +370,7 @@ def whatif(spec: LineSpec, vary: Mapping[str, Sequence[Any]], *, target_throughp
                         target_throughput, spec.time_unit, settings)
 
 
-def _interval(row: Mapping[str, Any], kpi: str) -> dict[str, Any]:
+def _interval(row: Any, kpi: str) -> dict[str, Any]:
     return {"mean": row[kpi], "low": row[f"{kpi}_low"], "high": row[f"{kpi}_high"]}
 
 
@@ -406,5 +406,5 @@ def _recommend(table: pd.DataFrame, keys: tuple[str, ...], target: float | None,
             "reason": why}
 
 
-def _kpis(row: Mapping[str, Any]) -> dict[str, Any]:
+def _kpis(row: Any) -> dict[str, Any]:
     return {k: {kk: _plain(vv) for kk, vv in _interval(row, _COLUMN.get(k, k)).items()} for k in KPIS}
