@@ -352,8 +352,6 @@ class LineModel:
         elif self.policy == "kanban" and job.qty > 0:
             self.supermarkets[-1].put(job)
             self.stock_log.append((self.env.now, 1))
-        elif self.policy == "kanban" and job.card:  # scrapped whole: its card comes back at once
-            self.cards[-1].put(1)
 
     # -- processes --------------------------------------------------------------------------------------------------
     def _server(self, node: _Node, server: _Server) -> _Gen:
@@ -446,7 +444,9 @@ class LineModel:
     def _forward(self, node: _Node, job: _Job) -> _Gen:
         """Send ``job`` on after ``node`` (blocking while the next buffer is full)."""
         job.step += 1
-        if job.qty <= 0:
+        if job.qty <= 0:  # scrapped whole: it leaves the line (under kanban its card goes back to its loop)
+            if self.policy == "kanban" and not job.extra:
+                self.cards[job.step - 1].put(1)
             self._finish(job)
             return
         if self.policy == "kanban" and not job.extra:
