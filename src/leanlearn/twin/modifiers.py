@@ -186,6 +186,25 @@ class Modifier:
     def to_json(self) -> dict[str, Any]:
         return {"modifier": self.text, "source": self.source}
 
+    def undo(self) -> Modifier:
+        """The modifier that takes this one's effect back out: ``+= d`` ↔ ``-= d``, ``*= k`` → ``*= 1/k``.
+
+        On a spec calibrated from the log the rule was mined on, the rule's effect is already in the data: the
+        worth of *acting* on the rule is then ``worth(spec, [m.undo() for m in modifiers])``. A shift down clips
+        each empirical value at 0, so it takes out at most ``d``. ``=`` has no inverse.
+
+        >>> parse_modifier("setup[S2][A->B] += 0.5").undo().text
+        'setup[S2][A->B] -= 0.5'
+        >>> parse_modifier("scrap[S3] *= 4").undo().text
+        'scrap[S3] *= 0.25'
+        """
+        if self.op == "=" or (self.op == "*=" and self.value == 0):
+            raise ModifierError(f"modifier {self.text!r}: '=' (or '*= 0') cannot be undone; give the old value")
+        op: Op = {"+=": "-=", "-=": "+=", "*=": "*="}[self.op]  # type: ignore[assignment]
+        value = 1.0 / self.value if self.op == "*=" else self.value
+        return Modifier(self.target, self.station, op, value, self.from_material, self.to_material, self.material,
+                        f"undo {self.source or self.text}")
+
 
 def parse_modifier(text: str, source: str = "") -> Modifier:
     """Parse one modifier (see the module's grammar); raises :class:`ModifierError` naming what is wrong."""
