@@ -176,3 +176,13 @@ def test_example_setup_pack_yields_no_changeover_constraints():
     pack = Path(__file__).parents[1] / "models" / "4tu-setups.json"
     found, skipped = read_constraints(pack)
     assert found == [] and len(skipped) == len(json.loads(pack.read_text())["rules"])
+
+
+def test_importing_the_schedule_wing_and_its_cli_does_not_load_ortools():
+    import subprocess
+    import sys
+
+    code = ("import leanlearn.schedule, leanlearn.cli_schedule, leanlearn.schedule.constraints, sys; "
+            "print('ortools' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -5,9 +5,13 @@ reading instances stays light.
 
 Examples
 --------
->>> import sys, leanlearn.schedule
->>> "ortools" in sys.modules
-False
+>>> from leanlearn.schedule import Disruption, repair, solve
+>>> from leanlearn.schedule.instance import parse_standard
+>>> shop = parse_standard("3 2\\n0 3 1 2\\n1 4 0 1\\n0 2 1 2\\n")
+>>> plan = solve(shop, time_limit=5)
+>>> fixed = repair(shop, plan, Disruption(machine=1, start=2, duration=3), time_limit=5)
+>>> fixed.schedule.makespan <= fixed.right_shift.makespan
+True
 """
 
 from __future__ import annotations
