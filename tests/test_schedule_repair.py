@@ -148,3 +148,57 @@ def test_several_breakdowns_in_one_repair_are_all_respected():
         result = repair(inst, plan, downs, time_limit=3)
         assert validate_schedule(inst, result.schedule, down=downs) == []
         assert result.schedule.makespan <= result.right_shift.makespan
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), setups=st.booleans())
+def test_the_greedy_dispatch_warm_start_is_feasible(seed, setups):
+    from leanlearn.schedule.rightshift import dispatch
+
+    inst = random_instance(random.Random(seed), setups)
+    start = dispatch(inst)
+    assert start is not None and validate_schedule(inst, start) == []
+
+
+def test_repair_falls_back_to_right_shift_when_cp_sat_finds_nothing(monkeypatch):
+    import leanlearn.schedule.cpsat as cpsat
+
+    rng = random.Random(3)
+    inst = random_instance(rng)
+    plan = greedy_schedule(inst, rng)
+    d = random_disruption(inst, plan, rng)
+    monkeypatch.setattr(cpsat, "solve_problem", lambda problem, *a, **k: Schedule(inst.name, "UNKNOWN", 0, ()))
+    result = repair(inst, plan, d, time_limit=1)
+    assert result.schedule.extra["fallback"] == "right_shift"
+    assert result.schedule.operations == result.right_shift.operations
+    assert validate_schedule(inst, result.schedule, down=d) == []
+
+
+def test_repair_with_forbidden_sequences_keeps_them_forbidden():
+    from leanlearn.schedule.constraints import ForbiddenSequence, apply_constraints
+
+    rng = random.Random(5)
+    for _ in range(6):
+        inst = apply_constraints(random_instance(rng, setups=True), [ForbiddenSequence("B", "A")])
+        from leanlearn.schedule.cpsat import solve
+
+        plan = solve(inst, time_limit=3)
+        if not plan.operations:                 # the forbidden pair may leave no schedule: then nothing to repair
+            assert plan.status == "INFEASIBLE"
+            continue
+        assert validate_schedule(inst, plan) == []
+        d = random_disruption(inst, plan, rng)
+        result = repair(inst, plan, d, time_limit=3)
+        assert validate_schedule(inst, result.schedule, down=d) == []
+        assert result.schedule.makespan <= result.right_shift.makespan
+
+
+def test_tardiness_first_repair_is_no_later_in_total_than_right_shift():
+    rng = random.Random(9)
+    for _ in range(8):
+        inst = random_instance(rng)
+        plan = greedy_schedule(inst, rng)
+        d = random_disruption(inst, plan, rng)
+        result = repair(inst, plan, d, time_limit=3, objective=("tardiness", "makespan"))
+        assert result.kpis["total_tardiness"] <= result.right_shift_kpis["total_tardiness"]
+        assert result.schedule.makespan <= result.right_shift.makespan

@@ -186,3 +186,24 @@ def test_importing_the_schedule_wing_and_its_cli_does_not_load_ortools():
             "print('ortools' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_cli_solve_and_repair_a_yaml_line_with_a_rule_pack(tmp_path):
+    _line(tmp_path)
+    line = tmp_path / "line.yaml"
+    pack = tmp_path / "pack.json"
+    pack.write_text(json.dumps({"schema": "leanlearn.rulepack/1", "rules": [
+        {"id": "s1", "waste": "setup", "if": [{"feature": "changeover", "op": "==", "value": "A->B"}],
+         "then": {"feature": "setup_min", "op": ">", "value": 30}, "delta": 40}]}))
+    plan = tmp_path / "plan.json"
+    solved = runner.invoke(app, ["solve", str(line), "--rules", str(pack), "--json", "--out", str(plan)])
+    assert solved.exit_code == 0, solved.output
+    ruled = apply_constraints(read_instance(line), read_constraints(pack)[0])
+    assert ruled.setup(0, 0, 1) == 45
+    assert validate_schedule(ruled, Schedule.from_json(json.loads(solved.stdout))) == []
+    fixed = runner.invoke(app, ["repair", str(line), "--schedule", str(plan), "--rules", str(pack),
+                                "--down", "press:3:4", "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    doc = json.loads(fixed.stdout)
+    assert validate_schedule(ruled, Schedule.from_json(doc), down=[(0, 3, 4)]) == []
+    assert doc["disruptions"] == [{"machine": 0, "start": 3, "duration": 4}]
