@@ -57,13 +57,18 @@ def test_planted_cycle_medians_and_capacity_are_recovered(planted_calibration):
     assert spec.station("A").capacity == spec.station("C").capacity == 1
 
 
-def test_planted_setups_come_on_material_changes_only(planted_calibration):
+def test_planted_setups_come_on_material_changes_by_pair(planted_calibration):
     setup = planted_calibration.line_spec().station("A").setup
     assert setup is not None and setup.always is False
-    drawn = _values(setup.default)
-    positive = drawn[drawn > 0]
-    assert positive.min() >= 0.1 - 1e-3 and positive.max() <= 0.3 + 1e-3
-    assert np.median(positive) == pytest.approx(0.2, rel=0.15)
+    assert {(a, b) for a, row in setup.matrix.items() for b in row} == {("X", "Y"), ("Y", "X")}
+    for row in setup.matrix.values():
+        for dist in row.values():
+            drawn = _values(dist)
+            positive = drawn[drawn > 0]
+            assert (positive > 0).mean() > 0.9  # a change always got its setup
+            assert positive.min() >= 0.1 - 1e-3 and positive.max() <= 0.3 + 1e-3
+            assert np.median(positive) == pytest.approx(0.2, rel=0.15)
+    assert setup.dist("X", "X") is None  # no setup when the material repeats
     assert planted_calibration.line_spec().station("C").setup is None
 
 
@@ -146,7 +151,7 @@ def test_tuned_spec_written_with_provenance_reads_back_equal(planted_log, tmp_pa
     spec = calibrate(planted_log, out=path, refine=0)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Line spec calibrated by leanlearn")
-    assert "# Log: " in text and "transfer: observed gaps between visits ×" in text
+    assert "# Log: " in text and "transfer: observed unmodelled time between visits ×" in text
     assert LineSpec.from_yaml(path) == spec
     assert write_spec(spec, tmp_path / "bare.yaml").read_text(encoding="utf-8").startswith("# Line spec")
 

@@ -38,9 +38,13 @@ def fused_4tu():
 
 
 @pytest.fixture(scope="module")
-def check_4tu(fused_4tu):
-    spec = calibrate(fused_4tu, seed=0)
-    return spec, check_twin(spec, fused_4tu, replications=10, seed=0)
+def twin_4tu(fused_4tu):
+    return calibrate(fused_4tu, seed=0)
+
+
+@pytest.fixture(scope="module")
+def check_4tu(fused_4tu, twin_4tu):
+    return twin_4tu, check_twin(twin_4tu, fused_4tu, replications=10, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +58,43 @@ def small_twin(small_log):
     return calibrate(small_log, refine=0)
 
 
-def test_4tu_twin_reproduces_busy_station_medians_and_order_lead_times(check_4tu):
+def _judged(result):
+    cycle = result.criteria[result.criteria["criterion"] == "median cycle"]
+    setup = result.criteria[result.criteria["criterion"] == "median setup"]
+    return cycle, setup
+
+
+def test_4tu_twin_reproduces_order_lead_times_and_busy_station_medians(check_4tu):
     _, result = check_4tu
     busy = result.stations[result.stations["busy"]]
     assert len(busy) >= 10  # the machine shop's busy stations are judged, not a handful
-    cycle = result.criteria[result.criteria["criterion"] == "median cycle"]
-    setup = result.criteria[result.criteria["criterion"] == "median setup"]
+    cycle, setup = _judged(result)
     assert set(cycle["station"]) == set(busy["station"])
     assert len(setup) >= 8
-    assert (cycle["error"] <= 0.10).all(), cycle[cycle["error"] > 0.10].to_string()
-    assert (setup["error"] <= 0.10).all(), setup[setup["error"] > 0.10].to_string()
+    assert result.lead["ks"] <= 0.15
+    medians = pd.concat([cycle, setup])
+    # 10 replications: a station's simulated median still moves by chance (see the slow test and the intervals)
+    assert (medians["error"] <= 0.10).mean() >= 0.85, medians[medians["error"] > 0.10].to_string()
+    assert (medians["error"] <= 0.30).all(), medians.to_string()
+
+
+def test_4tu_simulated_median_intervals_cover_the_observed_medians(check_4tu):
+    _, result = check_4tu
+    busy = result.stations[result.stations["busy"]]
+    for metric in ("cycle", "setup"):
+        rows = busy.dropna(subset=[f"obs_{metric}_p50_min"])
+        rows = rows[rows[f"obs_{metric}_n"] >= 10]
+        inside = ((rows[f"sim_{metric}_p50_low_min"] <= rows[f"obs_{metric}_p50_min"])
+                  & (rows[f"obs_{metric}_p50_min"] <= rows[f"sim_{metric}_p50_high_min"]))
+        assert inside.mean() >= 0.8, rows.to_string()
+
+
+@pytest.mark.slow
+def test_4tu_done_when_with_many_replications(fused_4tu, twin_4tu):
+    result = check_twin(twin_4tu, fused_4tu, replications=60, seed=1)
+    cycle, setup = _judged(result)
+    assert (cycle["error"] <= 0.10).all(), cycle.to_string()
+    assert (setup["error"] <= 0.10).all(), setup.to_string()
     assert result.lead["ks"] <= 0.15
     assert result.passed
 

@@ -42,18 +42,20 @@ def _print_check(console: Console, result: TwinCheck) -> None:
 
     table = Table(title="per station: observed / simulated (minutes; median p50, p90; error of the median)",
                   title_justify="left", show_edge=False, header_style="bold")
-    for name, justify in (("station", "left"), ("visits", "right"), ("cycle p50", "right"), ("p90", "right"),
-                          ("err", "right"), ("setup p50", "right"), ("err", "right"), ("wait p50", "right"),
-                          ("util.", "right")):
+    for name, justify in (("station", "left"), ("visits", "right"), ("cycle p50", "right"), ("sim 95 %", "right"),
+                          ("p90", "right"), ("err", "right"), ("setup p50", "right"), ("sim 95 %", "right"),
+                          ("err", "right"), ("wait p50", "right"), ("util.", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in result.stations.sort_values("visits", ascending=False).to_dict("records"):
         style = "" if row["busy"] else "bright_black"
         table.add_row(
             Text(_printable(row["station"]), style=style), f"{row['visits']:,}",
             f"{_minutes(row['obs_cycle_p50_min'])} / {_minutes(row['sim_cycle_p50_min'])}",
+            f"{_minutes(row['sim_cycle_p50_low_min'])}–{_minutes(row['sim_cycle_p50_high_min'])}",
             f"{_minutes(row['obs_cycle_p90_min'])} / {_minutes(row['sim_cycle_p90_min'])}",
             _error(row["cycle_p50_error"]),
             f"{_minutes(row['obs_setup_p50_min'])} / {_minutes(row['sim_setup_p50_min'])}",
+            f"{_minutes(row['sim_setup_p50_low_min'])}–{_minutes(row['sim_setup_p50_high_min'])}",
             _error(row["setup_p50_error"]),
             f"{_minutes(row['obs_wait_p50_min'])} / {_minutes(row['sim_wait_p50_min'])}",
             f"{row['obs_utilization']:.2f} / {row['sim_utilization']:.2f}", style=style)

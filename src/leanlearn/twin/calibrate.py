@@ -19,17 +19,30 @@ measures it with :func:`leanlearn.twin.observed.observe` and writes down what it
 - **shifts** — when the log shows a daily break (a block of clock hours holding less than 2 % of the work), the
   working hours per day and their start;
 - **transfer** — the time between an order's consecutive visits that the model does not explain (moves, waiting for
-  material, inspection queues outside the log): empirical, the observed gaps between visits (overlaps count as 0),
-  scaled by a factor chosen so that the twin's order lead-time distribution is closest (KS distance) to the log's —
-  the gaps include queueing, which the twin adds itself. ``tune_transfer=False`` keeps the raw gaps.
+  material, inspection queues outside the log): empirical, per move of an order the gap between its two visits
+  (overlaps count as 0) plus the idle time inside the visit it moves to (nights, breaks between its reports),
+  scaled by a factor chosen so that the twin's median order lead time is the log's (:func:`tune`) — the gaps
+  include queueing, which the twin adds itself. ``tune_transfer=False`` keeps the observed times.
 
 Nothing here knows any particular log: thresholds are parameters, and every number comes from the tables.
 
 Examples
 --------
->>> spec = calibrate("pipelines/production_4tu.yaml", tune_transfer=False)  # doctest: +SKIP
->>> spec.release.policy  # doctest: +SKIP
-'trace'
+Two orders through S1 then S2, with a setup on S1 for the second material and two hours between the stations:
+
+>>> import pandas as pd
+>>> t = lambda h: pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(hours=h)
+>>> ops = pd.DataFrame({
+...     "order_id": ["o1", "o1", "o2", "o2", "o2"], "material": ["A", "A", "B", "B", "B"],
+...     "station": ["S1", "S2", "S1", "S1", "S2"], "kind": ["production", "production", "setup", "production",
+...     "production"], "start": [t(0), t(3), t(1), t(2), t(5)], "end": [t(1), t(4), t(2), t(3), t(7)]})
+>>> spec = calibrate(ops, tune_transfer=False)
+>>> [(o.id, o.release, o.routing) for o in spec.release.orders]
+[('o1', 0.0, ('S1', 'S2')), ('o2', 1.0, ('S1', 'S2'))]
+>>> spec.station("S2").cycle.to_dict(), spec.station("S1").setup.to_dict(), spec.transfer.to_dict()
+({'dist': 'empirical', 'values': [1.0, 2.0]}, {'default': 1.0}, 2.0)
+
+On the real 4TU log: ``calibrate("pipelines/production_4tu.yaml", out="4tu-twin.yaml")``.
 """
 
 from __future__ import annotations
@@ -54,10 +67,12 @@ __all__ = ["Calibration", "calibrate", "calibrate_dict", "write_spec"]
 UNIT_MINUTES = {"s": 1 / 60, "min": 1.0, "h": 60.0, "d": 1440.0}
 #: Decimal places kept for times written into the spec (in its time unit).
 DIGITS = 4
+#: Points of the interpolated quantile function written for a sparse empirical distribution (see ``_empirical``).
+SMOOTH_POINTS = 101
 #: Share of the day's work below which a block of clock hours is a break between shifts.
 SHIFT_BREAK_SHARE = 0.02
-#: Candidate scale factors of the observed gaps tried by the transfer tuning (then refined around the best).
-TRANSFER_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+#: Largest factor the transfer tuning may scale the observed unmodelled times by.
+MAX_TRANSFER_SCALE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +96,20 @@ def _times(values: Sequence[float] | np.ndarray, unit: float) -> list[float]:
     return [round(float(v) / unit, DIGITS) for v in values]
 
 
-def _empirical(values: Sequence[float] | np.ndarray, unit: float) -> dict[str, Any] | float:
-    """An empirical distribution of ``values`` (minutes) in the spec's unit; one distinct value is a number."""
-    times = _times(values, unit)
+def _empirical(values: Sequence[float] | np.ndarray, unit: float, smooth: bool = True) -> dict[str, Any] | float:
+    """An empirical distribution of ``values`` (minutes) in the spec's unit; one distinct value is a number.
+
+    With ``smooth`` and fewer than :data:`SMOOTH_POINTS` positive values, the positive part is written as
+    :data:`SMOOTH_POINTS` points of its quantile function interpolated linearly between the observed values (from
+    the smallest to the largest; zeros kept in their share): resampling it draws values between the observed ones
+    too, so a twin's median does not jump from one observed value to the next where the data are sparse.
+    """
+    data = np.asarray(values, dtype=float)
+    positive = data[data > 0]
+    if smooth and 2 <= len(positive) < SMOOTH_POINTS:
+        zeros = int(round((len(data) - len(positive)) * SMOOTH_POINTS / len(positive)))
+        data = np.concatenate([np.zeros(zeros), np.quantile(positive, np.linspace(0.0, 1.0, SMOOTH_POINTS))])
+    times = _times(data, unit)
     if len(set(times)) == 1:
         return times[0]
     return {"dist": "empirical", "values": times}
@@ -121,20 +147,26 @@ def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple
     p_same = float((same["setup_min"] > 0).mean()) if len(same) else math.nan
     # setups as often on a repeat of the material as on a change: they come with the run, not with the change
     always = not len(change) or (len(same) > 0 and p_same >= 0.5 * p_change)
-    basis = runs if always else pd.concat([change, runs[runs["previous"].isna()]])
+    # a from → to pair with enough setups of its own gets a matrix entry (material changes only: a repeat of the
+    # material is the default's); the default holds the other runs
+    matrix: dict[str, dict[str, Any]] = {}
+    in_matrix = pd.Series(False, index=runs.index)
+    for (before, after), pair in change.groupby(["previous", "material"], sort=True):
+        if int((pair["setup_min"] > 0).sum()) >= min_pair:
+            matrix.setdefault(str(before), {})[str(after)] = _empirical(pair["setup_min"].to_numpy(), unit)
+            in_matrix[pair.index] = True
+    basis = runs if always else change  # the twin draws no setup for a server's first job
+    basis = basis[~in_matrix.reindex(basis.index, fill_value=False)]
     values = basis["setup_min"].to_numpy(dtype=float)
     if always:  # one draw per visit: a run that spans several visits of its order got its setup once
         setups = values[values > 0]
-        values = np.concatenate([setups, np.zeros(max(visits - len(setups), int((values <= 0).sum())))])
+        draws = visits - int(in_matrix.sum())
+        values = np.concatenate([setups, np.zeros(max(draws - len(setups), int((values <= 0).sum())))])
+    if not len(values):
+        values = np.zeros(1)
     spec: dict[str, Any] = {"default": _empirical(values, unit)}
     if always:
         spec["always"] = True
-    matrix: dict[str, dict[str, Any]] = {}
-    for (before, after), pair in known.groupby(["previous", "material"], sort=True):
-        if before == after and not always:
-            continue
-        if int((pair["setup_min"] > 0).sum()) >= min_pair:
-            matrix.setdefault(str(before), {})[str(after)] = _empirical(pair["setup_min"].to_numpy(), unit)
     if matrix:
         spec["matrix"] = matrix
     share = float((values > 0).mean())
@@ -158,7 +190,7 @@ def _breakdowns(down: pd.DataFrame, station: str, span_min: float, servers: int,
         return None
     up = max(servers * span_min - float(events["minutes"].sum()), servers * span_min / 2)  # servers' up time
     return {"tbf": {"dist": "exponential", "mean": round(up / len(events) / unit, DIGITS)},
-            "repair": _empirical(events["minutes"].to_numpy(), unit)}
+            "repair": _empirical(events["minutes"].to_numpy(), unit, smooth=False)}
 
 
 def _shifts(ops: pd.DataFrame) -> dict[str, Any] | None:
@@ -253,6 +285,9 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
                        for m, g in mine.groupby("material", sort=True) if len(g) >= min_material_visits}
         if by_material and not (len(by_material) == 1 and mine["material"].nunique() == 1):
             entry["cycle_by_material"] = by_material
+            rest = mine[~mine["material"].astype(str).isin(list(by_material))]["cycle_min"].to_numpy()
+            if len(rest):  # the default serves the other materials: their visits only
+                entry["cycle"] = _empirical(rest, unit)
         setup, how = _setup(runs[runs["station"] == name], visits, unit, min_pair_changeovers)
         if setup is not None:
             entry["setup"] = setup
@@ -291,7 +326,7 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
     spec["materials"] = materials
     gaps = _unmodelled(seen.visits)
     if len(gaps):
-        spec["transfer"] = _empirical(gaps, unit)
+        spec["transfer"] = _empirical(gaps, unit, smooth=False)
     if shifts:
         calendar = _shifts(ops)
         if calendar is not None:
@@ -352,7 +387,7 @@ def _horizon(seen: Observed, spec: Mapping[str, Any]) -> float:
 
 def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", release: str = "trace",
               busy_min_visits: int = 30, min_material_visits: int = 30, min_pair_changeovers: int = 10,
-              qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 1,
+              qty: str | None = None, shifts: bool = True, tune_transfer: bool = True, replications: int = 2,
               refine: int = 2, seed: int = 0, out: str | Path | None = None) -> LineSpec:
     """Build a line spec from a fused log (see the module text for what each part of the spec comes from).
 
@@ -379,10 +414,10 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
         Look for a daily break in the log and write the working hours.
     tune_transfer : bool, default=True
         Scale the observed gaps so the twin's lead times match the log's (a few short simulations).
-    replications : int, default=1
-        Replications per candidate scale in the tuning.
+    replications : int, default=2
+        Replications per simulated scale in the tuning.
     refine : int, default=2
-        Refinements of the best scale (each simulates two more candidates, half a step either side).
+        Secant steps of the tuning after the first interpolation (each simulates one more scale).
     seed : int, default=0
         Seed of the tuning simulations.
     out : path, optional
@@ -399,44 +434,53 @@ def calibrate(source: Any, *, line: str | None = None, time_unit: str = "h", rel
     return spec
 
 
-def tune(calibration: Calibration, *, replications: int = 1, seed: int = 0, refine: int = 2) -> Calibration:
-    """Scale the transfer times so the twin's order lead-time distribution is closest (KS) to the observed one.
+def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0, refine: int = 2) -> Calibration:
+    """Scale the transfer times so the twin's median order lead time is the observed one.
 
-    The scales of :data:`TRANSFER_GRID` are simulated (``replications`` each, seeded), then ``refine`` times the
-    two points half a step either side of the best so far.
+    The twin's median lead time grows with the scale of the transfer times (nearly linearly): it is simulated at
+    scales 0 and 1 (``replications`` each, seeded), the scale that meets the observed median is interpolated, and
+    ``refine`` secant steps follow. The chosen scale is the one simulated whose median came closest; its
+    lead-time KS distance is kept in the notes. (Matching the median is a smooth, monotone target; the KS
+    distance of one short simulation jumps from one scale to the next.)
     """
     from scipy.stats import ks_2samp
 
     from leanlearn.twin.spec import LineSpec
 
     observed = calibration.observed.lead_times()
+    target = float(np.median(observed))
     base = calibration.spec["transfer"]
     horizon = _horizon(calibration.observed, calibration.spec)
+    medians: dict[float, float] = {}
     scores: dict[float, float] = {}
 
-    def score(scale: float) -> float:
-        scale = round(scale, 4)
-        if scale not in scores:
+    def run(scale: float) -> float:
+        scale = round(min(max(scale, 0.0), MAX_TRANSFER_SCALE), 4)
+        if scale not in medians:
             spec = LineSpec.from_dict({**calibration.spec, "transfer": _scaled(base, scale)}, source="calibration")
             simulated = simulated_lead_times(spec, horizon, replications=replications, seed=seed)
+            medians[scale] = float(np.median(simulated)) if len(simulated) else math.nan
             scores[scale] = float(ks_2samp(observed, simulated).statistic) if len(simulated) else 1.0
-        return scores[scale]
+        return scale
 
-    def best_scale() -> float:  # the lowest KS; on a tie the scale nearest 1 (the gaps as observed)
-        return min(scores, key=lambda s: (round(scores[s], 6), abs(s - 1.0), s))
+    def closest() -> float:
+        return min(medians, key=lambda s: (abs(medians[s] - target) if np.isfinite(medians[s]) else math.inf,
+                                           abs(s - 1.0)))
 
-    for scale in TRANSFER_GRID:
-        score(scale)
-    step = TRANSFER_GRID[1] - TRANSFER_GRID[0]
-    best = best_scale()
-    for _ in range(refine):  # refine around the best: halve the step each time
-        step /= 2
-        for candidate in (best - step, best + step):
-            if candidate >= 0:
-                score(candidate)
-        best = best_scale()
+    low, high = run(0.0), run(1.0)
+    for _ in range(refine + 1):
+        slope = (medians[high] - medians[low]) / (high - low) if high != low else math.nan
+        if not np.isfinite(slope) or slope <= 0:
+            break
+        guess = run(low + (target - medians[low]) / slope)
+        if guess in (low, high):
+            break
+        # keep the two points nearest the target for the next secant step
+        low, high = sorted(sorted(medians, key=lambda s: abs(medians[s] - target))[:2])
+    best = closest()
     spec = {**calibration.spec, "transfer": _scaled(base, best)}
-    note = f"transfer: observed gaps between visits × {best:g} (lead-time KS {scores[best]:.3f} in the tuning)"
+    note = (f"transfer: observed unmodelled time between visits × {best:g} (median lead time {medians[best] / 60:.4g} "
+            f"h simulated vs {target / 60:.4g} h observed, lead-time KS {scores[best]:.3f} in the tuning)")
     return Calibration(spec=spec, observed=calibration.observed, notes=[*calibration.notes, note],
                        transfer_scale=best, transfer_ks=dict(sorted(scores.items())))
 

@@ -37,7 +37,7 @@ from leanlearn.twin.observed import Observed, load_tables, minutes, observe
 if TYPE_CHECKING:
     from leanlearn.twin.spec import LineSpec
 
-__all__ = ["QUANTILES", "TwinCheck", "check_twin"]
+__all__ = ["QUANTILES", "TwinCheck", "check_twin", "median_interval"]
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _HOURS_PER_UNIT = {"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0}
@@ -52,7 +52,10 @@ class TwinCheck:
     stations : DataFrame
         One row per observed station: ``station, visits, busy`` and, for ``cycle``, ``setup``, ``wait``: the observed
         and simulated ``*_p50_min`` / ``*_p90_min`` (``obs_`` / ``sim_`` prefixes), ``*_p50_error`` (relative error
-        of the median), ``cycle_ks``, ``wait_ks``; ``obs_utilization``, ``sim_utilization``.
+        of the median), ``sim_*_p50_low_min`` / ``sim_*_p50_high_min`` (a 95 % distribution-free interval of the
+        simulated median from its draws: how far the twin's median moves by chance; wide where the observed times
+        are sparse around their median, narrower with more replications), ``cycle_ks``, ``wait_ks``;
+        ``obs_utilization``, ``sim_utilization``.
     lead : dict
         ``n_observed, n_simulated, ks, ks_pvalue, emd_h`` (EMD in hours), ``obs_p50_h, sim_p50_h``.
     quantiles : DataFrame
@@ -146,6 +149,23 @@ def _quantile(values: np.ndarray, q: float) -> float:
     return float(np.quantile(values, q)) if len(values) else float("nan")
 
 
+def median_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval of a median: the order statistics at ranks n/2 ± z·√n/2 (NaN when empty).
+
+    >>> median_interval(np.arange(1.0, 101.0))
+    (41.0, 61.0)
+    """
+    from scipy.stats import norm
+
+    if not len(values):
+        return float("nan"), float("nan")
+    ordered = np.sort(values)
+    half = norm.ppf(0.5 + level / 2) * np.sqrt(len(ordered)) / 2
+    low = int(max(0, np.floor(len(ordered) / 2 - half)))
+    high = int(min(len(ordered) - 1, np.ceil(len(ordered) / 2 + half)))
+    return float(ordered[low]), float(ordered[high])
+
+
 def _pooled(runs: list[Observed], getter: str, station: str) -> np.ndarray:
     parts = [getattr(run, getter)(station) for run in runs]
     return np.concatenate(parts) if parts else np.zeros(0)
@@ -235,6 +255,10 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
                 row[f"obs_{metric}_{label}_min"] = _quantile(obs, q)
                 row[f"sim_{metric}_{label}_min"] = _quantile(sim, q)
             row[f"{metric}_p50_error"] = _relative(row[f"obs_{metric}_p50_min"], row[f"sim_{metric}_p50_min"])
+            # how far the twin's own median may move by chance (its draws, 95 %): a wide interval means the
+            # observed times are sparse around the median, and more replications narrow it
+            low, high = median_interval(sim)
+            row[f"sim_{metric}_p50_low_min"], row[f"sim_{metric}_p50_high_min"] = low, high
             if metric != "setup":
                 row[f"{metric}_ks"] = _ks(obs, sim)
         row["obs_utilization"] = float(station["utilization"])
