@@ -317,3 +317,22 @@ def test_the_worth_of_a_mined_rule_end_to_end():
     good = w.kpi("throughput_units")
     assert good["significant"] and good["diff"] < 0
     assert good["modified"] == pytest.approx(good["base"] * (1 - 0.177) / (1 - 0.007), rel=0.05)
+
+
+def test_undo_takes_a_modifier_back_out():
+    spec = line()
+    for text in ("setup[S1][A->B] += 0.67", "cycle[S1] *= 1.5", "scrap[S1] *= 3", "tbf[S2] *= 0.5"):
+        m = parse_modifier(text)
+        assert _close(apply(apply(spec, [m]), [m.undo()]).to_dict(), spec.to_dict()), text
+    with pytest.raises(ModifierError, match="cannot be undone"):
+        parse_modifier("scrap[S1] = 0.1").undo()
+
+
+def _close(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == pytest.approx(b)
+    return a == b
