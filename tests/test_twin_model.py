@@ -276,3 +276,24 @@ def test_kanban_scrap_returns_the_card_to_the_loop_it_was_in():
     assert scrapped > 100
     assert run.kpis["throughput"] > 0.5  # the line keeps pulling: no card is lost with a scrapped job
     assert run.kpis["inventory"] <= 4 + 1e-9
+
+
+@pytest.mark.parametrize("release", [{"policy": "conwip", "wip": 2}, {"policy": "kanban", "cards": 2}])
+def test_a_line_of_zero_times_stops_at_the_limit_instead_of_hanging(release):
+    spec = _spec([{"name": "M", "cycle": 0}], release)
+    with pytest.raises(SpecError, match="passed 500 operations by time 0 .*times of 0"):
+        run_once(spec, horizon=10, limit=500)
+
+
+def test_zero_time_demand_is_refused_and_huge_lots_are_limited():
+    with pytest.raises(SpecError, match="release.demand.arrivals: must have a positive mean"):
+        _spec([{"name": "M", "cycle": 1}], {"policy": "kanban", "cards": 1,
+                                             "demand": {"arrivals": {"dist": "empirical", "values": [0]}}})
+    with pytest.raises(SpecError, match=r"release.orders\[0\].qty: is 2,000,000, over the limit"):
+        _spec([{"name": "M", "cycle": 1}], _trace(("O1", 0.0, 2e6)))
+
+
+def test_a_large_lot_draws_its_unit_times_at_once():
+    spec = _spec([{"name": "M", "cycle": {"dist": "exponential", "mean": 0.001}}], _trace(("O1", 0.0, 100_000)))
+    done = run_once(spec, horizon=1000).orders["done"].iloc[0]
+    assert done == pytest.approx(100.0, rel=0.02)  # 100,000 units of mean 0.001 h

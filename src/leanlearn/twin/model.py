@@ -44,7 +44,7 @@ import pandas as pd
 import simpy
 
 from leanlearn.twin.distributions import Deterministic, Distribution
-from leanlearn.twin.spec import TIME_UNITS, LineSpec, Material, SpecError, Station, max_events
+from leanlearn.twin.spec import MAX_UNITS, TIME_UNITS, LineSpec, Material, SpecError, Station, max_events
 
 __all__ = ["Forecaster", "LineModel", "RunResult", "run_once"]
 
@@ -102,10 +102,13 @@ class _Stream:
     def total(self, units: float) -> float:
         """Time of ``units`` units: one draw per whole unit plus the fraction of one more."""
         whole = int(units)
-        out = 0.0
-        for _ in range(whole):
-            out += self()
         frac = units - whole
+        out = 0.0
+        if whole > 64:  # a large lot: one vectorised draw
+            out = float(self.dist.sample_many(self.rng, whole).sum())
+        else:
+            for _ in range(whole):
+                out += self()
         if frac > 1e-12:
             out += frac * self()
         return out
@@ -285,6 +288,8 @@ class LineModel:
     def _record(self, node: _Node, job: _Job, kind: str, start: float, end: float, qty: float,
                 scrap: float = 0.0) -> None:
         ops = self.ops
+        if len(ops["end"]) >= self.limit:  # also stops a line that cycles in zero time (all times 0)
+            raise self._runaway("operations")
         ops["station"].append(node.name)
         ops["order_id"].append(job.order)
         ops["unit_id"].append(job.id)
@@ -320,6 +325,9 @@ class LineModel:
                 if stream is None:
                     stream = self._qty[material] = self.stream(spec_material.qty, f"qty:{material}")
                 qty = float(max(1, math.ceil(stream() - 1e-9)))
+                if qty > MAX_UNITS:
+                    raise SpecError(f"{self.spec.line}: materials.{material}.qty drew {qty:,.0f} units, over the "
+                                    f"limit of {MAX_UNITS:,} per order; check the distribution's unit")
             else:
                 qty = float(spec_material.batch or 1)
         self.orders_made += 1
@@ -575,6 +583,8 @@ class LineModel:
                 return
             if t > env.now:
                 yield env.timeout(t - env.now)
+            if len(self.demand_t) >= self.limit:
+                raise self._runaway("demands")
             get = self._take()
             self.demand_t.append(env.now)
             self.demand_served.append(bool(get.triggered))
@@ -633,6 +643,13 @@ class LineModel:
         self._advance()
         return self._result(float(warmup))
 
+    def _runaway(self, what: str) -> SpecError:
+        return SpecError(
+            f"{self.spec.line}: the simulation passed {self.limit:,} {what} by time {self.env.now:g} of the "
+            f"horizon {self.horizon:g} {self.spec.time_unit} (a push line whose arrivals outpace its bottleneck "
+            "grows without end; times of 0 make a line cycle without time passing); shorten the horizon, slow the "
+            "arrivals, or raise LEANLEARN_TWIN_MAX_EVENTS")
+
     def _advance(self) -> None:
         env = self.env
         chunk = self.horizon / 64
@@ -642,11 +659,7 @@ class LineModel:
             env.run(until=min(self.horizon, env.now + chunk))
             used = next(counter) - start
             if used > self.limit:
-                raise SpecError(
-                    f"{self.spec.line}: the simulation passed {self.limit:,} events by time {env.now:g} of the "
-                    f"horizon {self.horizon:g} {self.spec.time_unit} (a push line whose arrivals outpace its "
-                    "bottleneck grows without end); shorten the horizon, slow the arrivals, or raise "
-                    "LEANLEARN_TWIN_MAX_EVENTS")
+                raise self._runaway("events")
             if env.peek() == math.inf:
                 break
         self.events = next(counter) - start

@@ -63,7 +63,7 @@ from typing import Any
 from leanlearn.errors import LeanlearnError
 from leanlearn.twin.distributions import Distribution, from_spec
 
-__all__ = ["MAX_EVENTS", "MAX_MATERIALS", "MAX_STATIONS", "MAX_TRACE_ORDERS", "POLICIES", "TIME_UNITS",
+__all__ = ["MAX_EVENTS", "MAX_MATERIALS", "MAX_STATIONS", "MAX_TRACE_ORDERS", "MAX_UNITS", "POLICIES", "TIME_UNITS",
            "Breakdowns", "Demand", "LineSpec", "Material", "Release", "Routing", "Setup", "Shifts", "SpecError",
            "Station", "TraceOrder", "load_spec", "max_events"]
 
@@ -71,6 +71,8 @@ __all__ = ["MAX_EVENTS", "MAX_MATERIALS", "MAX_STATIONS", "MAX_TRACE_ORDERS", "P
 MAX_STATIONS = 500
 #: Most materials a spec may list.
 MAX_MATERIALS = 1_000
+#: Most units in one order or lot.
+MAX_UNITS = 1_000_000
 #: Most orders a trace release may replay.
 MAX_TRACE_ORDERS = 1_000_000
 #: Default most simulated events in one replication (``LEANLEARN_TWIN_MAX_EVENTS`` overrides): a horizon far too
@@ -611,6 +613,8 @@ class _Parser:
                 if not qty.mean() > 0:
                     raise self.fail(f"{path}.qty", "must have a positive mean")
             batch = None if raw.get("batch") is None else self.whole(raw["batch"], f"{path}.batch")
+            if batch is not None and batch > MAX_UNITS:
+                raise self.fail(f"{path}.batch", f"is {batch:,}, over the limit of {MAX_UNITS:,} units")
             out[str(name)] = Material(str(name), share, tuple(routings), qty, batch)
         return out
 
@@ -659,6 +663,8 @@ class _Parser:
                                                       "(a list of demand times)")
                 if "arrivals" in d:
                     arrivals = self.dist(d["arrivals"], "release.demand.arrivals", allow_zero=False)
+                    if not arrivals.mean() > 0:
+                        raise self.fail("release.demand.arrivals", "must have a positive mean time between demands")
                     demand = Demand(arrivals=arrivals)
                 else:
                     times = d["times"]
@@ -699,8 +705,11 @@ class _Parser:
             if known is not None and material not in known:
                 raise self.fail(f"{path}.material", f"is {material!r}, not a material; materials: {', '.join(known)}")
             routing = None if o.get("routing") is None else self.names(o["routing"], f"{path}.routing", stations)
-            orders.append(TraceOrder(oid, self.number(o["release"], f"{path}.release", low=0.0), material,
-                                     self.number(o.get("qty", 1.0), f"{path}.qty", positive=True), routing))
+            qty = self.number(o.get("qty", 1.0), f"{path}.qty", positive=True)
+            if qty > MAX_UNITS:
+                raise self.fail(f"{path}.qty", f"is {qty:,.0f}, over the limit of {MAX_UNITS:,} units per order")
+            orders.append(TraceOrder(oid, self.number(o["release"], f"{path}.release", low=0.0), material, qty,
+                                     routing))
         return Release("trace", orders=tuple(orders))
 
     def kanban_routes(self, spec: LineSpec) -> None:
