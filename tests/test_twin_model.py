@@ -297,3 +297,16 @@ def test_a_large_lot_draws_its_unit_times_at_once():
     spec = _spec([{"name": "M", "cycle": {"dist": "exponential", "mean": 0.001}}], _trace(("O1", 0.0, 100_000)))
     done = run_once(spec, horizon=1000).orders["done"].iloc[0]
     assert done == pytest.approx(100.0, rel=0.02)  # 100,000 units of mean 0.001 h
+
+
+class _Unsure(_Greedy):
+    def forecast(self, horizon):
+        return [float("nan")] * horizon
+
+
+def test_a_nan_forecast_raises_no_signal():
+    station = [{"name": "M", "cycle": 0.1}]
+    release = {"policy": "kanban", "cards": {"M": 1}, "demand": {"times": [0.5 + i for i in range(20)]},
+               "signal": "predictive"}
+    run = run_once(_spec(station, release), horizon=30, forecaster=_Unsure())
+    assert run.kpis["inventory"] <= 1 + 1e-9

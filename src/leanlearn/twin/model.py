@@ -49,6 +49,8 @@ from leanlearn.twin.spec import MAX_UNITS, TIME_UNITS, LineSpec, Material, SpecE
 __all__ = ["Forecaster", "LineModel", "RunResult", "run_once"]
 
 _BLOCK = 512
+#: Most extra authorisations one period's forecast may raise.
+_MAX_SIGNALS = 100_000
 _Gen = Generator[simpy.Event, Any, None]
 
 
@@ -602,10 +604,12 @@ class LineModel:
             forecaster.learn_one(float(count))
             if release.signal != "predictive":
                 continue
-            need = float(sum(forecaster.forecast(release.lead_periods)))
+            need = float(sum(float(v) for v in forecaster.forecast(release.lead_periods)))
+            if not math.isfinite(need):  # a forecaster still warming up may say NaN: no signal this period
+                continue
             last = self.supermarkets[-1]
             position = len(last.items) + self.in_line - len(last.get_queue)
-            for _ in range(max(0, math.ceil(need - position - 1e-9))):
+            for _ in range(min(_MAX_SIGNALS, max(0, math.ceil(need - position - 1e-9)))):
                 job = self._new_order()[0]
                 job.extra = True
                 self._enter(job)
