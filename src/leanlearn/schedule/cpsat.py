@@ -369,7 +369,10 @@ def solve_problem(problem: Problem, objective: str | Sequence[str] = ("makespan"
             model.hint(best)
             continue
         all_optimal = False
-        if code == cp.INFEASIBLE or code == cp.MODEL_INVALID:
+        if code == cp.MODEL_INVALID:  # a bug in the model, not the user's instance
+            raise RuntimeError(f"CP-SAT refused the model of {problem.instance.name}: "
+                               f"{model.model.validate() or 'no reason given'}")
+        if code == cp.INFEASIBLE:
             if best is None:
                 return _empty(problem, "INFEASIBLE", names, values, stages, t0)
         break
