@@ -437,8 +437,9 @@ def _apply_setup(st: dict[str, Any], mod: Modifier, materials: list[str], where:
     setup = copy.deepcopy(setup) if setup else {}
     default = setup.get("default", 0.0)
     matrix: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (setup.get("matrix") or {}).items()}
-    if mod.from_material is None:  # every setup of the station
-        setup["default"] = _change_time(default, mod, where)
+    if mod.from_material is None:  # every setup of the station (the default too, unless only a matrix is given)
+        if "default" in setup or not matrix:
+            setup["default"] = _change_time(default, mod, where)
         for row in matrix.values():
             for to in list(row):
                 row[to] = _change_time(row[to], mod, where)
@@ -456,7 +457,6 @@ def _apply_setup(st: dict[str, Any], mod: Modifier, materials: list[str], where:
             cell = matrix.get(a, {}).get(b, default)
             matrix.setdefault(a, {})[b] = _change_time(copy.deepcopy(cell), mod, where)
             changes.append(f"{st['name']}.setup[{a}->{b}] {mod.op} {mod.value:g}")
-    setup["default"] = default
     setup["matrix"] = matrix
     st["setup"] = setup
     return changes
