@@ -9,6 +9,7 @@ exit code 2.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,9 +33,19 @@ app = typer.Typer(
         "  leanlearn schedule validate ft06.txt plan.json --down 2:20:10"
     ),
     no_args_is_help=True,
+    add_completion=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def command(func: Callable[..., None]) -> Callable[..., None]:
+    """Register ``func`` on the group, its docstring reflowed as :mod:`leanlearn.cli` does for its commands."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
+    text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+    return app.command(name=func.__name__, help=text)(func)
 
 TimeLimit = Annotated[float, typer.Option("--time-limit", help="Seconds CP-SAT may take in total.", min=0.01)]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print only the schedule JSON on stdout.")]
@@ -117,7 +128,7 @@ def _write(path: Path | None, doc: dict[str, Any]) -> None:
         path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
-@app.command()
+@command
 def solve(
     instance: Annotated[Path, typer.Argument(help="Instance: standard job-shop text format or leanlearn YAML.")],
     time_limit: TimeLimit = 10.0,
@@ -166,7 +177,7 @@ def solve(
         _say(console, f"wrote {out}")
 
 
-@app.command()
+@command
 def repair(
     instance: Annotated[Path, typer.Argument(help="Instance: standard job-shop text format or leanlearn YAML.")],
     schedule: Annotated[Path, typer.Option("--schedule", help="The schedule JSON to repair (from 'solve --json').")],
@@ -232,7 +243,7 @@ def repair(
         _say(console, f"wrote {out}")
 
 
-@app.command()
+@command
 def validate(
     instance: Annotated[Path, typer.Argument(help="Instance: standard job-shop text format or leanlearn YAML.")],
     schedule: Annotated[Path, typer.Argument(help="Schedule JSON.")],
