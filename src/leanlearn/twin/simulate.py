@@ -4,7 +4,8 @@ Replication ``r`` of ``simulate(..., seed=s)`` draws from ``numpy.random.SeedSeq
 replications are independent, and the same ``(seed, r)`` gives the same numbers to every variant of a spec (the
 what-if compares points under common random numbers). KPIs count only the time after ``warmup`` (see
 :class:`~leanlearn.twin.model.RunResult`); the interval of each KPI is the 95 % Student-t interval of its mean
-over the replications (one replication: no interval, low = high = NaN).
+over the replications, clipped to the KPI's range (>= 0, and <= 1 for shares); one replication: no interval,
+low = high = NaN.
 
 KPIs: ``throughput`` (jobs finished per time unit), ``throughput_units``, ``wip`` (time-average jobs in the line),
 ``inventory`` (wip plus finished stock for kanban), ``lead_time_mean``, ``lead_time_p50``, ``lead_time_p90``
@@ -73,7 +74,9 @@ def summarize(runs: Sequence[RunResult], time_unit: str = "h", level: float = 0.
             from scipy.stats import t
 
             half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-            low, high = mean - half, mean + half
+            low, high = max(0.0, mean - half), mean + half  # every KPI is >= 0 (and a share <= 1)
+            if _unit(name, time_unit) == "share":
+                high = min(1.0, high)
         else:
             low = high = math.nan
         rows.append({"kpi": name, "mean": mean, "low": low, "high": high, "sd": sd, "n": n,
