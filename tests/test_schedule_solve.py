@@ -94,13 +94,21 @@ def test_schedule_validate_cli_exit_codes(tmp_path):
     (["repair", "{ft06}", "--schedule", "{plan}", "--down", "1-2-3"], "write MACHINE:START:DURATION"),
     (["repair", "{ft06}", "--schedule", "{plan}"], "give the breakdown with --down"),
     (["solve", "{ft06}", "--objective", "speed"], "unknown objective 'speed'"),
+    (["repair", "{ft06}", "--schedule", "{good}", "--down", "1:99999999999999999999:3"], "past the horizon limit"),
+    (["repair", "{ft06}", "--schedule", "{good}", "--down", "press:1:3"], "no machine named 'press'"),
+    (["validate", "{ft06}", "{deep}"], "not a JSON schedule"),
 ])
 def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, args, expected):
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(b"<html>not an instance</html>\n")
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"operations": [], "makespan": 0}))
-    paths = {"garbage": garbage, "missing": tmp_path / "none.txt", "ft06": FT06, "plan": plan}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(solve(read_instance(FT06), time_limit=5).to_json()))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    paths = {"garbage": garbage, "missing": tmp_path / "none.txt", "ft06": FT06, "plan": plan, "good": good,
+             "deep": deep}
     result = runner.invoke(app, [a.format(**paths) for a in args])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and expected in result.stderr

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leanlearn.schedule.instance import Instance, InstanceError
+from leanlearn.schedule.instance import Instance, InstanceError, ScheduleLimits
 from leanlearn.schedule.rightshift import _as_list, classify, right_shift
 from leanlearn.schedule.solution import Schedule, bottleneck_machine, kpis
 from leanlearn.schedule.validate import validate_schedule
@@ -121,6 +121,10 @@ def _check(instance: Instance, schedule: Schedule, disruptions: Sequence[Disrupt
             raise InstanceError(f"disruption on machine {d.machine}: machines are 0..{instance.n_machines - 1}")
         if d.start < 0 or d.duration < 0:
             raise InstanceError(f"disruption {d.machine}:{d.start}:{d.duration}: give start >= 0 and duration >= 0")
+        limit = ScheduleLimits.from_env().max_horizon
+        if d.end > limit:
+            raise InstanceError(f"disruption {d.machine}:{d.start}:{d.duration} ends at {d.end:,}, past the horizon "
+                                f"limit of {limit:,}; check the time unit or raise LEANLEARN_MAX_HORIZON")
     problems = validate_schedule(instance, schedule)
     if problems:
         raise InstanceError(f"the schedule to repair is not feasible for {instance.name} ({problems[0]}; "
