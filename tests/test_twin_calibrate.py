@@ -21,7 +21,8 @@ PLANTED = {
                   "Y": {"share": 0.4, "routings": [{"stations": ["A", "C"], "weight": 1}]}},
     "stations": [
         {"name": "A", "cycle": {"dist": "gamma", "mean": 0.6, "cv": 0.5}, "per_unit": False,
-         "setup": {"default": {"dist": "uniform", "low": 0.1, "high": 0.3}}},
+         "setup": {"default": {"dist": "uniform", "low": 0.1, "high": 0.3},
+                   "matrix": {"Y": {"X": {"dist": "uniform", "low": 0.4, "high": 0.6}}}}},
         {"name": "B", "capacity": 2, "cycle": {"dist": "exponential", "mean": 1.0}, "per_unit": False,
          "breakdowns": {"tbf": {"dist": "exponential", "mean": 40.0},
                         "repair": {"dist": "uniform", "low": 1.0, "high": 3.0}}},
@@ -57,19 +58,34 @@ def test_planted_cycle_medians_and_capacity_are_recovered(planted_calibration):
     assert spec.station("A").capacity == spec.station("C").capacity == 1
 
 
-def test_planted_setups_come_on_material_changes_by_pair(planted_calibration):
+def test_planted_sequence_dependent_setups_are_recovered(planted_calibration):
     setup = planted_calibration.line_spec().station("A").setup
     assert setup is not None and setup.always is False
-    assert {(a, b) for a, row in setup.matrix.items() for b in row} == {("X", "Y"), ("Y", "X")}
-    for row in setup.matrix.values():
-        for dist in row.values():
-            drawn = _values(dist)
-            positive = drawn[drawn > 0]
-            assert (positive > 0).mean() > 0.9  # a change always got its setup
-            assert positive.min() >= 0.1 - 1e-3 and positive.max() <= 0.3 + 1e-3
-            assert np.median(positive) == pytest.approx(0.2, rel=0.15)
     assert setup.dist("X", "X") is None  # no setup when the material repeats
+    truth = {("X", "Y"): (0.1, 0.3), ("Y", "X"): (0.4, 0.6)}
+    for (before, after), (low, high) in truth.items():
+        drawn = _values(setup.dist(before, after))
+        positive = drawn[drawn > 0]
+        assert (drawn > 0).mean() > 0.9  # a change always got its setup
+        assert positive.min() >= low - 1e-3 and positive.max() <= high + 1e-3
+        assert np.median(positive) == pytest.approx((low + high) / 2, rel=0.15)
     assert planted_calibration.line_spec().station("C").setup is None
+
+
+def test_a_pair_whose_setups_do_not_differ_stays_in_the_default():
+    rng = np.random.default_rng(0)
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    rows, clock = [], 0.0
+    for k in range(120):  # materials alternate A, B, C: every change gets a setup from the same distribution
+        material = "ABC"[k % 3]
+        setup = rng.uniform(0.5, 1.5)
+        for kind, hours in (("setup", setup), ("production", 1.0)):
+            rows.append({"order_id": f"o{k}", "material": material, "station": "S1", "kind": kind,
+                         "start": t0 + pd.Timedelta(hours=clock), "end": t0 + pd.Timedelta(hours=clock + hours)})
+            clock += hours
+    setup_spec = calibrate_dict(pd.DataFrame(rows)).line_spec().station("S1").setup
+    assert setup_spec is not None and not setup_spec.matrix
+    assert np.median(_values(setup_spec.default)) == pytest.approx(1.0, rel=0.15)
 
 
 def test_planted_breakdowns_are_recovered_per_server(planted_calibration):

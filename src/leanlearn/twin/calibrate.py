@@ -9,7 +9,8 @@ measures it with :func:`leanlearn.twin.observed.observe` and writes down what it
   more), its **setups** (empirical, the observed setup minutes per run *including the runs that had none*, so the
   share of runs that get a setup is kept; ``always: true`` when runs of the same material get setups about as often
   as material changes do, otherwise only on a material change; a ``matrix`` entry for every from → to material pair
-  with ``min_pair_changeovers`` observed setups), its **breakdowns** (time between failures exponential with the
+  with ``min_pair_changeovers`` observed setups whose times differ from the station's other setups — Mann–Whitney
+  p < 0.05), its **breakdowns** (time between failures exponential with the
   observed failure rate over the clock, repair times empirical), and its **capacity** (the most operations it ran
   at once);
 - **release** — ``trace`` (default): every observed order released when its first operation started, with its
@@ -132,6 +133,17 @@ def _runs(ops: pd.DataFrame) -> pd.DataFrame:
     return runs.reset_index(drop=True)
 
 
+def _differs(pair: np.ndarray, others: np.ndarray, alpha: float = 0.05) -> bool:
+    """Whether one material pair's setups differ from the station's other setups (two-sided Mann–Whitney U at
+    ``alpha``; a pair with no others to compare with differs). A pair that does not differ stays in the default:
+    an entry of its own would only make the twin's mix of setups depend on how often it sequences that pair."""
+    if len(others) < 5:
+        return True
+    from scipy.stats import mannwhitneyu
+
+    return bool(mannwhitneyu(pair, others, alternative="two-sided").pvalue < alpha)
+
+
 def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple[dict[str, Any] | None, str]:
     """The setup spec of one station from its runs, and a note saying how it was chosen.
 
@@ -152,8 +164,10 @@ def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple
     matrix: dict[str, dict[str, Any]] = {}
     in_matrix = pd.Series(False, index=runs.index)
     for (before, after), pair in change.groupby(["previous", "material"], sort=True):
-        if int((pair["setup_min"] > 0).sum()) >= min_pair:
-            matrix.setdefault(str(before), {})[str(after)] = _empirical(pair["setup_min"].to_numpy(), unit)
+        mine = pair["setup_min"].to_numpy(dtype=float)
+        others = runs.loc[~runs.index.isin(pair.index), "setup_min"].to_numpy(dtype=float)
+        if int((mine > 0).sum()) >= min_pair and _differs(mine[mine > 0], others[others > 0]):
+            matrix.setdefault(str(before), {})[str(after)] = _empirical(mine, unit)
             in_matrix[pair.index] = True
     basis = runs if always else change  # the twin draws no setup for a server's first job
     basis = basis[~in_matrix.reindex(basis.index, fill_value=False)]
