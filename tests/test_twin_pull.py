@@ -101,3 +101,18 @@ def test_on_seasonal_demand_predictive_kanban_serves_as_well_with_less_inventory
     sl, inventory, wip = result.kpi("service_level"), result.kpi("inventory"), result.kpi("wip")
     assert abs(sl["diff"]) < 0.03 and sl["reactive"] > 0.9
     assert inventory["diff_high"] < 0 and wip["diff_high"] < 0
+
+
+def test_on_the_trade_off_curve_predictive_kanban_with_safety_stock_beats_reactive_of_the_same_inventory():
+    from leanlearn.twin.pull import pull_frontier
+
+    front = pull_frontier(kanban(6), step_demand(0.8, 1.5, t0=400.0), reactive_cards=[3, 5, 7, 9],
+                          predictive=[(1, SafetyStock(HoltWinters(alpha=0.2), z=0.0)),
+                                      (1, SafetyStock(HoltWinters(alpha=0.2), z=3.0))],
+                          horizon=800.0, warmup=50.0, replications=4, seed=0)
+    reactive = front[front["policy"] == "reactive"]
+    assert reactive["inventory"].is_monotonic_increasing and reactive["service_level"].is_monotonic_increasing
+    plain, safe = front[front["policy"] == "predictive"].to_dict("records")
+    assert safe["service_level"] - safe["reactive_at_inventory"] > 0.03  # above the reactive curve
+    assert plain["service_level"] < plain["reactive_at_inventory"]  # without safety stock: below it
+    assert safe["label"] == "1 card, z=3"

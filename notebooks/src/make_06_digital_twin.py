@@ -141,16 +141,28 @@ step.table.round(3)"""),
     new_code_cell("""step.plot("pull_step.png")
 display(Image(filename="pull_step.png", width=820))"""),
     new_markdown_cell("""With the step, predictive kanban serves more demand from stock with less work in progress: it
-carries more finished stock instead (the safety stock it was asked for), so its total inventory is about the same.
-The same comparison on a daily season (±40 % around 1.1 per hour):"""),
+carries more finished stock instead (the safety stock it was asked for), so its total inventory is about the same."""),
+    new_markdown_cell("""One pair of settings can favour either policy by its card counts. The fair comparison is the
+trade-off curve: the service level each policy reaches for a given inventory (WIP + finished stock), every point on
+the same demand traces. Reactive kanban over its cards; predictive kanban on 1 card over its safety factor z:"""),
+    new_code_cell("""from leanlearn.twin.pull import plot_frontier, pull_frontier
+
+front = pull_frontier(pull_line, step_demand(0.8, 1.5, t0=400.0), reactive_cards=[2, 4, 6, 8, 10],
+                      predictive=[(1, SafetyStock(HoltWinters(alpha=0.2), z)) for z in (0.0, 1.0, 2.0, 3.0)],
+                      horizon=800.0, warmup=50.0, replications=4, seed=0)
+plot_frontier(front, "frontier.png")
+display(Image(filename="frontier.png", width=620))
+front[["policy", "label", "service_level", "inventory", "wip", "stock", "reactive_at_inventory"]].round(3)"""),
+    new_markdown_cell("""On the reactive curve at z = 1, above it from z = 2 on: with z = 3 predictive kanban serves
+about 95 % of demand from stock at the inventory where reactive kanban serves about 88 %. Without safety stock
+(z = 0) it falls below the curve: the forecast raises the signal early, the safety factor decides how much.
+
+The pair comparison on a daily season (±40 % around 1.1 per hour):"""),
     new_code_cell("""seasonal = compare_pull(pull_line, seasonal_demand(1.1, amplitude=0.4, season=24.0),
                         forecaster=SafetyStock(HoltWinters(alpha=0.2), z=3.0), predictive_cards=1,
                         horizon=960.0, warmup=48.0, replications=6, seed=0)
 print(seasonal.verdict)"""),
-    new_markdown_cell("""Again a higher service level with less WIP and about the same total inventory. Without the
-safety stock (z = 0) the predictive signal covers only the expected demand, and it falls behind reactive kanban holding
-the same inventory (README, "Predictive pull") — the forecast raises the signal early, the safety factor decides
-how much.
+    new_markdown_cell("""Again a higher service level with less WIP and about the same total inventory.
 
 ## 4. Rules into the twin: what is acting on a rule worth?
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from leanlearn.twin.spec import LineSpec
 
-__all__ = ["KPIS", "PullComparison", "PullError", "compare_pull", "with_demand"]
+__all__ = ["KPIS", "PullComparison", "PullError", "compare_pull", "plot_frontier", "pull_frontier", "with_demand"]
 
 #: KPIs compared, in table order (those a run does not report are left out).
 KPIS = ("service_level", "wip", "stock", "inventory", "lead_time_mean", "throughput")
@@ -217,16 +217,12 @@ def compare_pull(spec: LineSpec, demand: Demand, forecaster: Any = None, *, hori
     with_demand(spec, [], "predictive", cards=predictive_cards, lead_periods=lead_periods)  # checks, before runs
     label = repr(make())
     runs: list[dict[str, Any]] = []
-    root = np.random.SeedSequence(seed)
-    for r, child in enumerate(root.spawn(replications)):
-        demand_seed, sim_seed = child.spawn(2)
-        times = demand.times(float(horizon), demand_seed)
-        sim = int(sim_seed.generate_state(1)[0])
+    for r, (times, sim) in enumerate(_draws(demand, horizon, replications, seed)):
         for signal in ("reactive", "predictive"):
             if signal == "reactive":
-                line = with_demand(spec, times.tolist(), signal)
+                line = with_demand(spec, times, signal)
             else:
-                line = with_demand(spec, times.tolist(), signal, cards=predictive_cards, lead_periods=lead_periods)
+                line = with_demand(spec, times, signal, cards=predictive_cards, lead_periods=lead_periods)
             result = simulate(line, horizon=horizon, warmup=warmup, replications=1, seed=sim,
                               forecaster=make() if signal == "predictive" else None)
             kp = result.replications[0].kpis
@@ -254,3 +250,117 @@ def compare_pull(spec: LineSpec, demand: Demand, forecaster: Any = None, *, hori
              "predictive": dict(with_demand(spec, [], "predictive", cards=predictive_cards).release.cards or {})}
     return PullComparison(pd.DataFrame(rows), frame, demand.to_json(), label, float(horizon), float(warmup),
                           replications, cards)
+
+
+def _draws(demand: Demand, horizon: float, replications: int, seed: int) -> list[tuple[list[float], int]]:
+    """Per replication: the demand times and the simulation seed (the same for every policy compared)."""
+    out = []
+    for child in np.random.SeedSequence(seed).spawn(replications):
+        demand_seed, sim_seed = child.spawn(2)
+        out.append((demand.times(float(horizon), demand_seed).tolist(), int(sim_seed.generate_state(1)[0])))
+    return out
+
+
+def pull_frontier(spec: LineSpec, demand: Demand, *, reactive_cards: Sequence[int],
+                  predictive: Sequence[tuple[int, Any]], horizon: float, warmup: float = 0.0,
+                  replications: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Service level against inventory for reactive kanban over ``reactive_cards`` and for predictive settings.
+
+    A single pair of settings can favour either policy by its card counts; the fair comparison is the *trade-off
+    curve*: which service level each policy reaches for a given inventory (WIP + finished stock). Every point runs
+    on the same demand traces and simulation seeds (replication *r* is the same for all points, as in
+    :func:`compare_pull`).
+
+    Parameters
+    ----------
+    reactive_cards : list of int
+        Cards per loop of the reactive points.
+    predictive : list of (cards, forecaster)
+        Cards per loop and forecaster (object, factory or name) of each predictive point.
+
+    Returns
+    -------
+    DataFrame
+        One row per point: ``policy``, ``cards``, ``forecaster``, ``label``, ``service_level`` (with ``_low`` /
+        ``_high``), ``inventory`` (with ``_low``/``_high``), ``wip``, ``stock``, and ``reactive_at_inventory``:
+        the service level of reactive kanban at the point's inventory, interpolated on the reactive curve (NaN
+        outside it), so ``service_level - reactive_at_inventory`` > 0 means the point beats reactive kanban of the
+        same inventory.
+
+    Examples
+    --------
+    >>> from leanlearn.twin import LineSpec
+    >>> from leanlearn.twin.forecast import HoltWinters, SafetyStock, poisson_demand
+    >>> spec = LineSpec.from_dict({"line": "f", "time_unit": "h", "release": {"policy": "kanban", "cards": 1},
+    ...     "stations": [{"name": "S1", "cycle": {"dist": "exponential", "mean": 0.5}}]})
+    >>> front = pull_frontier(spec, poisson_demand(1.0), reactive_cards=[1, 2, 4],
+    ...                       predictive=[(1, SafetyStock(HoltWinters(alpha=0.2), z=2.0))], horizon=200.0,
+    ...                       replications=2)
+    >>> front["policy"].tolist()
+    ['reactive', 'reactive', 'reactive', 'predictive']
+    """
+    import pandas as pd
+
+    from leanlearn.twin.simulate import simulate
+
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise PullError(f"replications must be a whole number >= 1, got {replications!r}")
+    if not reactive_cards and not predictive:
+        raise PullError("pull_frontier needs reactive_cards or predictive points")
+    draws = _draws(demand, horizon, replications, seed)
+    points: list[tuple[str, int, Callable[[], Forecaster] | None]] = [
+        ("reactive", int(c), None) for c in reactive_cards]
+    points += [("predictive", int(c), _factory(f)) for c, f in predictive]
+    rows = []
+    for policy, cards, make in points:
+        runs = []
+        for times, sim in draws:
+            line = with_demand(spec, times, policy, cards=cards)
+            result = simulate(line, horizon=horizon, warmup=warmup, replications=1, seed=sim,
+                              forecaster=make() if make is not None else None)
+            runs.append(result.replications[0].kpis)
+        made = make() if make is not None else None
+        z = getattr(made, "z", None)
+        label = f"{cards} card{'s' if cards != 1 else ''}" + (f", z={z:g}" if isinstance(z, float) else "")
+        row: dict[str, Any] = {"policy": policy, "cards": cards, "forecaster": repr(made) if made else "",
+                               "label": label}
+        for kpi in ("service_level", "inventory", "wip", "stock"):
+            mean, low, high = paired_interval([float(k.get(kpi, math.nan)) for k in runs])
+            row[kpi] = mean
+            if kpi in ("service_level", "inventory"):
+                row[f"{kpi}_low"], row[f"{kpi}_high"] = low, high
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    curve = frame[frame["policy"] == "reactive"].sort_values("inventory")
+    xs, ys = curve["inventory"].to_numpy(float), curve["service_level"].to_numpy(float)
+    frame["reactive_at_inventory"] = [
+        float(np.interp(x, xs, ys)) if len(xs) and xs[0] <= x <= xs[-1] else math.nan for x in frame["inventory"]]
+    return frame
+
+
+def plot_frontier(frame: pd.DataFrame, path: str | Path | None = None) -> Any:
+    """Service level against inventory, one curve per policy, with 95 % intervals; saved if ``path`` is given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for policy, colour in (("reactive", "#9aa5b1"), ("predictive", "#2b7bba")):
+        part = frame[frame["policy"] == policy].sort_values("inventory")
+        if part.empty:
+            continue
+        xerr = [part["inventory"] - part["inventory_low"], part["inventory_high"] - part["inventory"]]
+        yerr = [part["service_level"] - part["service_level_low"], part["service_level_high"] - part["service_level"]]
+        ax.errorbar(part["inventory"], part["service_level"], xerr=xerr, yerr=yerr, fmt="-o", color=colour,
+                    capsize=2, label=policy)
+        for _, row in part.iterrows():
+            ax.annotate(row["label"], (row["inventory"], row["service_level"]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=7, color=colour)
+    ax.set_xlabel("inventory (WIP + finished stock, jobs)")
+    ax.set_ylabel("service level (fill rate)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
