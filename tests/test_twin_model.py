@@ -310,3 +310,65 @@ def test_a_nan_forecast_raises_no_signal():
                "signal": "predictive"}
     run = run_once(_spec(station, release), horizon=30, forecaster=_Unsure())
     assert run.kpis["inventory"] <= 1 + 1e-9
+
+
+# -- invariants on random lines -------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_time = st.one_of(st.floats(0.05, 3.0), st.builds(lambda m: {"dist": "exponential", "mean": m}, st.floats(0.05, 3.0)),
+                  st.builds(lambda m, cv: {"dist": "gamma", "mean": m, "cv": cv}, st.floats(0.05, 3.0),
+                            st.floats(0, 2)))
+
+
+@st.composite
+def _lines(draw):
+    n = draw(st.integers(1, 4))
+    stations = []
+    for i in range(n):
+        item = {"name": f"S{i}", "cycle": draw(_time), "capacity": draw(st.integers(1, 3))}
+        if draw(st.booleans()):
+            item["buffer"] = draw(st.integers(1, 4))
+        if draw(st.booleans()):
+            item["breakdowns"] = {"tbf": {"dist": "exponential", "mean": draw(st.floats(2, 50))},
+                                  "repair": draw(_time), "basis": draw(st.sampled_from(["clock", "busy"]))}
+        if draw(st.booleans()):
+            item["setup"] = {"default": draw(_time), "always": draw(st.booleans())}
+        if draw(st.booleans()):
+            item["scrap"] = draw(st.floats(0, 0.3))
+        if draw(st.booleans()):
+            item["shifts"] = {"hours_per_day": draw(st.floats(4, 24)), "start_hour": draw(st.floats(0, 23))}
+        stations.append(item)
+    release = draw(st.sampled_from([
+        {"policy": "conwip", "wip": draw(st.integers(1, 8))},
+        {"policy": "push", "arrivals": {"dist": "exponential", "mean": draw(st.floats(0.5, 5))}},
+        {"policy": "kanban", "cards": draw(st.integers(1, 4)),
+         "demand": {"arrivals": {"dist": "exponential", "mean": draw(st.floats(0.5, 5))}}},
+        {"policy": "kanban", "cards": draw(st.integers(1, 4))},
+    ]))
+    doc = {"line": "H", "release": release, "stations": stations,
+           "materials": {"A": {"share": 1, "batch": draw(st.integers(1, 3))}, "B": {"share": 1}}}
+    if draw(st.booleans()):
+        doc["transfer"] = draw(_time)
+    return LineSpec.from_dict(doc)
+
+
+@settings(max_examples=15, deadline=None)
+@given(_lines(), st.integers(0, 1000))
+def test_random_lines_keep_their_invariants(spec, seed):
+    run = run_once(spec, horizon=40.0, warmup=10.0, seed=seed)
+    k = run.kpis
+    for name in spec.station_names:
+        assert -1e-9 <= k[f"utilization:{name}"] <= 1 + 1e-9
+    ops, orders = run.operations, run.orders
+    assert (ops["end"] >= ops["start"]).all()
+    assert (run.downtime["end"] >= run.downtime["start"]).all()
+    done = orders.dropna(subset=["done"])
+    assert (done["done"] >= done["release"]).all()
+    assert ((orders["scrapped"] >= 0) & (orders["qty"] >= 0)).all()
+    if spec.release.policy == "conwip":
+        assert k["wip"] <= spec.release.wip + 1e-9
+    if spec.release.policy == "kanban":
+        assert k["inventory"] <= sum(spec.release.cards.values()) + 1e-9
+    if len(ops):
+        value_stream(ops, run.downtime, qty="qty")

@@ -195,7 +195,7 @@ class Gamma(Distribution):
     kind: ClassVar[str] = "gamma"
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if self.cv == 0:
+        if self.cv < 1e-6:  # no variation to speak of (and 1 / cv² would overflow)
             return np.full(n, self.mean_)
         shape = 1.0 / self.cv ** 2
         return rng.gamma(shape, self.mean_ / shape, n)
