@@ -39,7 +39,9 @@ Every other rule is listed as *not applicable* with the reason (a condition on a
 parameter the spec does not model, a station the spec does not have, an outcome without a size) — never dropped.
 
 :func:`worth` is the what-if of acting on a rule: the line simulated with and without the modifiers, on common
-random numbers (the same seeds), and the paired difference of throughput and lead time with a 95 % interval.
+random numbers (the same seeds), and the paired difference of throughput and lead time with a 95 % interval. On a
+spec calibrated from the log the rule was mined on, the effect is already in the spec: acting on the rule is
+``worth(spec, [m.undo() for m in modifiers])``.
 
 Examples
 --------
@@ -82,8 +84,10 @@ __all__ = [
     "Translation",
     "Worth",
     "apply",
+    "describe_changes",
     "from_pack",
     "load_modifiers",
+    "paired_interval",
     "parse_modifier",
     "parse_modifiers",
     "worth",
@@ -737,7 +741,9 @@ class Worth:
 
     ``table`` has one row per KPI: ``base`` and ``modified`` means, ``diff`` = modified − base (paired, common
     random numbers) with its 95 % interval ``low``, ``high``, and ``significant`` (the interval excludes 0).
-    Acting on a rule that *adds* waste (removing its effect from the line) is worth ``−diff``.
+    Modifiers that put a rule's effect into a spec without it measure what the rule costs (acting on it is worth
+    ``−diff``); on a spec calibrated from the rule's own log, pass ``[m.undo() for m in modifiers]`` instead and
+    ``diff`` is what acting on the rule is worth.
     """
 
     modifiers: tuple[str, ...]
