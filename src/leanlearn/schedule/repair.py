@@ -46,6 +46,8 @@ from leanlearn.schedule.validate import validate_schedule
 __all__ = ["Disruption", "RepairResult", "remaining_problem", "repair"]
 
 DEFAULT_OBJECTIVE = ("bottleneck_idle", "tardiness", "makespan")
+#: Seconds a repair stage waits for a better solution, per 100 operations left to schedule (at least this much).
+PATIENCE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ def remaining_problem(instance: Instance, schedule: Schedule,
 def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption] | None,
            time_limit: float = 10.0, *, now: int | None = None, objective: str | Sequence[str] = DEFAULT_OBJECTIVE,
            stability_weight: int = 0, workers: int = 2, seed: int = 0, due: Mapping[int, int] | None = None,
-           warm_start: bool = True, patience: float | None = 0.25) -> RepairResult:
+           warm_start: bool = True, patience: float | str | None = "auto") -> RepairResult:
     """Repair ``schedule`` after ``disruption`` (one or several) within ``time_limit`` seconds.
 
     Parameters
@@ -183,9 +185,11 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
     warm_start : bool
         Hint with the right-shift schedule and bound the makespan by its makespan (``False``: a cold solve of the
         remaining problem, e.g. for a reference run).
-    patience : float or None
+    patience : float, "auto" or None
         Seconds a stage goes on without finding a better solution before it stops (``None``: until proven optimal
-        or out of time). What keeps a repair within about a second on a 10 x 10 shop while the limit stays a bound.
+        or out of time). ``"auto"``: 0.25 s per 100 operations left to schedule, at least 0.25 s — what keeps a
+        repair around a second on a 10 x 10 shop while bigger shops get proportionally longer; the limit stays a
+        bound either way.
     """
     from leanlearn.schedule.cpsat import _objectives, solve_problem
 
@@ -200,9 +204,13 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
                                 hint=shifted if warm_start else None,
                                 makespan_ub=shifted.makespan if warm_start else None)
     _, frozen, restarted = classify(schedule, disruptions, now)
+    if patience == "auto":
+        patience = PATIENCE * max(1.0, len(problem.min_start) / 100)
+    elif patience is not None and (isinstance(patience, (str, bool)) or not float(patience) > 0):
+        raise InstanceError(f"patience {patience!r} must be a positive number of seconds, 'auto' or None")
     left = max(time_limit - (time.perf_counter() - t0), 0.05)
     solved = solve_problem(problem, names, left, workers=workers, seed=seed, stability_weight=stability_weight,
-                           patience=patience)
+                           patience=None if patience is None else float(patience))
     result = solved
     if not solved.operations or validate_schedule(instance, solved, down=disruptions,
                                                   frozen={k: schedule.by_key()[k] for k in frozen}):
@@ -212,6 +220,7 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
     args = {"due": dues, "bottleneck": problem.bottleneck, "reference": schedule}
     elapsed = time.perf_counter() - t0
     result = Schedule(result.instance_name or instance.name, result.status, result.makespan, result.operations,
-                      {**result.extra, "method": "cp-sat repair", "solve_time_s": round(elapsed, 4)})
+                      {**result.extra, "method": "right_shift" if "fallback" in result.extra else "cp-sat repair",
+                       "solve_time_s": round(elapsed, 4)})
     return RepairResult(result, shifted, kpis(result, instance, **args), kpis(shifted, instance, **args), elapsed,
                         tuple(disruptions), tuple(sorted(frozen)), tuple(sorted(restarted)), dues)
