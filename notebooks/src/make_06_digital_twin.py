@@ -192,10 +192,10 @@ util = simulate(shop, horizon=2000.0, warmup=200.0, replications=1).summary
 print([m.text for m in act])
 print("Machine 5 utilization:", round(util.loc["utilization:Machine 5 - Turning & Milling", "mean"], 3))
 value.table.round(3)"""),
-    new_markdown_cell("""On this shop the rule is real (significant in the log) but worth little: throughput does not
-move (the line is demand-bound and Machine 5 is busy about a quarter of the time), and the work in progress drops by
-about half a job of ~39 — the twin says so before anyone changes a procedure.
-The same rule on a bottleneck station (the demo line above) costs throughput measurably.
+    new_markdown_cell("""On this shop the rule is real (significant in the log) but worth next to nothing: the
+throughput interval straddles 0 — the shop is demand-bound and Machine 5 is busy a small share of the time — and
+WIP and lead time move by a few per cent at most. The twin says so before anyone changes a procedure; the same kind
+of setup rule on a bottleneck station (the demo line above) costs throughput measurably.
 
 From the command line (see the README):
 
