@@ -205,12 +205,12 @@ class WhatIfResult:
 
     def plot(self, path: str | Path) -> Path:
         """Throughput vs inventory of every point, the front as a line, the recommendation and target marked."""
-        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig = Figure(figsize=(7, 4.5))  # the Agg canvas directly: no pyplot, no change to a notebook's backend
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         t = self.table
         ax.errorbar(t["inventory"], t["throughput"],
                     yerr=[(t["throughput"] - t["throughput_low"]).fillna(0).clip(lower=0),
@@ -231,7 +231,6 @@ class WhatIfResult:
         fig.tight_layout()
         out = Path(path)
         fig.savefig(out, dpi=110)
-        plt.close(fig)
         return out
 
 
