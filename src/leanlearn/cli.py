@@ -1417,13 +1417,14 @@ def monitor(
 
 
 from leanlearn.cli_pack import app as _pack_app  # noqa: E402  (its commands use the helpers above)
-
 from leanlearn.cli_schedule import app as _schedule_app  # noqa: E402
 from leanlearn.cli_twin import app as _twin_app  # noqa: E402
 from leanlearn.cli_twin_calibrate import register as _register_twin_calibration  # noqa: E402
+from leanlearn.cli_twin_rules import register as _register_twin_rules  # noqa: E402
 
 app.add_typer(_pack_app, name="pack")
 _register_twin_calibration(_twin_app)
+_register_twin_rules(_twin_app)
 app.add_typer(_twin_app, name="twin")
 app.add_typer(_schedule_app, name="schedule")
 
