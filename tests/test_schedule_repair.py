@@ -202,3 +202,16 @@ def test_tardiness_first_repair_is_no_later_in_total_than_right_shift():
         result = repair(inst, plan, d, time_limit=3, objective=("tardiness", "makespan"))
         assert result.kpis["total_tardiness"] <= result.right_shift_kpis["total_tardiness"]
         assert result.schedule.makespan <= result.right_shift.makespan
+
+
+def test_a_stability_weight_moves_no_more_operations():
+    rng = random.Random(13)
+    for _ in range(6):
+        inst = random_instance(rng)
+        plan = greedy_schedule(inst, rng)
+        d = random_disruption(inst, plan, rng)
+        free = repair(inst, plan, d, time_limit=3, objective=("makespan",))
+        stable = repair(inst, plan, d, time_limit=3, objective=("makespan",), stability_weight=1000)
+        assert stable.kpis["operations_moved"] <= free.kpis["operations_moved"]
+        assert stable.schedule.makespan <= stable.right_shift.makespan
+        assert validate_schedule(inst, stable.schedule, down=d) == []
