@@ -40,8 +40,14 @@ Two orders through S1 then S2, with a setup on S1 for the second material and tw
 >>> spec = calibrate(ops, tune_transfer=False)
 >>> [(o.id, o.release, o.routing) for o in spec.release.orders]
 [('o1', 0.0, ('S1', 'S2')), ('o2', 1.0, ('S1', 'S2'))]
->>> spec.station("S2").cycle.to_dict(), spec.station("S1").setup.to_dict(), spec.transfer.to_dict()
-({'dist': 'empirical', 'values': [1.0, 2.0]}, {'default': 1.0}, 2.0)
+>>> spec.station("S1").setup.to_dict(), spec.transfer.to_dict()
+({'default': 1.0}, 2.0)
+
+S2's two visits took 1 and 2 hours; sparse as they are, the spec holds their interpolated quantile function:
+
+>>> cycle = spec.station("S2").cycle.to_dict()["values"]
+>>> len(cycle), cycle[0], cycle[50], cycle[-1]
+(101, 1.0, 1.5, 2.0)
 
 On the real 4TU log: ``calibrate("pipelines/production_4tu.yaml", out="4tu-twin.yaml")``.
 """
@@ -126,8 +132,10 @@ def _runs(ops: pd.DataFrame) -> pd.DataFrame:
     length = minutes(work["end"] - work["start"]).where(work["kind"] == "setup", 0.0)
     material = work["material"].fillna("default").astype(str) if "material" in work.columns else "default"
     frame = pd.DataFrame({"run": run, "station": work["station"].to_numpy(), "material": np.asarray(material),
+                          "order_id": owner.to_numpy(),
                           "setup_min": length.to_numpy()})
     runs = frame.groupby("run", sort=True).agg(station=("station", "first"), material=("material", "first"),
+                                               order_id=("order_id", "first"),
                                                setup_min=("setup_min", "sum"))
     runs["previous"] = runs.groupby("station", sort=False)["material"].shift()
     return runs.reset_index(drop=True)
@@ -144,7 +152,8 @@ def _differs(pair: np.ndarray, others: np.ndarray, alpha: float = 0.05) -> bool:
     return bool(mannwhitneyu(pair, others, alternative="two-sided").pvalue < alpha)
 
 
-def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple[dict[str, Any] | None, str]:
+def _setup(runs: pd.DataFrame, visits: pd.DataFrame, unit: float,
+           min_pair: int) -> tuple[dict[str, Any] | None, str]:
     """The setup spec of one station from its runs, and a note saying how it was chosen.
 
     The twin draws a setup time at every visit (``always``) or at every material change; the distribution holds
@@ -172,10 +181,9 @@ def _setup(runs: pd.DataFrame, visits: int, unit: float, min_pair: int) -> tuple
     basis = runs if always else change  # the twin draws no setup for a server's first job
     basis = basis[~in_matrix.reindex(basis.index, fill_value=False)]
     values = basis["setup_min"].to_numpy(dtype=float)
-    if always:  # one draw per visit: a run that spans several visits of its order got its setup once
-        setups = values[values > 0]
-        draws = visits - int(in_matrix.sum())
-        values = np.concatenate([setups, np.zeros(max(draws - len(setups), int((values <= 0).sum())))])
+    if always:  # one draw per visit: the setup minutes of every visit not in a matrix pair's runs
+        paired = set(runs.loc[in_matrix, "order_id"])
+        values = visits.loc[~visits["order_id"].isin(paired), "setup_min"].to_numpy(dtype=float)
     if not len(values):
         values = np.zeros(1)
     spec: dict[str, Any] = {"default": _empirical(values, unit)}
@@ -302,7 +310,8 @@ def calibrate_dict(source: Any, *, line: str | None = None, time_unit: str = "h"
             rest = mine[~mine["material"].astype(str).isin(list(by_material))]["cycle_min"].to_numpy()
             if len(rest):  # the default serves the other materials: their visits only
                 entry["cycle"] = _empirical(rest, unit)
-        setup, how = _setup(runs[runs["station"] == name], visits, unit, min_pair_changeovers)
+        setup, how = _setup(runs[runs["station"] == name], seen.visits[seen.visits["station"] == name], unit,
+                            min_pair_changeovers)
         if setup is not None:
             entry["setup"] = setup
         failures = _breakdowns(seen.downtime, name, seen.span_min, capacity, unit)

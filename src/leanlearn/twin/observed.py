@@ -9,9 +9,9 @@ values always mean the same thing. Everything comes from the ``start`` / ``end``
   ``valuestream._visits``); an export that splits one production run into several reports (per shift, per worker)
   still gives one visit. Its **cycle** is the production minutes it holds (the sum of its production reports, i.e.
   the work content, per visit) and, with a quantity column, the minutes per unit;
-- a **setup** is a changeover as :func:`~leanlearn.lean.valuestream.changeovers` measures it: the setup minutes a
-  run of one order on a station received (several setup reports of a run are one setup); runs without setup time
-  are not setups;
+- a **setup** is the setup minutes a visit received (several setup reports of a visit are one setup; the twin
+  draws one setup per visit); visits without setup time are not setups. (Per visit rather than per run of
+  :func:`~leanlearn.lean.valuestream.changeovers`: a run there can join two visits of one order, and their setups.)
 - **waiting** before a station is the gap between an order's previous visit end and this visit's start
   (:func:`~leanlearn.lean.valuestream.waiting_times`; overlaps, where a batch flows on before the previous visit
   ended, are not waits);
@@ -80,7 +80,8 @@ class Observed:
         ``cycle_min`` (production minutes of the visit; NaN for a visit without production), ``unit_cycle_min``
         (per unit; NaN without a quantity).
     setups : DataFrame
-        :func:`~leanlearn.lean.valuestream.changeovers` with positive ``setup_min`` only.
+        The visits that received setup time: ``station, order_id, material, start, setup_min`` (the sum of the
+        visit's setup reports: a setup split over several reports is one setup).
     transitions : DataFrame
         :func:`~leanlearn.lean.valuestream.waiting_times`: one row per move of an order to its next visit.
     orders : DataFrame
@@ -224,8 +225,8 @@ def observe(operations: pd.DataFrame | Any, downtime: pd.DataFrame | None = None
     down = vs.downtime_events(downtime) if downtime is not None else vs.downtime_events(_no_downtime())
 
     visits = _visit_table(ops, key, qty)
-    setups = vs.changeovers(ops)
-    setups = setups[setups["setup_min"] > 0].reset_index(drop=True)
+    setups = visits.loc[visits["setup_min"] > 0, ["station", "order_id", "material", "start", "setup_min"]]
+    setups = setups.reset_index(drop=True)
     transitions = vs.waiting_times(ops, key)
     orders = _order_table(visits)
     names = vs.station_order(ops, key) if stations is None else [str(n) for n in stations]
