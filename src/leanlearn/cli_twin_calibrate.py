@@ -139,7 +139,8 @@ def calibrate(
 def check(
     spec_file: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The twin's line spec.")],
     pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE.yaml", help="A fusion pipeline of the log.")],
-    replications: Annotated[int, typer.Option("--replications", metavar="R", help="Simulation runs pooled.")] = 10,
+    replications: Annotated[int, typer.Option("--replications", metavar="R",
+                                              help="Simulation runs pooled (60 settle the medians).")] = 30,
     seed: Annotated[int, typer.Option("--seed", metavar="S")] = 0,
     busy: Annotated[int, typer.Option("--busy", metavar="N", help="Observed visits that make a station busy "
                                                                   "(judged).")] = 30,

@@ -171,7 +171,7 @@ def _pooled(runs: list[Observed], getter: str, station: str) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 10, seed: int = 0,
+def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 30, seed: int = 0,
                horizon: float | None = None, busy_min_visits: int = 30, min_setups: int = 10,
                tolerance: float = 0.10, ks_max: float = 0.15, qty: str | None = None) -> TwinCheck:
     """Simulate ``spec`` over the log's span and compare it with the log ``source``.
@@ -182,9 +182,10 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
         The twin (a spec file is read with :func:`leanlearn.twin.load_spec`).
     source : pipeline YAML path, FusionResult, mapping of tables or (operations, downtime)
         The observed log.
-    replications : int, default=10
-        Independent simulation runs pooled for the simulated side. A station's median from its ~100 visits a run
-        moves by 10 % or more between runs where its observed times are sparse around the median: pool enough.
+    replications : int, default=30
+        Independent simulation runs pooled for the simulated side. A station's median from its ~50-100 visits a
+        run moves by 10 % or more between seeds at 10 replications where its observed times are sparse around the
+        median (see ``sim_*_p50_low_min`` / ``_high_min``); on the 4TU log 60 replications settle it.
     seed : int, default=0
         Seed of the simulation.
     horizon : float, optional
