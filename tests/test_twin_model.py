@@ -374,3 +374,14 @@ def test_random_lines_keep_their_invariants(spec, seed):
     visited = ops.sort_values(["start", "end"], kind="stable").groupby("unit_id")["station"].agg(
         lambda s: tuple(dict.fromkeys(s)))
     assert all(any(path == route[:len(path)] for route in routes) for path in visited)
+
+
+def test_materials_without_their_own_cycle_share_one_stream():
+    """Regression: each material used to get a fresh stream under the same name, so the first visit of every material
+    drew the same time, the second the same second one, ... (found calibrating on the 4TU log)."""
+    orders = [{"id": f"O{i}", "release": 0.0, "material": m, "qty": 1} for i, m in enumerate(["A", "B", "C", "D"])]
+    materials = {m: {"share": 0.25} for m in "ABCD"}
+    spec = _spec([{"name": "M", "cycle": EXP}], {"policy": "trace", "orders": orders}, materials=materials)
+    ops = run_once(spec, horizon=1000).operations
+    durations = (ops["end"] - ops["start"]).dt.total_seconds().round(6)
+    assert len(durations) == 4 and durations.nunique() == 4

@@ -203,11 +203,13 @@ class _Node:
             self.shift_len = station.shifts.hours_per_day * per_hour
 
     def cycle_stream(self, material: str) -> _Stream:
-        stream = self.cycle.get(material)
+        # one stream per distinct distribution: materials without their own cycle share the station's stream (a
+        # stream per material under one name would replay the same seeded draws for every material)
+        key = material if material in self.station.cycle_by_material else "*"
+        stream = self.cycle.get(key)
         if stream is None:
             dist = self.station.cycle_for(material)
-            key = material if material in self.station.cycle_by_material else "*"
-            stream = self.cycle[material] = self.model.stream(dist, f"cycle:{self.name}:{key}")
+            stream = self.cycle[key] = self.model.stream(dist, f"cycle:{self.name}:{key}")
         return stream
 
     def setup_time(self, previous: str | None, material: str) -> float:
