@@ -343,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     reference_objective = (None if args.reference_objective == "same"
                            else tuple(args.reference_objective.split(",")))
     optima = load_optima()
+    provenance = _provenance()  # the code as it is when the run starts
     rows = []
     begun = time.perf_counter()
     for i, name in enumerate(names, 1):
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-            "ortools": version("ortools"), "seconds": time.perf_counter() - begun, **_provenance()}
+            "ortools": version("ortools"), "seconds": time.perf_counter() - begun, **provenance}
     settings = {"instances": names, "disruptions": args.disruptions, "seed": args.seed,
                 "solve_limit": args.solve_limit, "repair_limit": args.repair_limit,
                 "reference_limit": args.reference_limit, "workers": args.workers,
