@@ -43,8 +43,8 @@ def _rule(i: int, value: float = 60.0) -> Rule:
 
 def _doc(name: str = "press-scrap", line: str = "L1") -> dict:
     pack = RulePack(name=name, line=line, targets=(Target("scrap"),), rules=RuleSet((_rule(1), _rule(2, 75.0))),
-                    description="Pressen-Ausschuss · ünïcode")
-    return pack.to_json()
+                    description="Pressen-Ausschuss · ünïcode", created="2026-01-01T00:00:00Z")
+    return pack.to_json()  # a fixed creation time: the hash covers it, and two calls may straddle a second
 
 
 @pytest.fixture(scope="module")
