@@ -4,7 +4,7 @@ Usage: python benchmarks/twin.py [--quick] [--repeat K] [--seeds S] [--no-peers]
 Prints tables and writes JSON (default benchmarks/results/twin.json) with machine, date and versions.
 
 Speed — one replication of each line, CPU seconds of the process (``time.process_time``; the machine may be shared),
-best of ``--repeat``; the time covers ``leanlearn.twin.simulate`` end to end (model build, the SimPy run, the
+best of ``--repeat``; the time covers ``leanlearn.twin.simulation`` end to end (model build, the SimPy run, the
 canonical operations / downtime / orders tables, the KPIs):
 
 - ``M/M/1``: push, exponential arrivals of mean 1.25 h, one exponential station of mean 1 h (ρ = 0.8);
@@ -91,7 +91,7 @@ def jobshop_spec(seed: int = 0) -> Any:
 
 
 def time_twin(spec: Any, horizon: float, repeat: int) -> dict[str, Any]:
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     best: dict[str, Any] = {}
     for _ in range(repeat):
@@ -197,7 +197,7 @@ def time_salabim(horizon: float, repeat: int) -> dict[str, Any] | None:
 
 
 def stability(replication_counts: list[int], seeds: int, horizon: float, warmup: float) -> list[dict[str, Any]]:
-    from leanlearn.twin.whatif import whatif
+    from leanlearn.twin.what_if import whatif
 
     spec = conwip_spec(1)
     rows = []

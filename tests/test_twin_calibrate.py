@@ -11,7 +11,7 @@ import pytest
 from leanlearn.errors import LeanlearnError, SchemaError
 from leanlearn.twin.calibrate import calibrate, calibrate_dict, write_spec
 from leanlearn.twin.observed import observe
-from leanlearn.twin.simulate import simulate
+from leanlearn.twin.simulation import simulate
 from leanlearn.twin.spec import LineSpec
 
 PLANTED = {

@@ -15,7 +15,7 @@ from leanlearn.cli_twin_calibrate import register
 from leanlearn.errors import SchemaError
 from leanlearn.twin.calibrate import calibrate
 from leanlearn.twin.check import check_twin
-from leanlearn.twin.simulate import simulate
+from leanlearn.twin.simulation import simulate
 from leanlearn.twin.spec import LineSpec
 
 ROOT = Path(__file__).resolve().parents[1]

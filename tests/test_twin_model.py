@@ -12,7 +12,7 @@ import pytest
 from leanlearn.data.schema import DOWNTIME, OPERATIONS, validate
 from leanlearn.lean.valuestream import value_stream
 from leanlearn.twin.model import run_once
-from leanlearn.twin.simulate import simulate
+from leanlearn.twin.simulation import simulate
 from leanlearn.twin.spec import LineSpec, SpecError
 
 EXP = {"dist": "exponential", "mean": 1.0}
@@ -385,3 +385,12 @@ def test_materials_without_their_own_cycle_share_one_stream():
     ops = run_once(spec, horizon=1000).operations
     durations = (ops["end"] - ops["start"]).dt.total_seconds().round(6)
     assert len(durations) == 4 and durations.nunique() == 4
+
+
+def test_the_package_names_the_functions_even_after_their_modules_load():
+    import leanlearn.twin.simulation
+    import leanlearn.twin.what_if  # noqa: F401
+    from leanlearn.twin import simulate as simulate_function
+    from leanlearn.twin import whatif
+
+    assert callable(simulate_function) and simulate_function is simulate and callable(whatif)

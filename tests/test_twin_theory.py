@@ -16,9 +16,9 @@ from __future__ import annotations
 import pytest
 
 from leanlearn.twin.model import run_once
-from leanlearn.twin.simulate import simulate
+from leanlearn.twin.simulation import simulate
 from leanlearn.twin.spec import LineSpec
-from leanlearn.twin.whatif import whatif
+from leanlearn.twin.what_if import whatif
 
 EXP = {"dist": "exponential", "mean": 1.0}
 MM1 = LineSpec.from_dict({"line": "mm1", "release": {"policy": "push",

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from leanlearn.twin.simulate import simulate
+from leanlearn.twin.simulation import simulate
 from leanlearn.twin.spec import LineSpec, SpecError
-from leanlearn.twin.whatif import _pareto, apply_vary, parse_vary, whatif
+from leanlearn.twin.what_if import _pareto, apply_vary, parse_vary, whatif
 
 EXP = {"dist": "exponential", "mean": 1.0}
 

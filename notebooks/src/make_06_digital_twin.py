@@ -32,8 +32,8 @@ from IPython.display import Image, display
 
 import leanlearn
 from leanlearn.twin.spec import LineSpec
-from leanlearn.twin.simulate import simulate
-from leanlearn.twin.whatif import whatif
+from leanlearn.twin.simulation import simulate
+from leanlearn.twin.what_if import whatif
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)

@@ -1,7 +1,7 @@
 """``leanlearn twin ...``: the digital twin of a line — simulate a line spec, and what-if over kanban, WIP, batch.
 
-Thin: read the spec (:func:`leanlearn.twin.load_spec`), call :func:`leanlearn.twin.simulate` or
-:func:`leanlearn.twin.whatif`, print rich tables for people or ``--json`` (only JSON on stdout) for scripts.
+Thin: read the spec (:func:`leanlearn.twin.load_spec`), call :func:`leanlearn.twin.simulation` or
+:func:`leanlearn.twin.what_if`, print rich tables for people or ``--json`` (only JSON on stdout) for scripts.
 ``calibrate`` and ``check`` are registered on the same group by :mod:`leanlearn.cli_twin_calibrate`.
 """
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from leanlearn.twin.simulate import SimulationResult
-    from leanlearn.twin.whatif import WhatIfResult
+    from leanlearn.twin.simulation import SimulationResult
+    from leanlearn.twin.what_if import WhatIfResult
 
 app = typer.Typer(
     name="twin",
@@ -131,7 +131,7 @@ def simulate(
     if replications < 1:
         raise _fail(f"--replications {replications} must be at least 1; e.g. --replications 5")
     with _user_errors():
-        from leanlearn.twin.simulate import simulate as run
+        from leanlearn.twin.simulation import simulate as run
         from leanlearn.twin.spec import load_spec
 
         spec = load_spec(spec_file)
@@ -233,8 +233,8 @@ def whatif(
         raise _fail(f"--plot {plot}: give a file name ending in .png, .svg or .pdf")
     with _user_errors():
         from leanlearn.twin.spec import load_spec
-        from leanlearn.twin.whatif import parse_vary
-        from leanlearn.twin.whatif import whatif as run
+        from leanlearn.twin.what_if import parse_vary
+        from leanlearn.twin.what_if import whatif as run
 
         grid: dict[str, list[Any]] = {}
         for text in vary:

@@ -510,7 +510,7 @@ def tune(calibration: Calibration, *, replications: int = 2, seed: int = 0, refi
 
 def simulated_lead_times(spec: LineSpec, horizon: float, *, replications: int = 1, seed: int = 0) -> np.ndarray:
     """Order lead times (minutes) the twin produces, measured from its operations as the log's are."""
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     result = simulate(spec, horizon=horizon, replications=replications, seed=seed)
     leads = []

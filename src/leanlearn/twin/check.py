@@ -202,7 +202,7 @@ def check_twin(spec: LineSpec | str | Path, source: Any, *, replications: int = 
     qty : str, optional
         Quantity column of the log (default ``good_qty`` when present).
     """
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
     from leanlearn.twin.spec import load_spec
 
     if isinstance(spec, str | Path):

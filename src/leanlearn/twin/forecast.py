@@ -1,6 +1,6 @@
 """Demand forecasters for predictive pull, and seeded demand generators for experiments.
 
-A forecaster follows the twin's hook (see :func:`leanlearn.twin.simulate`): ``learn_one(y)`` with the demand
+A forecaster follows the twin's hook (see :func:`leanlearn.twin.simulation`): ``learn_one(y)`` with the demand
 observed in one period, ``forecast(horizon)`` with the demand expected in each of the next ``horizon`` periods.
 Predictive kanban asks it at every period end how much the customer will take over the replenishment lead time and
 releases production authorisations ahead of consumption; reactive kanban waits for the card to come back.

@@ -812,7 +812,7 @@ def worth(spec: LineSpec, modifiers: Iterable[str | Modifier], *, horizon: float
     >>> bool(row["diff"] < 0 and row["high"] < 0)      # a slower bottleneck costs throughput, for sure
     True
     """
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     mods = parse_modifiers(modifiers)
     modified = apply(spec, mods)

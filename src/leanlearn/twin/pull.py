@@ -7,7 +7,7 @@ line spec and **the same demand** — replication *r* draws one demand trace (ar
 and both policies run on them (common random numbers) — so the difference between the policies is measured
 pairwise, with a 95 % t-interval over replications.
 
-KPIs (per replication, after the warm-up; names of :attr:`RunResult.kpis <leanlearn.twin.simulate>`):
+KPIs (per replication, after the warm-up; names of :attr:`RunResult.kpis <leanlearn.twin.simulation>`):
 ``service_level`` (fill rate: share of demand served from stock at once), ``wip`` (time-average jobs in the
 line), ``stock`` (time-average finished jobs waiting in the last supermarket), ``inventory`` (wip + stock),
 ``lead_time_mean`` (release to completion of a job) and ``throughput``.
@@ -206,7 +206,7 @@ def compare_pull(spec: LineSpec, demand: Demand, forecaster: Any = None, *, hori
     """
     import pandas as pd
 
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise PullError(f"replications must be a whole number >= 1, got {replications!r}")
@@ -301,7 +301,7 @@ def pull_frontier(spec: LineSpec, demand: Demand, *, reactive_cards: Sequence[in
     """
     import pandas as pd
 
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise PullError(f"replications must be a whole number >= 1, got {replications!r}")

@@ -274,11 +274,11 @@ def whatif(spec: LineSpec, vary: Mapping[str, Sequence[Any]], *, target_throughp
     target_service_level : float, optional
         Share of demand served from stock at once the recommendation must reach (kanban with demand).
     horizon, warmup, replications, seed
-        As :func:`leanlearn.twin.simulate`; the same for every point (common random numbers).
+        As :func:`leanlearn.twin.simulation`; the same for every point (common random numbers).
     search : {"auto", "grid", "bisect"}, default="auto"
         ``auto`` bisects when the grid has more than ``max_grid`` points and bisection applies.
     """
-    from leanlearn.twin.simulate import simulate
+    from leanlearn.twin.simulation import simulate
 
     if not vary:
         raise SpecError("whatif needs at least one --vary KEY=VALUES, e.g. --vary wip=1..12")
