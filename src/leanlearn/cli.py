@@ -1243,6 +1243,24 @@ def monitor(
         float, typer.Option("--max-latency", min=0.001, metavar="S",
                             help="MQTT: close a micro-batch this many seconds after its first event.")
     ] = 0.2,
+    reschedule: Annotated[
+        Path | None,
+        typer.Option("--reschedule", metavar="INSTANCE",
+                     help="Also repair the plan of this job shop (text or YAML instance) when a station goes down or "
+                          "its takt drifts; needs --plan."),
+    ] = None,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", metavar="SCHEDULE.json", help="With --reschedule: the current plan.")
+    ] = None,
+    takt_tolerance: Annotated[
+        float, typer.Option("--takt-tolerance", min=0.0, metavar="T",
+                            help="With --reschedule: replan when a station runs late or early by more than this share "
+                                 "of the planned durations.")
+    ] = 0.1,
+    plan_out: Annotated[
+        Path | None, typer.Option("--plan-out", metavar="FILE.json",
+                                  help="With --reschedule: write the plan as it stands at the end.")
+    ] = None,
     mlflow_metrics: Annotated[
         bool,
         typer.Option("--mlflow", help="Also log every alert as MLflow metrics (state.<rule>, confidence.<rule>) in "
@@ -1280,6 +1298,13 @@ def monitor(
     events is on disk, and redelivered events are dropped by --id-column: with --checkpoint, a restart (even after
     kill -9) or a broker restart with persistence counts every event once. A message that is not JSON, not an object
     or array of objects, too large, or lacks a column of the pack is quarantined with its topic and raw payload.
+
+    With --reschedule INSTANCE --plan PLAN.json the same stream also drives the rescheduling
+    (leanlearn.schedule.trigger): an event {"station": "M1", "event": "down", "time": 120}, a downtime row (station,
+    start, end) or operation completions (station, job, end) whose takt deviates beyond --takt-tolerance repair the
+    plan with CP-SAT within 10 s; each repair is printed, and with --mlflow its KPIs (makespan, tardiness,
+    bottleneck idle, operations moved) are logged in the same run as the rule metrics. Station events that name no
+    column of the pack are quarantined by the rule monitor as usual.
     """
     with _user_errors():
         import json
@@ -1320,6 +1345,38 @@ def monitor(
             from leanlearn.packs.registry import AlertMetrics
 
             metrics = AlertMetrics(pack)
+        if (plan_file is not None or plan_out is not None) and reschedule is None:
+            raise DataError("--plan and --plan-out go with --reschedule INSTANCE")
+        trigger: Any = None
+        if reschedule is not None:
+            from leanlearn.schedule import read_instance, read_schedule
+            from leanlearn.schedule.instance import InstanceError
+            from leanlearn.schedule.trigger import RescheduleTrigger
+
+            if plan_file is None:
+                raise DataError("--reschedule needs the current plan: --plan PLAN.json (from 'leanlearn schedule "
+                                "solve INSTANCE --json')")
+            with _about(reschedule, InstanceError):
+                shop = read_instance(reschedule)
+                plan = read_schedule(plan_file)
+            schedule_metrics = None
+            if metrics is not None:
+                from leanlearn.schedule.tracking import ScheduleMetrics
+
+                schedule_metrics = ScheduleMetrics(alerts=metrics, instance=shop.name)
+
+            def on_repair(done: Any) -> None:
+                if schedule_metrics is not None:
+                    schedule_metrics(done)
+                if talk:
+                    k = done.result.kpis
+                    _say(console, f"rescheduled ({done.reason}, event {done.step:,}): makespan {k['makespan']:,}, "
+                                  f"tardiness {k['total_tardiness']:,}, {k['operations_moved']:,} operation(s) moved",
+                         "bold")
+
+            with _about(reschedule, InstanceError):
+                trigger = RescheduleTrigger(shop, plan, tolerance=takt_tolerance, on_repair=on_repair)
+            source = trigger.wrap(source)
 
         def on_alerts(found: list[Any]) -> None:
             if metrics is not None:
@@ -1356,6 +1413,13 @@ def monitor(
                 metrics.close()
         assert summary.monitor is not None
         written = [str(p) for p in (reviser.written if reviser is not None else [])]
+        schedule_doc: dict[str, Any] | None = None
+        if trigger is not None:
+            schedule_doc = {"repairs": trigger.n_repairs, "ignored": trigger.n_ignored,
+                            "makespan": trigger.current.makespan, "problems": list(trigger.problems)[:5]}
+            if plan_out is not None:
+                plan_out.write_text(json.dumps(trigger.current.to_json()))
+                schedule_doc["plan"] = str(plan_out)
         if json_out:
             typer.echo(json.dumps({
                 "events": summary.events, "total_events": summary.total_events, "seconds": round(summary.seconds, 3),
@@ -1366,6 +1430,7 @@ def monitor(
                 "problems": summary.problems,
                 **({"duplicates": source.duplicates} if hasattr(source, "duplicates") else {}),
                 "checkpoint": None if summary.checkpoint is None else str(summary.checkpoint), "candidates": written,
+                **({"schedule": schedule_doc} if schedule_doc is not None else {}),
             }))
             return
         from rich.table import Table
@@ -1407,6 +1472,10 @@ def monitor(
                      "yellow")
         if alerts is not None:
             _say(console, f"alerts appended to {alerts}")
+        if schedule_doc is not None:
+            _say(console, f"rescheduling: {schedule_doc['repairs']} repair(s), plan makespan "
+                          f"{schedule_doc['makespan']:,}; {schedule_doc['ignored']:,} station event(s) not usable"
+                          + (f"; plan written to {schedule_doc['plan']}" if "plan" in schedule_doc else ""))
         if summary.checkpoint is not None:
             _say(console, f"checkpoint saved in {summary.checkpoint.parent} (run again with it to resume)")
         if summary.bad_lines:

@@ -1,0 +1,49 @@
+"""`leanlearn monitor --reschedule`: the monitor's stream drives the schedule repair, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from leanlearn.cli import app
+from leanlearn.schedule import Disruption, read_instance, read_schedule, validate_schedule
+
+ROOT = Path(__file__).parents[1]
+FT06 = ROOT / "tests" / "data" / "jobshop" / "ft06.txt"
+PACK = ROOT / "models" / "ai4i.HDF.json"
+
+
+def _plan(tmp_path: Path) -> Path:
+    result = CliRunner().invoke(app, ["schedule", "solve", str(FT06), "--time-limit", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "plan.json"
+    path.write_text(result.stdout)
+    return path
+
+
+def test_a_breakdown_in_the_stream_repairs_the_plan(tmp_path):
+    plan = _plan(tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"station": "1", "start": 19, "end": 25}) + "\n")  # a downtime row: M1 [19, 25)
+    out = tmp_path / "repaired.json"
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06), "--plan", str(plan),
+                                      "--plan-out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schedule"]["repairs"] == 1 and doc["schedule"]["plan"] == str(out)
+    repaired = read_schedule(out)
+    assert repaired.makespan == doc["schedule"]["makespan"] >= 55
+    assert validate_schedule(read_instance(FT06), repaired, down=[Disruption(1, 19, 6)]) == []
+    before = {(op.job, op.index): op for op in read_schedule(plan).operations}
+    assert all(op.start == before[op.job, op.index].start for op in repaired.operations if op.end <= 19)
+
+
+def test_plan_options_without_reschedule_are_one_clear_error(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--plan", str(tmp_path / "p.json")])
+    assert result.exit_code == 2 and "--reschedule" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06)])
+    assert result.exit_code == 2 and "--plan" in result.output
