@@ -46,7 +46,8 @@ from leanlearn.schedule.validate import validate_schedule
 __all__ = ["Disruption", "RepairResult", "remaining_problem", "repair"]
 
 DEFAULT_OBJECTIVE = ("bottleneck_idle", "tardiness", "makespan")
-#: Seconds a repair stage waits for a better solution, per 100 operations left to schedule (at least this much).
+#: Seconds a repair stage waits for a better solution with up to 100 operations left to schedule; beyond, it grows
+#: with the square of the operations left (a bigger remaining problem improves more slowly).
 PATIENCE = 0.25
 
 
@@ -187,8 +188,9 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
         remaining problem, e.g. for a reference run).
     patience : float, "auto" or None
         Seconds a stage goes on without finding a better solution before it stops (``None``: until proven optimal
-        or out of time). ``"auto"``: 0.25 s per 100 operations left to schedule, at least 0.25 s — what keeps a
-        repair around a second on a 10 x 10 shop while bigger shops get proportionally longer; the limit stays a
+        or out of time). ``"auto"``: 0.25 s up to 100 operations left to schedule, and 0.25 s × (n / 100)² beyond
+        (1 s at 200, 2.25 s at 300) — what keeps a repair around a second on a 10 x 10 shop while a 30 x 10 shop,
+        whose solutions improve more slowly, gets the time to come within 2 % of a long solve; the limit stays a
         bound either way.
     """
     from leanlearn.schedule.cpsat import _objectives, solve_problem
@@ -205,7 +207,7 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
                                 makespan_ub=shifted.makespan if warm_start else None)
     _, frozen, restarted = classify(schedule, disruptions, now)
     if patience == "auto":
-        patience = PATIENCE * max(1.0, len(problem.min_start) / 100)
+        patience = PATIENCE * max(1.0, len(problem.min_start) / 100) ** 2
     elif patience is not None and (isinstance(patience, (str, bool)) or not float(patience) > 0):
         raise InstanceError(f"patience {patience!r} must be a positive number of seconds, 'auto' or None")
     left = max(time_limit - (time.perf_counter() - t0), 0.05)
