@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["as_utc", "first_line", "json_plain", "redact"]
+__all__ = ["as_utc", "first_line", "help_text", "json_plain", "read_json_file", "redact"]
 
 #: Query-string / keyword names whose value is a secret (``?password=...``, ``password=... host=...``).
 SECRET_KEYS = ("password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey")
@@ -159,3 +159,41 @@ def write_text_atomic(path: str | Path, text: str, mode: int = 0o644) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def help_text(doc: str | None) -> str:
+    """A command's ``--help`` from its docstring: paragraphs joined into lines, ``\\b`` blocks (examples) kept.
+
+    >>> help_text("Mine rules.\\n\\n    Long\\n    text.")
+    'Mine rules.\\n\\nLong text.'
+    """
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+def read_json_file(path: str | Path, max_bytes: int, error: type[Exception], what: str, hint: str = "") -> Any:
+    """The JSON document in ``path``, read as data and at most ``max_bytes`` long; every problem is one ``error``.
+
+    ``what`` names the document in the messages ("schedule", "rule pack"); ``hint`` ("; write one with ...")
+    follows the messages a user fixes by making the file.
+
+    >>> read_json_file("/nonexistent.json", 100, ValueError, "schedule", "; write one with 'solve --json'")
+    Traceback (most recent call last):
+    ...
+    ValueError: /nonexistent.json: no such schedule file; write one with 'solve --json'
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such {what} file{hint}")
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise error(f"{path}: is larger than {max_bytes:,} bytes, too large for a {what}")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise error(f"{path}: not a JSON {what} ({str(exc).splitlines()[0][:80]}){hint}") from None

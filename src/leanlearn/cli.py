@@ -8,7 +8,6 @@ Heavy libraries (pandas, MLflow, ...) are imported inside the commands, so ``lea
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from leanlearn import __version__
+from leanlearn._util import help_text
 from leanlearn.errors import DataError, ExpressionError, LeanlearnError, PackError, SchemaError
 
 if TYPE_CHECKING:
@@ -314,9 +314,7 @@ def _line_from(path: Path) -> str:
 # -- commands -------------------------------------------------------------------------------------------------------
 def _command(func: Callable[..., None]) -> Callable[..., None]:
     """Register ``func`` as a command, its docstring reflowed: paragraphs joined into lines, ``\\b`` blocks kept."""
-    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
-    text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
-    return app.command(help=text)(func)
+    return app.command(help=help_text(func.__doc__))(func)
 
 
 def _version_callback(value: bool) -> None:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from leanlearn._util import help_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -41,10 +43,7 @@ app = typer.Typer(
 
 def command(func: Callable[..., None]) -> Callable[..., None]:
     """Register ``func`` on the group, its docstring reflowed as :mod:`leanlearn.cli` does for its commands."""
-    import inspect
-
-    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
-    text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+    text = help_text(func.__doc__)
     return app.command(name=func.__name__, help=text)(func)
 
 TimeLimit = Annotated[float, typer.Option("--time-limit", help="Seconds CP-SAT may take in total.", min=0.01)]

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from leanlearn._util import help_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -190,9 +192,7 @@ def check(
 
 def register(app: typer.Typer) -> None:
     """Add ``calibrate`` and ``check`` to the ``twin`` group ``app``."""
-    import inspect
 
     for func in (calibrate, check):
-        paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
-        text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+        text = help_text(func.__doc__)
         app.command(name=func.__name__, help=text)(func)

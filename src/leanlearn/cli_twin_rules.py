@@ -12,16 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
+from leanlearn._util import help_text
+
 SpecArgument = Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The line spec (see `leanlearn twin`).")]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``rules`` and ``worth`` to the ``twin`` group."""
-    import inspect
 
     for name, func in (("rules", rules), ("worth", worth_command)):
-        paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
-        text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+        text = help_text(func.__doc__)
         app.command(name=name, help=text)(func)
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import typer
 
+from leanlearn._util import help_text
+
 app = typer.Typer(
     name="pack",
     help=(
@@ -31,10 +33,7 @@ app = typer.Typer(
 
 def command(func: Callable[..., None]) -> Callable[..., None]:
     """Register ``func`` on the group, its docstring reflowed as :mod:`leanlearn.cli` does for its commands."""
-    import inspect
-
-    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
-    text = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+    text = help_text(func.__doc__)
     name = func.__name__.rstrip("_").replace("_", "-")
     return app.command(name=name, help=text)(func)
 

@@ -29,13 +29,13 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from leanlearn._util import read_json_file
 from leanlearn.errors import PackError
 from leanlearn.schedule.instance import Instance, SetupKey
 
@@ -177,15 +177,5 @@ def constraints_from_pack(doc: Mapping[str, Any], *, time_scale: float = 1.0,
 def read_constraints(path: str | Path, *, time_scale: float = 1.0,
                      max_bytes: int = 64 << 20) -> tuple[list[Constraint], list[str]]:
     """:func:`constraints_from_pack` of the rule pack JSON file ``path`` (read as data; nothing in it is run)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PackError(f"{path}: no such rule pack file; export one with 'leanlearn pack export'")
-    with path.open("rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise PackError(f"{path}: is larger than {max_bytes:,} bytes, too large for a rule pack")
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise PackError(f"{path}: not a JSON rule pack ({str(exc).splitlines()[0][:80]})") from None
+    doc = read_json_file(path, max_bytes, PackError, "rule pack", "; export one with 'leanlearn pack export'")
     return constraints_from_pack(doc, time_scale=time_scale, label=str(path))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leanlearn._util import read_json_file
 from leanlearn.schedule.instance import Instance, InstanceError
 
 __all__ = ["STATUSES", "Schedule", "ScheduledOp", "bottleneck_machine", "kpis", "read_schedule"]
@@ -130,18 +131,8 @@ class Schedule:
 
 def read_schedule(path: str | Path, max_bytes: int = 256 << 20) -> Schedule:
     """Read a schedule JSON file (as ``schedule solve --json`` writes it)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InstanceError(f"{path}: no such schedule file; write one with 'leanlearn schedule solve ... --json'")
-    with path.open("rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InstanceError(f"{path}: is larger than {max_bytes:,} bytes, too large for a schedule")
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InstanceError(f"{path}: not a JSON schedule ({str(exc).splitlines()[0][:80]}); write one with "
-                            "'leanlearn schedule solve ... --json'") from None
+    doc = read_json_file(path, max_bytes, InstanceError, "schedule",
+                         "; write one with 'leanlearn schedule solve ... --json'")
     return Schedule.from_json(doc, str(path))
 
 
