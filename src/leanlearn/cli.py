@@ -1301,8 +1301,9 @@ def monitor(
     (leanlearn.schedule.trigger): an event {"station": "M1", "event": "down", "time": 120}, a downtime row (station,
     start, end) or operation completions (station, job, end) whose takt deviates beyond --takt-tolerance repair the
     plan with CP-SAT within 10 s; each repair is printed, and with --mlflow its KPIs (makespan, tardiness,
-    bottleneck idle, operations moved) are logged in the same run as the rule metrics. Station events that name no
-    column of the pack are quarantined by the rule monitor as usual.
+    bottleneck idle, operations moved) are logged in the same run as the rule metrics. The rule monitor sees the
+    station events too: they carry none of the pack's columns, so no rule fires on them (in a window of N events they
+    count as events).
     """
     with _user_errors():
         import json
