@@ -47,3 +47,24 @@ def test_plan_options_without_reschedule_are_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "--reschedule" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06)])
     assert result.exit_code == 2 and "--plan" in result.output
+
+
+def test_hostile_plan_and_station_events_end_in_one_error_or_an_ignored_event(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"x":')
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in (
+        {"station": "99", "event": "down", "time": 3},          # no such station
+        {"station": "1", "event": "down", "time": 1e300},       # a time no plan reaches
+        {"station": "1", "event": "down", "time": "soon"},      # not a time
+    )) + "\n" + '{"station": "1", "event": "down", "time": 1' + "0" * 400 + "}\n")  # an int beyond any float
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06), "--plan", str(bad)])
+    assert result.exit_code == 2 and "bad.json: not a JSON schedule" in result.output
+    assert str(FT06) not in result.output and "Traceback" not in result.output
+    plan = _plan(tmp_path)
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06), "--plan", str(plan),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)["schedule"]
+    assert doc["repairs"] == 0 and doc["ignored"] == 4 and doc["makespan"] == read_schedule(plan).makespan
+    assert any("past the horizon limit" in p and len(p) < 200 for p in doc["problems"])

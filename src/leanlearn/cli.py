@@ -1357,7 +1357,7 @@ def monitor(
                                 "solve INSTANCE --json')")
             with _about(reschedule, InstanceError):
                 shop = read_instance(reschedule)
-                plan = read_schedule(plan_file)
+            plan = read_schedule(plan_file)  # its errors name the plan file
             schedule_metrics = None
             if metrics is not None:
                 from leanlearn.schedule.tracking import ScheduleMetrics

@@ -314,9 +314,9 @@ class RescheduleTrigger(OnlineBase):
         if isinstance(value, bool):
             raise _Ignored(f"{key} {value!r} is not a time")
         if isinstance(value, Real):
-            if not math.isfinite(value) or value < 0:
+            if value < 0 or (not isinstance(value, int) and not math.isfinite(value)):  # an int may exceed floats
                 raise _Ignored(f"{key} {value!r} is not a time >= 0")
-            return int(round(value))
+            return self._bounded(key, value)  # type: ignore[arg-type]  # an int or a float: compared exactly
         if self._origin is None or self._unit is None:
             raise _Ignored(f"{key} {value!r} is a date: give the trigger origin= (the date of the plan's time 0)")
         import pandas as pd
@@ -328,7 +328,19 @@ class RescheduleTrigger(OnlineBase):
         units = (stamp - self._origin) / self._unit
         if not math.isfinite(units) or units < 0:
             raise _Ignored(f"{key} {value!r} is before the plan's origin")
-        return int(round(units))
+        return self._bounded(key, units)
+
+    @staticmethod
+    def _bounded(key: str, value: float) -> int:
+        """``value`` as schedule time units, refused past the horizon limit (no repair could be made there)."""
+        from leanlearn.schedule.instance import ScheduleLimits
+
+        limit = ScheduleLimits.from_env().max_horizon
+        if value > limit:
+            shown = f"{value:.3g}" if not isinstance(value, int) else f"of about 1e{int(value.bit_length() * 0.30103)}"
+            raise _Ignored(f"{key} {shown} is past the horizon limit of {limit:,} time units; check the time unit "
+                           "or raise LEANLEARN_MAX_HORIZON")
+        return int(round(value))
 
     # -- downtime --------------------------------------------------------------------------------------------------
     def _expected(self, machine: int) -> int:
