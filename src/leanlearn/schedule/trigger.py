@@ -172,8 +172,10 @@ class RescheduleTrigger(OnlineBase):
         The repair's lexicographic objective.
     stability_weight : int, default=0
         Time units one moved operation costs (see :func:`~leanlearn.schedule.repair.repair`).
-    patience : float or None, default=0.25
-        A solver stage stops this many seconds after its last improvement (``None``: at the time limit or proof).
+    patience : float, "auto" or None, default="auto"
+        A solver stage stops this many seconds after its last improvement (``None``: at the time limit or proof;
+        ``"auto"``: 0.25 s up to 100 operations left, longer for bigger shops, see
+        :func:`~leanlearn.schedule.repair.auto_patience`).
     workers, seed : int
         CP-SAT workers and seed.
     on_repair : callable, optional
@@ -186,7 +188,7 @@ class RescheduleTrigger(OnlineBase):
                  time_limit: float = 10.0, expected_downtime: int | None = None,
                  origin: datetime | str | None = None, unit: str = "1min",
                  objective: Sequence[str] = DEFAULT_OBJECTIVE, stability_weight: int = 0,
-                 patience: float | None = 0.25, workers: int = 2, seed: int = 0,
+                 patience: float | str | None = "auto", workers: int = 2, seed: int = 0,
                  on_repair: Callable[[Reschedule], Any] | None = None, station: str = "station",
                  time_key: str = "time") -> None:
         self.instance = instance
@@ -207,6 +209,10 @@ class RescheduleTrigger(OnlineBase):
         self.time_key = time_key
         if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
             raise InstanceError(f"tolerance {tolerance!r}: give a number >= 0 (a share of the planned duration)")
+        if not (patience is None or patience == "auto" or (isinstance(patience, int | float)
+                                                            and not isinstance(patience, bool)
+                                                            and math.isfinite(patience) and patience > 0)):
+            raise InstanceError(f"patience {patience!r}: give a positive number of seconds, 'auto' or None")
         if not (isinstance(window, int) and window >= 1):
             raise InstanceError(f"window {window!r}: give a whole number of completions >= 1")
         problems = validate_schedule(instance, schedule)
@@ -474,6 +480,7 @@ class RescheduleTrigger(OnlineBase):
     def _replan(self, base: Instance, now: int, machine: int, step: int, event: dict[str, Any], reason: str, *,
                 deviation: float | None = None, scale: float | None = None) -> tuple[Reschedule, Instance]:
         from leanlearn.schedule.cpsat import Problem, _objectives, solve_problem
+        from leanlearn.schedule.repair import auto_patience
 
         t0 = time.perf_counter()
         inst = self._actual_instance(base, now, machine, scale)
@@ -487,8 +494,10 @@ class RescheduleTrigger(OnlineBase):
         problem = Problem(inst, fixed=fixed, min_start=dict.fromkeys(free, now), due=due, bottleneck=bottleneck,
                           reference=self.current, makespan_ub=shifted.makespan, hint=shifted)
         left = max(self.time_limit - (time.perf_counter() - t0), 0.05)
+        patience = auto_patience(len(free)) if self.patience == "auto" else self.patience
         solved = solve_problem(problem, names, left, workers=self.workers, seed=self.seed,
-                               stability_weight=self.stability_weight, patience=self.patience)
+                               stability_weight=self.stability_weight,
+                               patience=None if patience is None else float(patience))
         frozen_ops = {k: shifted.by_key()[k] for k in fixed}
         chosen = solved
         if not solved.operations or validate_schedule(inst, solved, frozen=frozen_ops):
