@@ -7,6 +7,7 @@ import pytest
 from leanlearn.data.datasets import load_production_4tu
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.lean.tables import production_table, setup_table
+from leanlearn.mining.settings import MiningSettingError, MiningSettings
 from leanlearn.mining.shift import ShiftMiner
 from leanlearn.packs.build import mine_pack
 from leanlearn.packs.pack import RulePack
@@ -88,3 +89,50 @@ def test_4tu_log_yields_numeric_rules_for_setup_and_rejects():
     assert len(reject_rules.rules_) >= 1
     for rule in [*setup_rules.rules_, *reject_rules.rules_]:
         assert rule.p_value <= 0.05 and rule.shift.effect_size > 0
+
+
+def small_level(rows: int = 1500, small: int = 12, seed: int = 3) -> tuple[pd.DataFrame, pd.Series]:
+    """A shift planted on a rare level (``small`` rows) of a categorical column."""
+    rng = np.random.default_rng(seed)
+    pair = rng.choice(["A → B", "B → A", "A → C"], rows).astype(object)
+    pair[:small] = "rare"
+    X = pd.DataFrame({"pair": pair, "crew": rng.choice(["x", "y", "z"], rows)})
+    setup = rng.gamma(4, 10, rows) + np.where(pair == "rare", 200.0, 0.0)
+    return X, pd.Series(setup.round(1), name="setup_min")
+
+
+def test_hypothesis_count_does_not_depend_on_the_outcome():
+    # the correction counts the condition sets that cover min_rows rows, not those where the (proxy) outcome
+    # happens to cluster: the same count for the outcome and for any permutation of it
+    X, y = changeovers(0)
+    X = X.drop(columns="temp")  # a numeric column's cut points are fitted on the outcome; categories are not
+    counts = {tuple(sorted(ShiftMiner().fit(X, pd.Series(v, name="setup_min")).n_tests_by_length_.items()))
+              for v in (y.to_numpy(), *(np.random.default_rng(s).permutation(y.to_numpy()) for s in range(3)))}
+    assert len(counts) == 1
+
+
+def test_a_rule_covers_at_least_min_rows_rows():
+    X, y = small_level()
+    assert not any("rare" in r.text for r in ShiftMiner().fit(X, y).rules_)  # 12 rows < min_rows = 20
+    rules = ShiftMiner(min_rows=10).fit(X, y).rules_
+    assert rules[0].text == "pair == rare → setup_min ↑" and rules[0].n == 12
+    for rule in ShiftMiner(min_rows=30).fit(*changeovers(0)).rules_:
+        assert rule.n >= 30
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "20"])
+def test_min_rows_is_validated(bad):
+    X, y = changeovers(0, rows=200)
+    with pytest.raises(MiningSettingError, match="min_rows"):
+        ShiftMiner(min_rows=bad).fit(X, y)
+
+
+def test_4tu_shuffled_setups_report_no_rule():
+    # seed 16 put 13 "previous_material == Punch Holder" setups among the longest: with hypotheses counted where the
+    # proxy outcome clustered (80 one-condition ones, where 123 conditions cover 5 rows or more) it was reported
+    events = load_production_4tu(events=True)
+    table = setup_table(events)
+    shuffled = table.assign(setup_min=np.random.default_rng(16).permutation(table["setup_min"].to_numpy()))
+    pack = mine_pack(shuffled, ["setup_min"], ignore=["order_id"], worse={"setup_min": "higher"}, waste="setup",
+                     line="4tu", settings=MiningSettings(max_levels=200))
+    assert len(pack.rules) == 0

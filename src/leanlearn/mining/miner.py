@@ -645,12 +645,39 @@ class RuleMinerCore:
         except TooManyItemsets:
             found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings, constraints)
         self.n_candidates_ = len(found)
-        for length, n in Counter(self._layer_of(items[j].feature for j in s) for s, _ in found).items():
-            self._count_tests(length, n)
+        min_rows = self._count_min_rows
+        if min_rows is None:
+            for length, n in Counter(self._layer_of(items[j].feature for j in s) for s, _ in found).items():
+                self._count_tests(length, n)
+        else:
+            for length, n in self._cover_counts(matrix, min_rows, settings, constraints).items():
+                self._count_tests(length, n)
         if not found:
             return []
         covered = engine.coverage(matrix, [s for s, _ in found])
-        return [(s, c, int(n)) for (s, c), n in zip(found, covered)]
+        return [(s, c, int(n)) for (s, c), n in zip(found, covered) if min_rows is None or n >= min_rows]
+
+    def _cover_counts(self, matrix: PackedItems, min_rows: int, settings: MiningSettings,
+                      constraints: ItemConstraints) -> dict[int, int]:
+        """Hypotheses by layer when a rule must cover ``min_rows`` rows: every valid itemset that does.
+
+        Coverage does not depend on the outcome, so this count is the same whatever the outcome's values (a
+        count of the itemsets with enough *hits* is not: it grows where the outcome happens to cluster, and a
+        correction over it admits more false rules than ``alpha``). Exact (the engine over all rows) while the
+        itemsets fit ``max_candidates``; beyond, an upper bound: every combination of the items that cover
+        ``min_rows`` rows alone (a set covers no more rows than any of its items).
+        """
+        items = self.itemizer_.items_
+        engine = get_engine(settings.engine)
+        try:
+            mined = engine.mine(matrix, min_rows, settings.max_conditions, max_itemsets=settings.max_candidates,
+                                constraints=constraints)
+        except TooManyItemsets:
+            single = engine.coverage(matrix, [(j,) for j in range(len(items))])
+            eligible = np.flatnonzero(np.asarray(single) >= min_rows)
+            return combinations_by_layer(_column_options(items, constraints, eligible), self.layer_weights_,
+                                         settings.max_conditions, self.n_layers_)
+        return dict(Counter(self._layer_of(items[j].feature for j in s) for s, _ in mined))
 
     def _enumerate_screened(
         self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
@@ -794,6 +821,9 @@ class RuleMinerCore:
 
     # Set on a miner that only proposes candidates for another test (the binary proxy of ShiftMinerCore).
     _explore_only = False
+    #: Set by :class:`~leanlearn.mining.shift.ShiftMinerCore` on its explorer: candidates must cover this many rows,
+    #: and the correction counts every itemset that does (:meth:`_cover_counts`), not those with enough hits.
+    _count_min_rows: int | None = None
 
     def _adjust(self, p_values: np.ndarray, rules: Sequence[Rule], settings: MiningSettings) -> np.ndarray:
         """Adjusted p-values: layered by rule length (default), or one correction over all ``n_tests_``."""

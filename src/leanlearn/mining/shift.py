@@ -161,6 +161,13 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         As for :class:`~leanlearn.mining.miner.RuleMinerCore`; ``correction`` is one of ``"holm"``, ``"bh"`` or
         ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
         than the overall median).
+    min_rows : int, default=20
+        Fewest rows a rule covers (at least ``min_hits``). The correction counts, by layer, every condition set
+        that covers this many rows — a count that does not depend on the outcome, so the family-wise error stays
+        at most ``alpha`` — and no rule on fewer rows is tested or reported. A median shift on fewer than about 20
+        rows is neither stable nor, with many ties, well served by the Mann–Whitney normal approximation; and the
+        conditions that cover few rows are the most numerous (a 4TU changeover pair seen 13 times), so counting
+        them as hypotheses would cost the well-supported findings their power.
 
     Attributes
     ----------
@@ -203,6 +210,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         layered: bool = True,
         duplicate_overlap: float = 0.9,
         cover_precision: float = 0.5,
+        min_rows: int = 20,
     ) -> None:
         super().__init__(
             min_support=min_support, min_hits=min_hits, min_confidence=min_confidence, max_conditions=max_conditions,
@@ -213,6 +221,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             duplicate_overlap=duplicate_overlap, cover_precision=cover_precision,
         )
         self.worse = worse
+        self.min_rows = min_rows
 
     def fit(self, X: Any, y: Any) -> Self:
         """Mine rules for the numeric outcome ``y``: propose (binary proxy), test each on ``y``, select."""
@@ -221,6 +230,8 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             raise MiningSettingError("worse", self.worse, "'higher' or 'lower'")
         if self.correction not in ("holm", "bh", "none"):
             raise MiningSettingError("correction", self.correction, "'holm', 'bh' or 'none' for a numeric outcome")
+        if isinstance(self.min_rows, bool) or not isinstance(self.min_rows, int | np.integer) or self.min_rows < 1:
+            raise MiningSettingError("min_rows", self.min_rows, "a whole number of at least 1")
         y = self._check_target(y)
         X = self._check_input(X, y, reset=True)
         target = self._target_name(y)
@@ -236,6 +247,10 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         self.rules_ = self._select_shifts(scored, target)
         return self
 
+    def _min_rows(self) -> int:
+        """Rows a rule must cover: ``min_rows``, at least ``min_hits``."""
+        return max(int(self.min_rows), int(self.min_hits))
+
     def _worse_values(self, values: np.ndarray) -> np.ndarray:
         self._shift_values = values if self.worse == "higher" else -values
         return self._shift_values
@@ -250,6 +265,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
                       target=target)
         explorer = RuleMinerCore(**params)
         explorer._explore_only = True  # every candidate goes to the Mann–Whitney tests; selection happens here
+        explorer._count_min_rows = self._min_rows()  # hypotheses: the condition sets that cover enough rows
         explorer.fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
         for name in ("itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))
@@ -273,7 +289,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             masks = [c.mask(frame) for c in candidate.conditions]
             mask = np.logical_and.reduce(masks)
             key = np.packbits(mask).tobytes()
-            if key in seen or mask.sum() < self.min_hits:
+            if key in seen or mask.sum() < self._min_rows():
                 continue
             seen.add(key)
             p_shift, delta = _greater_p(worse_values[mask], worse_values[~mask])
@@ -308,7 +324,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
         significant = [Candidate(rule, math.log(max(rule.p_value_raw, 1e-300)), mask, float(pa))
                        for (rule, mask, _), pa in zip(scored, adjusted) if pa <= settings.alpha]
         unique, _ = merge_near_duplicates(significant, settings.duplicate_overlap)
-        findings, context = cover_shift(unique, self._shift_values, min_count=settings.min_hits,
+        findings, context = cover_shift(unique, self._shift_values, min_count=self._min_rows(),
                                         alpha=settings.alpha, precision_share=settings.cover_precision,
                                         greater_p=_greater_p)
         return self._report(findings, context, settings)
