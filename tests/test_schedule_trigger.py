@@ -144,6 +144,21 @@ def test_an_infeasible_plan_is_refused(plan):
         RescheduleTrigger(instance, broken)
 
 
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "soon"])
+def test_a_bad_patience_is_refused(plan, bad):
+    with pytest.raises(InstanceError, match="patience"):
+        _trigger(plan, patience=bad)
+
+
+@pytest.mark.parametrize("patience", ["auto", None, 0.1])
+def test_every_patience_form_repairs(plan, patience):
+    instance, _ = plan
+    trigger = _trigger(plan, patience=patience, expected_downtime=8)
+    trigger.update({"event": "down", "station": "mill", "time": 10})
+    assert trigger.n_repairs == 1
+    assert validate_schedule(instance, trigger.current, down=[(STATIONS.index("mill"), 10, 8)]) == []
+
+
 def test_the_wrapped_stream_feeds_the_trigger_beside_the_monitor(plan, tmp_path):
     from leanlearn.mining.rules import Condition, Rule, RuleSet
     from leanlearn.online.run import run_monitor
