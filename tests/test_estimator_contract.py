@@ -64,7 +64,7 @@ def test_shift_miner_declares_every_parent_parameter_explicitly():
     child = inspect.signature(ShiftMiner.__init__).parameters
     assert parent <= set(child)
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in child.values())
-    assert set(ShiftMiner().get_params()) == parent | {"worse"}
+    assert set(ShiftMiner().get_params()) == parent | {"worse", "min_rows"}
 
 
 def test_set_params_then_get_params_round_trips():

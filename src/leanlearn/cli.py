@@ -358,6 +358,11 @@ def mine(
         int | None,
         typer.Option(min=1, metavar="K", help="Most conditions in one rule (default 4; an interval counts as one)."),
     ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Fewest rows a rule covers (default 20); the correction counts every "
+                                              "condition set on that many rows."),
+    ] = None,
     engine: Annotated[
         str | None,
         typer.Option(metavar="NAME", help="Itemset engine: auto (= bitset), bitset, mlxtend (the reference), spark "
@@ -410,7 +415,7 @@ def mine(
         settings = MiningSettings().replace(**{
             k: v
             for k, v in {"min_support": min_support, "min_confidence": min_confidence,
-                         "max_conditions": max_conditions, "engine": engine}.items()
+                         "max_conditions": max_conditions, "min_rows": min_rows, "engine": engine}.items()
             if v is not None
         })
         progress = _Progress(target, _progress_enabled(quiet))

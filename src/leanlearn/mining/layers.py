@@ -35,12 +35,11 @@ features count as one: the user chose them before the data was seen). When the s
 
 What a layer counts (the miner's ``n_tests_by_length_``):
 
-- every candidate itemset the search evaluated, in the layer of its weighted length — for a numeric outcome
-  (:class:`~leanlearn.mining.shift.ShiftMinerCore`) instead every itemset that covers ``min_rows`` rows, whether
-  the search met it or not: coverage does not depend on the outcome, while the itemsets a search meets do (it
-  follows the outcome's hits), and a correction over the latter admits more false rules than ``α``;
-- the candidates set aside by the ``max_candidates`` guard, in their layers (:func:`combinations_by_layer`), and
-  the ranking that chose the searched columns (one test per item) in layer 1;
+- every itemset that covers ``min_rows`` rows (the setting, default 20), in the layer of its weighted length,
+  whether the search met it or not: coverage does not depend on the outcome, while the itemsets a search meets
+  do (it follows the outcome's hits), and a correction over the latter admits more false rules than ``α``
+  (exact while cheap to count, else the upper bound of every combination of the items that cover ``min_rows``
+  rows alone; this also covers the candidates the ``max_candidates`` guard sets aside);
 - every threshold the refinement evaluated, in the layer of the rule it refined (one-condition rules: each
   column's family of one-sided cuts is counted once, however many candidates and objectives swept it);
 - the thresholds the automatic pair-feature screening evaluated: the parents' single cuts in layer 1, the pair

@@ -103,6 +103,9 @@ def __getattr__(name: str) -> Any:
 # How much evidence a rounder threshold may cost: 1 % of log p for the strongest-evidence cut, 0.01 of the lower
 # confidence bound for the surest cut.
 ROUND_TOLERANCE = {"fisher": 0.01, "precision": 0.01}
+#: Most itemsets × words of 64 rows the exact count of the hypotheses that cover ``min_rows`` rows may cost; beyond
+#: it, the count is the upper bound :func:`~leanlearn.mining.layers.combinations_by_layer` (about a second of work).
+COUNT_WORK = 200_000_000
 
 
 class TargetError(SchemaError, ValueError):
@@ -347,6 +350,9 @@ class RuleMinerCore:
     cover_precision : float, default=0.5
         Covering selection: the share of its own confidence the rows a rule adds beyond the findings kept before
         it must reach (see :class:`~leanlearn.mining.settings.MiningSettings`).
+    min_rows : int, default=20
+        Fewest rows a rule covers; the correction counts every condition set that covers this many rows, a count
+        that does not depend on the outcome (see :class:`~leanlearn.mining.settings.MiningSettings`).
 
     Attributes
     ----------
@@ -412,6 +418,7 @@ class RuleMinerCore:
         layered: bool = True,
         duplicate_overlap: float = 0.9,
         cover_precision: float = 0.5,
+        min_rows: int = 20,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -437,6 +444,7 @@ class RuleMinerCore:
         self.layered = layered
         self.duplicate_overlap = duplicate_overlap
         self.cover_precision = cover_precision
+        self.min_rows = min_rows
 
     # -- settings -----------------------------------------------------------------------------------------------
     @classmethod
@@ -645,17 +653,14 @@ class RuleMinerCore:
         except TooManyItemsets:
             found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings, constraints)
         self.n_candidates_ = len(found)
-        min_rows = self._count_min_rows
-        if min_rows is None:
-            for length, n in Counter(self._layer_of(items[j].feature for j in s) for s, _ in found).items():
-                self._count_tests(length, n)
-        else:
-            for length, n in self._cover_counts(matrix, min_rows, settings, constraints).items():
-                self._count_tests(length, n)
+        counts = np.atleast_1d(np.asarray(min_count, dtype=np.int64))
+        min_rows = max(int(settings.min_rows), int(counts.min()) if counts.size else 1)
+        for length, n in self._cover_counts(matrix, min_rows, settings, constraints).items():
+            self._count_tests(length, n)
         if not found:
             return []
         covered = engine.coverage(matrix, [s for s, _ in found])
-        return [(s, c, int(n)) for (s, c), n in zip(found, covered) if min_rows is None or n >= min_rows]
+        return [(s, c, int(n)) for (s, c), n in zip(found, covered) if n >= settings.min_rows]
 
     def _cover_counts(self, matrix: PackedItems, min_rows: int, settings: MiningSettings,
                       constraints: ItemConstraints) -> dict[int, int]:
@@ -663,21 +668,25 @@ class RuleMinerCore:
 
         Coverage does not depend on the outcome, so this count is the same whatever the outcome's values (a
         count of the itemsets with enough *hits* is not: it grows where the outcome happens to cluster, and a
-        correction over it admits more false rules than ``alpha``). Exact (the engine over all rows) while the
-        itemsets fit ``max_candidates``; beyond, an upper bound: every combination of the items that cover
-        ``min_rows`` rows alone (a set covers no more rows than any of its items).
+        correction over it admits more false rules than ``alpha``). Exact (the engine over all rows, on the items
+        that cover ``min_rows`` rows alone) while that costs at most :data:`COUNT_WORK` words and fits
+        ``max_candidates``; beyond, the upper bound: every combination of those items (a set covers no more rows
+        than any of its items).
         """
         items = self.itemizer_.items_
-        engine = get_engine(settings.engine)
+        engine = BitsetEngine()  # a count, the same whatever engine searches (the reference one is slow at it)
+        single = matrix.counts()
+        eligible = np.flatnonzero(single >= min_rows)
+        bound = combinations_by_layer(_column_options(items, constraints, eligible), self.layer_weights_,
+                                      settings.max_conditions, self.n_layers_)
+        if sum(bound.values()) * matrix.n_words > COUNT_WORK or sum(bound.values()) > settings.max_candidates:
+            return bound
         try:
-            mined = engine.mine(matrix, min_rows, settings.max_conditions, max_itemsets=settings.max_candidates,
-                                constraints=constraints)
+            mined = engine.mine(matrix.items(eligible), min_rows, settings.max_conditions,
+                                max_itemsets=settings.max_candidates, constraints=constraints.subset(eligible))
         except TooManyItemsets:
-            single = engine.coverage(matrix, [(j,) for j in range(len(items))])
-            eligible = np.flatnonzero(np.asarray(single) >= min_rows)
-            return combinations_by_layer(_column_options(items, constraints, eligible), self.layer_weights_,
-                                         settings.max_conditions, self.n_layers_)
-        return dict(Counter(self._layer_of(items[j].feature for j in s) for s, _ in mined))
+            return bound
+        return dict(Counter(self._layer_of(items[int(eligible[j])].feature for j in s) for s, _ in mined))
 
     def _enumerate_screened(
         self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
@@ -709,13 +718,7 @@ class RuleMinerCore:
                 bound /= 4
         kept_columns = {items[j].feature for j in keep}
         self.screened_ = sorted({c.feature for c in items} - kept_columns)
-        self._count_tests(1, len(items))  # the ranking: one single-condition test per item
-        everything = combinations_by_layer(_column_options(items, constraints), self.layer_weights_, max_len,
-                                           self.n_layers_)
-        searched = combinations_by_layer(_column_options(items, constraints, keep), self.layer_weights_, max_len,
-                                         self.n_layers_)
-        for length in everything:
-            self._count_tests(length, everything[length] - searched.get(length, 0))
+        # the candidates set aside count as tests: :meth:`_cover_counts` counts every itemset of every column
         return [(tuple(int(keep[i]) for i in itemset), count) for itemset, count in mined]
 
     def _refine_candidates(
@@ -821,9 +824,6 @@ class RuleMinerCore:
 
     # Set on a miner that only proposes candidates for another test (the binary proxy of ShiftMinerCore).
     _explore_only = False
-    #: Set by :class:`~leanlearn.mining.shift.ShiftMinerCore` on its explorer: candidates must cover this many rows,
-    #: and the correction counts every itemset that does (:meth:`_cover_counts`), not those with enough hits.
-    _count_min_rows: int | None = None
 
     def _adjust(self, p_values: np.ndarray, rules: Sequence[Rule], settings: MiningSettings) -> np.ndarray:
         """Adjusted p-values: layered by rule length (default), or one correction over all ``n_tests_``."""
@@ -940,7 +940,8 @@ class RuleMinerCore:
         hits = rows.hits(bits)
         confidence, base = hits / n, positives / rows.n_rows
         lift = confidence / base if base else float("nan")
-        if confidence < settings.min_confidence or lift < settings.min_lift or hits < min_count:
+        if (confidence < settings.min_confidence or lift < settings.min_lift or hits < min_count
+                or n < settings.min_rows):
             return None
         return hits, n, bits
 

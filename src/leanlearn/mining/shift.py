@@ -157,17 +157,10 @@ class ShiftMinerCore(RuleMinerCore):
         Which direction of the outcome is waste (setup minutes: higher; yield: lower).
     min_support, min_hits, min_confidence, max_conditions, alpha, correction, derive, engine, max_rules, min_lift, \
 refine, max_refine, waste, target, auto_features, units, holdout_share, random_state, max_levels, max_candidates, \
-max_auto_columns, layered, duplicate_overlap, cover_precision
+max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         As for :class:`~leanlearn.mining.miner.RuleMinerCore`; ``correction`` is one of ``"holm"``, ``"bh"`` or
         ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
         than the overall median).
-    min_rows : int, default=20
-        Fewest rows a rule covers (at least ``min_hits``). The correction counts, by layer, every condition set
-        that covers this many rows — a count that does not depend on the outcome, so the family-wise error stays
-        at most ``alpha`` — and no rule on fewer rows is tested or reported. A median shift on fewer than about 20
-        rows is neither stable nor, with many ties, well served by the Mann–Whitney normal approximation; and the
-        conditions that cover few rows are the most numerous (a 4TU changeover pair seen 13 times), so counting
-        them as hypotheses would cost the well-supported findings their power.
 
     Attributes
     ----------
@@ -218,10 +211,9 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             refine=refine, max_refine=max_refine, waste=waste, target=target, auto_features=auto_features,
             units=units, holdout_share=holdout_share, random_state=random_state, max_levels=max_levels,
             max_candidates=max_candidates, max_auto_columns=max_auto_columns, layered=layered,
-            duplicate_overlap=duplicate_overlap, cover_precision=cover_precision,
+            duplicate_overlap=duplicate_overlap, cover_precision=cover_precision, min_rows=min_rows,
         )
         self.worse = worse
-        self.min_rows = min_rows
 
     def fit(self, X: Any, y: Any) -> Self:
         """Mine rules for the numeric outcome ``y``: propose (binary proxy), test each on ``y``, select."""
@@ -230,8 +222,6 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
             raise MiningSettingError("worse", self.worse, "'higher' or 'lower'")
         if self.correction not in ("holm", "bh", "none"):
             raise MiningSettingError("correction", self.correction, "'holm', 'bh' or 'none' for a numeric outcome")
-        if isinstance(self.min_rows, bool) or not isinstance(self.min_rows, int | np.integer) or self.min_rows < 1:
-            raise MiningSettingError("min_rows", self.min_rows, "a whole number of at least 1")
         y = self._check_target(y)
         X = self._check_input(X, y, reset=True)
         target = self._target_name(y)
@@ -265,7 +255,6 @@ max_auto_columns, layered, duplicate_overlap, cover_precision
                       target=target)
         explorer = RuleMinerCore(**params)
         explorer._explore_only = True  # every candidate goes to the Mann–Whitney tests; selection happens here
-        explorer._count_min_rows = self._min_rows()  # hypotheses: the condition sets that cover enough rows
         explorer.fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
         for name in ("itemizer_", "features_", "derived_", "screened_"):
             setattr(self, name, getattr(explorer, name))
