@@ -360,8 +360,9 @@ def mine(
     ] = None,
     min_rows: Annotated[
         int | None,
-        typer.Option(min=1, metavar="N", help="Fewest rows a rule covers (default 20); the correction counts every "
-                                              "condition set on that many rows."),
+        typer.Option(min=1, metavar="N", help="Fewest rows a rule covers (default 20 for a --worse target, 5 for "
+                                              "a binary one); the correction counts every condition set on that "
+                                              "many rows."),
     ] = None,
     engine: Annotated[
         str | None,

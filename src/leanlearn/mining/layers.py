@@ -13,8 +13,8 @@ The miner's default halves it from one layer to the next (``allocation="halving"
 sum to ``α``; for ``L_max = 3`` that is 4/7, 2/7 and 1/7 of ``α``): a prior for simple explanations. Layer ``L``
 holds roughly ``items^L`` hypotheses, so halving its share costs a long rule a factor of two against a correction
 over thousands of hypotheses, while a one-condition finding gains ``L_max × 4/7`` (1.7 for ``L_max = 3``).
-Measured on the 4TU setup log (705 setups; 54 one-condition hypotheses: the conditions that cover at least 20
-setups): Machine 5 and worker ID4794 (raw Mann–Whitney p ≈ 3e-4 and 4e-4) are findings with halving (adjusted
+Measured on the 4TU setup log (705 setups, a numeric outcome; 54 one-condition hypotheses: the conditions that
+cover at least 20 setups): Machine 5 and worker ID4794 (raw Mann–Whitney p ≈ 3e-4 and 4e-4) are findings with halving (adjusted
 p ≈ 0.028 and 0.035), not with the equal split (0.061 and 0.076); one Holm over all ~6,000 hypotheses finds
 neither.
 
@@ -35,7 +35,8 @@ features count as one: the user chose them before the data was seen). When the s
 
 What a layer counts (the miner's ``n_tests_by_length_``):
 
-- every itemset that covers ``min_rows`` rows (the setting, default 20), in the layer of its weighted length,
+- every itemset that covers ``min_rows`` rows (the setting: by default 5, the fewest hits, for a binary outcome
+  and 20 for a numeric one), in the layer of its weighted length,
   whether the search met it or not: coverage does not depend on the outcome, while the itemsets a search meets
   do (it follows the outcome's hits), and a correction over the latter admits more false rules than ``α``
   (exact while cheap to count, else the upper bound of every combination of the items that cover ``min_rows``

@@ -350,9 +350,10 @@ class RuleMinerCore:
     cover_precision : float, default=0.5
         Covering selection: the share of its own confidence the rows a rule adds beyond the findings kept before
         it must reach (see :class:`~leanlearn.mining.settings.MiningSettings`).
-    min_rows : int, default=20
-        Fewest rows a rule covers; the correction counts every condition set that covers this many rows, a count
-        that does not depend on the outcome (see :class:`~leanlearn.mining.settings.MiningSettings`).
+    min_rows : int, optional
+        Fewest rows a rule covers (default ``min_hits``); the correction counts every condition set that covers
+        this many rows, a count that does not depend on the outcome (see
+        :class:`~leanlearn.mining.settings.MiningSettings`).
 
     Attributes
     ----------
@@ -418,7 +419,7 @@ class RuleMinerCore:
         layered: bool = True,
         duplicate_overlap: float = 0.9,
         cover_precision: float = 0.5,
-        min_rows: int = 20,
+        min_rows: int | None = None,
     ) -> None:
         self.min_support = min_support
         self.min_hits = min_hits
@@ -654,13 +655,18 @@ class RuleMinerCore:
             found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings, constraints)
         self.n_candidates_ = len(found)
         counts = np.atleast_1d(np.asarray(min_count, dtype=np.int64))
-        min_rows = max(int(settings.min_rows), int(counts.min()) if counts.size else 1)
+        rows_needed = self._rows_needed(settings)
+        min_rows = max(rows_needed, int(counts.min()) if counts.size else 1)
         for length, n in self._cover_counts(matrix, min_rows, settings, constraints).items():
             self._count_tests(length, n)
         if not found:
             return []
         covered = engine.coverage(matrix, [s for s, _ in found])
-        return [(s, c, int(n)) for (s, c), n in zip(found, covered) if n >= settings.min_rows]
+        return [(s, c, int(n)) for (s, c), n in zip(found, covered) if n >= rows_needed]
+
+    def _rows_needed(self, settings: MiningSettings) -> int:
+        """Fewest rows a rule covers: ``min_rows``, by default ``min_hits`` (a rule has at least that many hits)."""
+        return max(int(settings.min_hits), int(settings.min_rows or 0))
 
     def _cover_counts(self, matrix: PackedItems, min_rows: int, settings: MiningSettings,
                       constraints: ItemConstraints) -> dict[int, int]:
@@ -941,7 +947,7 @@ class RuleMinerCore:
         confidence, base = hits / n, positives / rows.n_rows
         lift = confidence / base if base else float("nan")
         if (confidence < settings.min_confidence or lift < settings.min_lift or hits < min_count
-                or n < settings.min_rows):
+                or n < self._rows_needed(settings)):
             return None
         return hits, n, bits
 

@@ -150,15 +150,17 @@ class MiningSettings:
         beyond the findings kept before it reach at least this share of its own confidence (besides being
         significantly many); a broad rule whose confidence comes from rows sharper findings already explain is
         reported as context instead. In [0, 1]; 0 keeps every rule that adds significant hits.
-    min_rows : int, default=20
-        Fewest rows a rule covers (binary and numeric outcomes). The correction counts, layer by layer, every
-        condition set that covers this many rows — whether the search met it or not: coverage does not depend on
-        the outcome, so the chance of reporting any false rule stays at most ``alpha`` (a count of the sets the
-        search met would follow the outcome's hits, and admit more). Exact while the sets are few enough to count
-        over the rows, else an upper bound (every combination of the conditions that cover ``min_rows`` rows
-        alone). No rule on fewer rows is tested or reported: a rule on a handful of rows is neither stable nor
-        actionable, and such rules are the most numerous, so counting them would cost the well-supported
-        findings their power. At least 1.
+    min_rows : int, optional
+        Fewest rows a rule covers; default ``min_hits`` for a binary outcome and 20 for a numeric one (below about
+        20 rows a median shift is not stable and, with many ties, the Mann–Whitney normal approximation serves it
+        poorly; a binary rule on few rows is still judged exactly, and 16 failures in 16 rows is a finding). The
+        correction counts, layer by layer, every condition set that covers this many rows — whether the search
+        met it or not: coverage does not depend on the outcome, so the chance of reporting any false rule stays
+        at most ``alpha`` (a count of the sets the search met would follow the outcome's hits, and admit more).
+        Exact while the sets are few enough to count over the rows, else an upper bound (every combination of
+        the conditions that cover ``min_rows`` rows alone). No rule on fewer rows is tested or reported. A larger
+        value spends fewer hypotheses on rules too small to act on, so the well-supported findings keep more
+        power. At least 1.
     """
 
     min_support: float = 0.0005
@@ -181,7 +183,7 @@ class MiningSettings:
     layered: bool = True
     duplicate_overlap: float = 0.9
     cover_precision: float = 0.5
-    min_rows: int = 20
+    min_rows: int | None = None
 
     def __post_init__(self) -> None:
         unit = "a number in [0, 1]"
@@ -213,7 +215,8 @@ class MiningSettings:
             "duplicate_overlap": _number("duplicate_overlap", self.duplicate_overlap, "a number in (0, 1]",
                                          lambda v: 0 < v <= 1),
             "cover_precision": _number("cover_precision", self.cover_precision, unit, lambda v: 0 <= v <= 1),
-            "min_rows": _whole("min_rows", self.min_rows, "a whole number of at least 1", lambda v: v >= 1),
+            "min_rows": None if self.min_rows is None else _whole(
+                "min_rows", self.min_rows, "a whole number of at least 1 (or null: the default)", lambda v: v >= 1),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)

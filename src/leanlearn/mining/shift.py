@@ -45,12 +45,16 @@ from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMinerCore, TargetError, _make_rule, as_target
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
 from leanlearn.mining.selection import Candidate, cover_shift, merge_near_duplicates
-from leanlearn.mining.settings import MiningSettingError
+from leanlearn.mining.settings import MiningSettingError, MiningSettings
 
 if TYPE_CHECKING:
     from typing import Self
 
     from leanlearn.mining.estimator import ShiftMiner as ShiftMiner
+
+#: Fewest rows a numeric rule covers unless ``min_rows`` says otherwise: below about 20 rows a median shift is not
+#: stable and, with many ties, the Mann–Whitney normal approximation serves it poorly.
+NUMERIC_MIN_ROWS = 20
 
 
 def __getattr__(name: str) -> Any:
@@ -203,7 +207,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         layered: bool = True,
         duplicate_overlap: float = 0.9,
         cover_precision: float = 0.5,
-        min_rows: int = 20,
+        min_rows: int | None = None,
     ) -> None:
         super().__init__(
             min_support=min_support, min_hits=min_hits, min_confidence=min_confidence, max_conditions=max_conditions,
@@ -238,8 +242,11 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         return self
 
     def _min_rows(self) -> int:
-        """Rows a rule must cover: ``min_rows``, at least ``min_hits``."""
-        return max(int(self.min_rows), int(self.min_hits))
+        """Rows a rule must cover: ``min_rows`` (default :data:`NUMERIC_MIN_ROWS`), at least ``min_hits``."""
+        return max(NUMERIC_MIN_ROWS if self.min_rows is None else int(self.min_rows), int(self.min_hits))
+
+    def _rows_needed(self, settings: MiningSettings) -> int:
+        return self._min_rows()
 
     def _worse_values(self, values: np.ndarray) -> np.ndarray:
         self._shift_values = values if self.worse == "higher" else -values
@@ -252,7 +259,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
         params = {name: getattr(self, name) for name in RuleMinerCore._param_names()}
         params.update(correction="none", alpha=1.0, min_lift=1.0, max_rules=max(20 * int(self.max_rules), 200),
-                      target=target)
+                      target=target, min_rows=self._min_rows())
         explorer = RuleMinerCore(**params)
         explorer._explore_only = True  # every candidate goes to the Mann–Whitney tests; selection happens here
         explorer.fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
