@@ -1,8 +1,10 @@
-"""Repaired schedules logged to MLflow beside the monitor's rule metrics (a SQLite store under a temp dir)."""
+"""Repaired schedules logged to MLflow beside the monitor's rule metrics: a SQLite store under a temp dir, and the
+machine's PostgreSQL (MLflow's tables in their own schema of database ``test``; skipped, saying why, without it)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,13 +19,33 @@ from leanlearn.schedule.trigger import RescheduleTrigger
 FT06 = Path(__file__).resolve().parents[1] / "benchmarks" / "instances" / "jobshop" / "ft06.txt"
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
+PG_SCHEMA = "leanlearn_mlflow_test"  # the schema tests/test_registry.py uses: MLflow's tables migrate once
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("mlflow")
+    if request.param == "sqlite":
+        uri = "sqlite:///" + (root / "mlflow.db").as_posix()
+    else:
+        engine = request.getfixturevalue("postgres")  # conftest: skips with the reason when there is no server
+        import sqlalchemy as sa
+
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}"))
+        url = engine.url
+        uri = (f"postgresql+psycopg2://{url.username}@{url.host}:{url.port}/{url.database}"
+               f"?options=-csearch_path%3D{PG_SCHEMA}")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEANLEARN_HOME", str(root / "home"))
         mp.setenv("LEANLEARN_ARTIFACT_ROOT", str(root / "artifacts"))
-        yield "sqlite:///" + (root / "mlflow.db").as_posix()
+        yield uri
+
+
+@pytest.fixture
+def experiment() -> str:
+    """A fresh experiment per test: a PostgreSQL store outlives the run, and with it each experiment's artifact root."""
+    return f"leanlearn-schedule-test-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +70,7 @@ def test_the_metrics_of_a_repair_are_its_kpis_and_right_shifts(plan):
     assert metrics["schedule.solve_time_s"] == pytest.approx(result.solve_time_s)
 
 
-def test_trigger_repairs_are_logged_into_the_monitors_run(store, plan):
+def test_trigger_repairs_are_logged_into_the_monitors_run(store, plan, experiment):
     from leanlearn.mining.rules import Condition, Rule, RuleSet
     from leanlearn.packs.pack import RulePack, Target
     from leanlearn.packs.registry import AlertMetrics
@@ -57,7 +79,7 @@ def test_trigger_repairs_are_logged_into_the_monitors_run(store, plan):
                 confidence=0.5, lift=5.0, leverage=0.04, conviction=1.8, n=1000, hits=500, p_value=1e-20,
                 p_value_raw=1e-22, ci=(0.47, 0.53), base_rate=0.1, id="R1")
     pack = RulePack(name="press", line="L1", targets=(Target("scrap"),), rules=RuleSet((rule,)))
-    alerts = AlertMetrics(pack, tracking_uri=store)
+    alerts = AlertMetrics(pack, tracking_uri=store, experiment=experiment)
     metrics = ScheduleMetrics(alerts=alerts)
     assert metrics.run_id == alerts.run_id
     instance, schedule = plan
@@ -89,10 +111,10 @@ def test_trigger_repairs_are_logged_into_the_monitors_run(store, plan):
     alerts.close()
 
 
-def test_without_the_monitor_a_schedule_run_of_its_own(store, plan):
+def test_without_the_monitor_a_schedule_run_of_its_own(store, plan, experiment):
     instance, schedule = plan
     result = repair(instance, schedule, Disruption(0, 5, 4), time_limit=5)
-    metrics = ScheduleMetrics(tracking_uri=store, instance="ft06")
+    metrics = ScheduleMetrics(tracking_uri=store, instance="ft06", experiment=experiment)
     metrics(result, step=7, reason="manual")
     metrics.close()
     client = _client(store)
