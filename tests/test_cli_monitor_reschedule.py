@@ -40,6 +40,38 @@ def test_a_breakdown_in_the_stream_repairs_the_plan(tmp_path):
     assert all(op.start == before[op.job, op.index].start for op in repaired.operations if op.end <= 19)
 
 
+def test_the_plan_is_written_after_every_repair_and_at_the_end(tmp_path, monkeypatch):
+    # a kill -9 between repairs leaves the latest plan in --plan-out, ready to be the next run's --plan
+    from leanlearn import _util
+
+    plan = _plan(tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"station": "1", "start": 19, "end": 25}) + "\n"
+                      + json.dumps({"station": "3", "start": 30, "end": 34}) + "\n")
+    out = tmp_path / "plans" / "current.json"
+    written = []
+    real = _util.write_text_atomic
+    monkeypatch.setattr(_util, "write_text_atomic", lambda path, text, *a: written.append(text) or real(path, text))
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06), "--plan", str(plan),
+                                      "--plan-out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["schedule"]["repairs"] == 2
+    assert len(written) == 3 and written[1] == written[2] == out.read_text()  # each repair, then the end
+    assert json.loads(written[0]) != json.loads(written[1])
+
+
+def test_an_unwritable_plan_out_is_one_clear_error(tmp_path):
+    plan = _plan(tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"station": "1", "start": 19, "end": 25}) + "\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["monitor", str(PACK), str(events), "--reschedule", str(FT06), "--plan", str(plan),
+                                      "--plan-out", str(blocker / "plan.json")])
+    assert result.exit_code != 0
+    assert "--plan-out" in result.output and "Traceback" not in result.output
+
+
 def test_plan_options_without_reschedule_are_one_clear_error(tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_text("")

@@ -1263,7 +1263,7 @@ def monitor(
     ] = 0.1,
     plan_out: Annotated[
         Path | None, typer.Option("--plan-out", metavar="FILE.json",
-                                  help="With --reschedule: write the plan as it stands at the end.")
+                                  help="With --reschedule: write the plan here after every repair and at the end.")
     ] = None,
     mlflow_metrics: Annotated[
         bool,
@@ -1371,6 +1371,13 @@ def monitor(
                 schedule_metrics = ScheduleMetrics(alerts=metrics, instance=shop.name)
 
             def on_repair(done: Any) -> None:
+                if plan_out is not None:  # after every repair, atomically: a kill -9 leaves the latest plan there
+                    from leanlearn import _util
+
+                    try:
+                        _util.write_text_atomic(plan_out, json.dumps(done.schedule.to_json()))
+                    except OSError:  # the monitor goes on; the write at the end names the problem
+                        pass
                 if schedule_metrics is not None:
                     schedule_metrics(done)
                 if talk:
@@ -1423,7 +1430,13 @@ def monitor(
             schedule_doc = {"repairs": trigger.n_repairs, "ignored": trigger.n_ignored,
                             "makespan": trigger.current.makespan, "problems": list(trigger.problems)[:5]}
             if plan_out is not None:
-                plan_out.write_text(json.dumps(trigger.current.to_json()))
+                from leanlearn import _util
+
+                try:
+                    _util.write_text_atomic(plan_out, json.dumps(trigger.current.to_json()))
+                except OSError as exc:
+                    raise DataError(f"--plan-out {plan_out}: cannot write the plan ({exc.strerror or exc}); "
+                                    "give a writable file") from None
                 schedule_doc["plan"] = str(plan_out)
         if json_out:
             typer.echo(json.dumps({
