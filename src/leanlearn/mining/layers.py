@@ -14,9 +14,9 @@ sum to ``α``; for ``L_max = 3`` that is 4/7, 2/7 and 1/7 of ``α``): a prior fo
 holds roughly ``items^L`` hypotheses, so halving its share costs a long rule a factor of two against a correction
 over thousands of hypotheses, while a one-condition finding gains ``L_max × 4/7`` (1.7 for ``L_max = 3``).
 Measured on the 4TU setup log (705 setups, a numeric outcome; 54 one-condition hypotheses: the conditions that
-cover at least 20 setups): Machine 5 and worker ID4794 (raw Mann–Whitney p ≈ 3e-4 and 4e-4) are findings with halving (adjusted
-p ≈ 0.028 and 0.035), not with the equal split (0.061 and 0.076); one Holm over all ~6,000 hypotheses finds
-neither.
+cover at least 20 setups): Machine 5 and worker ID4794 (raw Mann–Whitney p ≈ 3e-4 and 4e-4) are findings with
+halving (adjusted p ≈ 0.028 and 0.035), not with the equal split (0.061 and 0.076); one Holm over all ~6,000
+hypotheses finds neither.
 
 Validity. Family-wise error (``"holm"``): a false rule of layer ``L`` is reported with probability at most
 ``α_L`` (Holm controls the family-wise error within the layer's family of ``n_L`` hypotheses), so by the union
