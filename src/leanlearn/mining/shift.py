@@ -164,7 +164,7 @@ refine, max_refine, waste, target, auto_features, units, holdout_share, random_s
 max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         As for :class:`~leanlearn.mining.miner.RuleMinerCore`; ``correction`` is one of ``"holm"``, ``"bh"`` or
         ``"none"``. ``min_confidence`` and ``min_lift`` apply to the binary proxy (share of covered rows worse
-        than the overall median).
+        than the overall median). ``min_rows`` defaults to :data:`NUMERIC_MIN_ROWS` (20) here.
 
     Attributes
     ----------
