@@ -155,3 +155,15 @@ def test_4tu_setups_report_the_simple_findings_a_flat_correction_drowns():
     assert all(len(r.conditions) == 1 for r in layered.rules_)
     flat = ShiftMinerCore(worse="higher", max_levels=200, auto_features=True, layered=False).fit(X, y)
     assert len(flat.rules_) < len(layered.rules_)
+
+
+def test_binary_hypothesis_count_does_not_depend_on_the_outcome():
+    # every condition set on min_rows rows counts, whatever the outcome: the same count for it and its permutations
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.choice(list("pqrs"), 2000), "b": rng.choice(list("xyz"), 2000),
+                      "c": rng.choice(list("uv"), 2000)})
+    y = ((X["a"] == "p") & (rng.random(2000) < 0.5)) | (rng.random(2000) < 0.05)
+    fits = [RuleMinerCore(target="scrap").fit(X, pd.Series(v, name="scrap"))
+            for v in (y.to_numpy(), *(np.random.default_rng(s).permutation(y.to_numpy()) for s in range(3)))]
+    assert len({tuple(sorted(m.n_tests_by_length_.items())) for m in fits}) == 1
+    assert fits[0].rules_[0].text == "a == p → scrap"

@@ -4,11 +4,12 @@ window."""
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leanlearn.schedule.instance import Instance, Job, Operation
-from leanlearn.schedule.repair import Disruption, repair
+from leanlearn.schedule.instance import Instance, InstanceError, Job, Operation
+from leanlearn.schedule.repair import Disruption, repair, resolve_patience
 from leanlearn.schedule.rightshift import push_past_windows, right_shift
 from leanlearn.schedule.solution import Schedule, ScheduledOp, kpis
 from leanlearn.schedule.validate import validate_schedule
@@ -215,3 +216,18 @@ def test_a_stability_weight_moves_no_more_operations():
         assert stable.kpis["operations_moved"] <= free.kpis["operations_moved"]
         assert stable.schedule.makespan <= stable.right_shift.makespan
         assert validate_schedule(inst, stable.schedule, down=d) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "soon", [1]])
+def test_a_bad_patience_is_one_clear_error(bad):
+    rng = random.Random(3)
+    inst = random_instance(rng)
+    plan = greedy_schedule(inst, rng)
+    with pytest.raises(InstanceError, match="patience"):
+        repair(inst, plan, random_disruption(inst, plan, rng), time_limit=1, patience=bad)
+
+
+def test_auto_patience_grows_beyond_100_operations_left():
+    assert resolve_patience("auto", 50) == resolve_patience("auto", 100) == 0.25
+    assert resolve_patience("auto", 150) == pytest.approx(0.25 * 1.5**4)
+    assert resolve_patience(2, 500) == 2.0 and resolve_patience(None, 500) is None

@@ -104,10 +104,12 @@ def small_level(rows: int = 1500, small: int = 12, seed: int = 3) -> tuple[pd.Da
 def test_hypothesis_count_does_not_depend_on_the_outcome():
     # the correction counts the condition sets that cover min_rows rows, not those where the (proxy) outcome
     # happens to cluster: the same count for the outcome and for any permutation of it
-    X, y = changeovers(0)
-    X = X.drop(columns="temp")  # a numeric column's cut points are fitted on the outcome; categories are not
-    counts = {tuple(sorted(ShiftMiner().fit(X, pd.Series(v, name="setup_min")).n_tests_by_length_.items()))
-              for v in (y.to_numpy(), *(np.random.default_rng(s).permutation(y.to_numpy()) for s in range(3)))}
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"pair": rng.choice([f"P{i}" for i in range(40)], 1200), "crew": rng.choice(list("xyz"), 1200)})
+    y = rng.gamma(4, 10, 1200)  # categories only: a numeric column's cut points are fitted on the outcome
+    counts = {tuple(sorted(ShiftMiner(max_levels=60).fit(X, pd.Series(v, name="setup_min"))
+                           .n_tests_by_length_.items()))
+              for v in (y, *(np.random.default_rng(s).permutation(y) for s in range(3)))}
     assert len(counts) == 1
 
 

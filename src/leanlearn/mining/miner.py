@@ -664,9 +664,14 @@ class RuleMinerCore:
         covered = engine.coverage(matrix, [s for s, _ in found])
         return [(s, c, int(n)) for (s, c), n in zip(found, covered) if n >= rows_needed]
 
+    #: ``min_rows`` when the setting is ``None``: 0 here (``min_hits`` decides: a rule has that many hits at least);
+    #: :class:`~leanlearn.mining.shift.ShiftMinerCore` sets its own.
+    default_min_rows = 0
+
     def _rows_needed(self, settings: MiningSettings) -> int:
-        """Fewest rows a rule covers: ``min_rows``, by default ``min_hits`` (a rule has at least that many hits)."""
-        return max(int(settings.min_hits), int(settings.min_rows or 0))
+        """Fewest rows a rule covers: ``min_rows`` (by default :attr:`default_min_rows`), at least ``min_hits``."""
+        rows = self.default_min_rows if settings.min_rows is None else settings.min_rows
+        return max(int(settings.min_hits), int(rows))
 
     def _cover_counts(self, matrix: PackedItems, min_rows: int, settings: MiningSettings,
                       constraints: ItemConstraints) -> dict[int, int]:

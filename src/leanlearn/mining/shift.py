@@ -45,7 +45,7 @@ from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.miner import RuleMinerCore, TargetError, _make_rule, as_target
 from leanlearn.mining.rules import Condition, Rule, RuleSet, Shift
 from leanlearn.mining.selection import Candidate, cover_shift, merge_near_duplicates
-from leanlearn.mining.settings import MiningSettingError, MiningSettings
+from leanlearn.mining.settings import MiningSettingError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -180,6 +180,8 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         Significant rules the covering selection set aside (explained by findings), with ``context_reasons_``.
     """
 
+    default_min_rows = NUMERIC_MIN_ROWS
+
     def __init__(
         self,
         worse: str = "higher",
@@ -241,13 +243,6 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         self.rules_ = self._select_shifts(scored, target)
         return self
 
-    def _min_rows(self) -> int:
-        """Rows a rule must cover: ``min_rows`` (default :data:`NUMERIC_MIN_ROWS`), at least ``min_hits``."""
-        return max(NUMERIC_MIN_ROWS if self.min_rows is None else int(self.min_rows), int(self.min_hits))
-
-    def _rows_needed(self, settings: MiningSettings) -> int:
-        return self._min_rows()
-
     def _worse_values(self, values: np.ndarray) -> np.ndarray:
         self._shift_values = values if self.worse == "higher" else -values
         return self._shift_values
@@ -259,7 +254,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         self.base_rate_ = float(bad.mean()) if len(bad) else 0.0
         params = {name: getattr(self, name) for name in RuleMinerCore._param_names()}
         params.update(correction="none", alpha=1.0, min_lift=1.0, max_rules=max(20 * int(self.max_rules), 200),
-                      target=target, min_rows=self._min_rows())
+                      target=target, min_rows=self._rows_needed(self.settings))
         explorer = RuleMinerCore(**params)
         explorer._explore_only = True  # every candidate goes to the Mann–Whitney tests; selection happens here
         explorer.fit(X, pd.Series(bad, name=target))  # the binary proxy, by design
@@ -281,11 +276,12 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         positives, rows = int(bad.sum()), len(X)
         scored: list[tuple[Rule, np.ndarray, float]] = []
         seen: set[bytes] = set()
+        min_rows = self._rows_needed(self.settings)
         for candidate in explorer.rules_:
             masks = [c.mask(frame) for c in candidate.conditions]
             mask = np.logical_and.reduce(masks)
             key = np.packbits(mask).tobytes()
-            if key in seen or mask.sum() < self._min_rows():
+            if key in seen or mask.sum() < min_rows:
                 continue
             seen.add(key)
             p_shift, delta = _greater_p(worse_values[mask], worse_values[~mask])
@@ -320,7 +316,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         significant = [Candidate(rule, math.log(max(rule.p_value_raw, 1e-300)), mask, float(pa))
                        for (rule, mask, _), pa in zip(scored, adjusted) if pa <= settings.alpha]
         unique, _ = merge_near_duplicates(significant, settings.duplicate_overlap)
-        findings, context = cover_shift(unique, self._shift_values, min_count=self._min_rows(),
+        findings, context = cover_shift(unique, self._shift_values, min_count=self._rows_needed(settings),
                                         alpha=settings.alpha, precision_share=settings.cover_precision,
                                         greater_p=_greater_p)
         return self._report(findings, context, settings)

@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -43,7 +45,7 @@ from leanlearn.schedule.rightshift import _as_list, classify, right_shift
 from leanlearn.schedule.solution import Schedule, bottleneck_machine, kpis
 from leanlearn.schedule.validate import validate_schedule
 
-__all__ = ["Disruption", "RepairResult", "auto_patience", "remaining_problem", "repair"]
+__all__ = ["Disruption", "RepairResult", "auto_patience", "remaining_problem", "repair", "resolve_patience"]
 
 DEFAULT_OBJECTIVE = ("bottleneck_idle", "tardiness", "makespan")
 #: Seconds a repair stage waits for a better solution with up to 100 operations left to schedule; beyond, it grows
@@ -174,6 +176,24 @@ def auto_patience(n_operations: int) -> float:
     return PATIENCE * max(1.0, n_operations / 100) ** PATIENCE_POWER
 
 
+def resolve_patience(patience: float | str | None, n_operations: int) -> float | None:
+    """The seconds a solver stage waits for a better solution: ``"auto"`` is :func:`auto_patience` of the
+    ``n_operations`` left to schedule, a positive finite number is itself, ``None`` is no patience (until proven
+    optimal or out of time); anything else is an :class:`InstanceError`.
+
+    >>> resolve_patience("auto", 200), resolve_patience(1, 10), resolve_patience(None, 10)
+    (4.0, 1.0, None)
+    """
+    if patience is None:
+        return None
+    if isinstance(patience, str) and patience == "auto":
+        return auto_patience(n_operations)
+    if (isinstance(patience, bool) or not isinstance(patience, numbers.Real) or not math.isfinite(patience)
+            or patience <= 0):
+        raise InstanceError(f"patience {patience!r}: give a positive number of seconds, 'auto' or None")
+    return float(patience)
+
+
 def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequence[Disruption] | None,
            time_limit: float = 10.0, *, now: int | None = None, objective: str | Sequence[str] = DEFAULT_OBJECTIVE,
            stability_weight: int = 0, workers: int = 2, seed: int = 0, due: Mapping[int, int] | None = None,
@@ -208,6 +228,7 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
     from leanlearn.schedule.cpsat import _objectives, solve_problem
 
     t0 = time.perf_counter()
+    resolve_patience(patience, 0)  # a bad value fails before any work
     disruptions = _as_list(disruption, now)
     _check(instance, schedule, disruptions)
     names = _objectives(objective)
@@ -218,13 +239,9 @@ def repair(instance: Instance, schedule: Schedule, disruption: Disruption | Sequ
                                 hint=shifted if warm_start else None,
                                 makespan_ub=shifted.makespan if warm_start else None)
     _, frozen, restarted = classify(schedule, disruptions, now)
-    if patience == "auto":
-        patience = auto_patience(len(problem.min_start))
-    elif patience is not None and (isinstance(patience, (str, bool)) or not float(patience) > 0):
-        raise InstanceError(f"patience {patience!r} must be a positive number of seconds, 'auto' or None")
     left = max(time_limit - (time.perf_counter() - t0), 0.05)
     solved = solve_problem(problem, names, left, workers=workers, seed=seed, stability_weight=stability_weight,
-                           patience=None if patience is None else float(patience))
+                           patience=resolve_patience(patience, len(problem.min_start)))
     result = solved
     if not solved.operations or validate_schedule(instance, solved, down=disruptions,
                                                   frozen={k: schedule.by_key()[k] for k in frozen}):

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanlearn.online.base import OnlineBase
 from leanlearn.schedule.instance import Instance, InstanceError, Job, Operation
-from leanlearn.schedule.repair import DEFAULT_OBJECTIVE, Disruption, RepairResult, repair
+from leanlearn.schedule.repair import DEFAULT_OBJECTIVE, Disruption, RepairResult, repair, resolve_patience
 from leanlearn.schedule.rightshift import push_past_windows
 from leanlearn.schedule.solution import Schedule, ScheduledOp, bottleneck_machine, kpis
 from leanlearn.schedule.validate import validate_schedule
@@ -209,10 +209,7 @@ class RescheduleTrigger(OnlineBase):
         self.time_key = time_key
         if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
             raise InstanceError(f"tolerance {tolerance!r}: give a number >= 0 (a share of the planned duration)")
-        if not (patience is None or patience == "auto" or (isinstance(patience, int | float)
-                                                            and not isinstance(patience, bool)
-                                                            and math.isfinite(patience) and patience > 0)):
-            raise InstanceError(f"patience {patience!r}: give a positive number of seconds, 'auto' or None")
+        resolve_patience(patience, 0)  # a bad value is refused here, not at the first repair
         if not (isinstance(window, int) and window >= 1):
             raise InstanceError(f"window {window!r}: give a whole number of completions >= 1")
         problems = validate_schedule(instance, schedule)
@@ -480,7 +477,6 @@ class RescheduleTrigger(OnlineBase):
     def _replan(self, base: Instance, now: int, machine: int, step: int, event: dict[str, Any], reason: str, *,
                 deviation: float | None = None, scale: float | None = None) -> tuple[Reschedule, Instance]:
         from leanlearn.schedule.cpsat import Problem, _objectives, solve_problem
-        from leanlearn.schedule.repair import auto_patience
 
         t0 = time.perf_counter()
         inst = self._actual_instance(base, now, machine, scale)
@@ -494,10 +490,9 @@ class RescheduleTrigger(OnlineBase):
         problem = Problem(inst, fixed=fixed, min_start=dict.fromkeys(free, now), due=due, bottleneck=bottleneck,
                           reference=self.current, makespan_ub=shifted.makespan, hint=shifted)
         left = max(self.time_limit - (time.perf_counter() - t0), 0.05)
-        patience = auto_patience(len(free)) if self.patience == "auto" else self.patience
         solved = solve_problem(problem, names, left, workers=self.workers, seed=self.seed,
                                stability_weight=self.stability_weight,
-                               patience=None if patience is None else float(patience))
+                               patience=resolve_patience(self.patience, len(free)))
         frozen_ops = {k: shifted.by_key()[k] for k in fixed}
         chosen = solved
         if not solved.operations or validate_schedule(inst, solved, frozen=frozen_ops):
