@@ -554,7 +554,7 @@ class Itemizer:
         >>> itemizer.transform_packed(X).to_bool().astype(int).tolist()
         [[1, 1, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
         """
-        return PackedItems.from_columns((item.mask(X) for item in self.items_), n_rows=len(X))
+        return PackedItems.from_columns((_item_mask(item, X) for item in self.items_), n_rows=len(X))
 
     def transform_packed_chunks(self, chunks: Iterable[pd.DataFrame]) -> PackedItems:
         """:meth:`transform_packed` of a table given in blocks of rows (a large file read in chunks, e.g.
@@ -569,3 +569,15 @@ class Itemizer:
         True
         """
         return PackedItems.concat_rows(self.transform_packed(chunk) for chunk in chunks)
+
+
+def _item_mask(item: Condition, X: pd.DataFrame) -> np.ndarray:
+    """The rows of ``X`` where ``item`` holds: a plain ``bool`` column's values themselves for ``== True`` (or
+    their negation for ``== False``), without a pandas comparison; every other item through
+    :meth:`Condition.mask <leanlearn.mining.rules.Condition.mask>`."""
+    column = X[item.feature] if item.feature in X.columns else None
+    if (column is not None and column.dtype == np.bool_ and item.op == "=="
+            and isinstance(item.value, (bool, np.bool_))):
+        values = column.to_numpy()
+        return values if item.value else ~values
+    return item.mask(X)
