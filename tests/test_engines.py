@@ -116,23 +116,6 @@ def test_coverage_equals_a_dense_count(items, picks):
             assert got.dtype == np.int64
             assert got.tolist() == expected
             assert prefix_coverage(PackedItems.from_bool(items), itemsets).tolist() == expected
-            for threads in (2, 3):  # contiguous runs of the sorted itemsets, each with its own prefix stack
-                assert prefix_coverage(PackedItems.from_bool(items), itemsets, threads=threads).tolist() == expected
-
-
-def test_a_large_count_runs_on_threads_and_gives_the_same_counts(monkeypatch):
-    rng = np.random.default_rng(4)
-    items = rng.random((20_000, 10)) < 0.5
-    packed = PackedItems.from_bool(items)
-    itemsets = [(a, b, c) for a in range(10) for b in range(a + 1, 10) for c in range(b + 1, 10)] + [(3,), ()]
-    single = prefix_coverage(packed, itemsets, threads=1)
-    used = []
-    real = engines._coverage_words
-    monkeypatch.setattr(engines, "_coverage_words", lambda *a: (used.append(len(a[2])), real(*a))[1])
-    monkeypatch.setattr(engines, "PARALLEL_WORDS", 1)  # any count is "large"
-    monkeypatch.setattr(engines, "usable_cpus", lambda: 2)
-    assert prefix_coverage(packed, itemsets).tolist() == single.tolist() == [_dense_count(items, s) for s in itemsets]
-    assert sorted(used) == [61, 61]  # two threads, half of the 122 itemsets each
 
 
 @pytest.mark.parametrize("path", BOTH_PATHS)

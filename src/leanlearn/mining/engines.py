@@ -35,10 +35,8 @@ True
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -100,20 +98,13 @@ class ItemsetEngine(ABC):
 
         Prefix-shared and bounded in memory: the itemsets are visited in sorted order, the AND of each prefix is
         computed once into a preallocated stack (``max_len × n_words`` words), and each itemset costs one AND and
-        one popcount of its last item into a reused buffer. Large counts run on several threads (one stack each).
+        one popcount of its last item into a reused buffer.
         """
         return prefix_coverage(as_packed(items), itemsets)
 
 
-def prefix_coverage(
-    packed: PackedItems, itemsets: Sequence[tuple[int, ...]], threads: int | None = None
-) -> np.ndarray:
+def prefix_coverage(packed: PackedItems, itemsets: Sequence[tuple[int, ...]]) -> np.ndarray:
     """Count of rows covered by each itemset; see :meth:`ItemsetEngine.coverage`.
-
-    Large counts (at least :data:`PARALLEL_WORDS` words to AND) are split over ``threads`` threads (default: the
-    CPUs this process may use, at most :data:`MAX_THREADS`): each takes a contiguous run of the sorted itemsets with
-    its own prefix stack, and numpy releases the GIL while it ANDs and counts, so two cores count about twice as
-    fast. The counts are exact integers: the same whatever the number of threads.
 
     >>> import numpy as np
     >>> p = PackedItems.from_bool(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=bool))
@@ -127,41 +118,9 @@ def prefix_coverage(
     order = sorted(range(len(keyed)), key=keyed.__getitem__)
     if packed.n_words <= SMALL_WORDS:
         return _coverage_ints(packed, keyed, order, out)
-    if threads is None:
-        threads = usable_cpus() if len(order) * packed.n_words >= PARALLEL_WORDS else 1
-    threads = max(1, min(int(threads), MAX_THREADS, len(order)))
-    if threads == 1:
-        _coverage_words(packed, keyed, order, out)
-        return out
-    step = -(-len(order) // threads)
-    chunks = [order[start : start + step] for start in range(0, len(order), step)]
-    with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="leanlearn-coverage") as pool:
-        for done in [pool.submit(_coverage_words, packed, keyed, chunk, out) for chunk in chunks]:
-            done.result()  # each thread writes its own positions of out
-    return out
-
-
-# Counts of at least this many words (itemsets × words per item: about 256 MB to read) are split over threads;
-# below, starting threads costs more than it saves.
-PARALLEL_WORDS = 1 << 25
-MAX_THREADS = 8
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the platform tells, else ``os.cpu_count()``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def _coverage_words(
-    packed: PackedItems, keyed: list[tuple[int, ...]], order: Sequence[int], out: np.ndarray
-) -> None:
-    """:func:`prefix_coverage` of the itemsets ``order`` (sorted) into ``out``, with its own prefix stack."""
     bits = packed.bits
     singles = packed.counts()
-    depth = max(len(keyed[i]) for i in order)
+    depth = max(len(s) for s in keyed)
     stack = np.empty((max(depth - 1, 1), packed.n_words), dtype=np.uint64)
     scratch = np.empty(packed.n_words, dtype=np.uint64)
     popcounts = np.empty(packed.n_words, dtype=np.uint8)
@@ -189,6 +148,7 @@ def _coverage_words(
         np.bitwise_and(stack[len(prefix) - 1], bits[itemset[-1]], out=scratch)
         np.bitwise_count(scratch, out=popcounts)
         out[i] = int(popcounts.sum(dtype=np.int64))
+    return out
 
 
 def _coverage_ints(
