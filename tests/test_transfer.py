@@ -244,6 +244,20 @@ def test_numeric_rules_are_judged_by_their_shift() -> None:
     assert len(forest.axes) == 1  # numeric rules only: the delta panel
 
 
+def test_a_mostly_zero_numeric_outcome_is_judged_with_the_exact_test() -> None:
+    # reject counts: 6 of the rule's 20 rows have rejects where 5 % of the others do. Mann–Whitney's normal
+    # approximation alone says p ≈ 1e-7; the exact count of rows above the median (0) says 4.5e-4
+    stats = pytest.importorskip("scipy.stats")
+    counts = np.r_[np.zeros(14), np.full(6, 2.0), np.zeros(950), np.ones(50)]
+    frame = pd.DataFrame({"f0": np.r_[np.ones(20), np.zeros(1000)], "minutes": counts})
+    pack = _pack(_numeric_rule("M", "f0", 0.6), targets=(Target("minutes", kind="numeric", positive="higher"),))
+    [v] = validate_transfer(pack, frame).verdicts
+    exact = float(stats.hypergeom.sf(5, 1020, 56, 20))
+    approximate = float(stats.mannwhitneyu(counts[:20], counts[20:], alternative="greater",
+                                           method="asymptotic").pvalue)
+    assert approximate < 1e-6 and v.p_points == pytest.approx(exact, rel=1e-9)
+
+
 def test_numeric_rule_on_few_rows_says_how_many_it_needs() -> None:
     rng = np.random.default_rng(4)
     frame = pd.DataFrame({"f0": np.r_[np.ones(6), np.zeros(994)], "minutes": rng.normal(0, 1, 1000)})
