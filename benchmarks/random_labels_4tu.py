@@ -107,10 +107,10 @@ def rate(k: int, runs: int, seeds: list[int], window: int = 20) -> dict[str, Any
 
 def source_state() -> dict[str, Any]:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
 
-    changed = [line[3:] for line in git("status", "--porcelain", "src").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD") or None, "src_modified": changed}
+    changed = [line[3:] for line in git("status", "--porcelain", "src").splitlines() if line.strip()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None, "src_modified": changed}
 
 
 def main() -> None:
@@ -124,11 +124,11 @@ def main() -> None:
     unknown = sorted(set(targets) - set(TARGETS))
     if unknown:
         raise SystemExit(f"--targets: unknown {', '.join(unknown)}; known: {', '.join(TARGETS)}")
-    started = time.perf_counter()
+    started, source = time.perf_counter(), source_state()  # the source that runs: read before the first mine
     results = run(targets, args.runs, args.quiet)
     doc = {"meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
                     "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "seconds": time.perf_counter() - started, **source_state()},
+                    "seconds": time.perf_counter() - started, **source},
            "results": results}
     print(f"\n{'target':<14}{'rows':>7}{'real rules':>12}{'runs with a rule':>20}{'rate (95 % CI)':>24}"
           f"{'clean 20-run windows':>22}")
