@@ -23,7 +23,8 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	@# the 25 slowest tests are listed at the end: where the suite's time goes, run after run
+	$(BIN)/python -m pytest -q --durations=25
 
 # The long checks (100k-rule pack, 1,000 x 2,000 table within 2 GB, kill -9 at many points, ...); CI runs them too.
 test-slow: install
