@@ -174,14 +174,25 @@ def tie_share(values: np.ndarray) -> float:
     return float(counts.max() / values.size)
 
 
+def tied_cut(values: np.ndarray) -> float | None:
+    """The cut :func:`shift_p` needs for these (worse-oriented) values: their median where one value holds
+    :data:`TIED_SHARE` of them or more, else ``None`` (the Mann–Whitney approximation serves).
+
+    >>> tied_cut(np.array([0.0, 0.0, 0.0, 2.0, 5.0])), tied_cut(np.arange(10.0)) is None
+    (0.0, True)
+    """
+    return _median(np.asarray(values, dtype=float)) if tie_share(values) >= TIED_SHARE else None
+
+
 def shift_p(a: np.ndarray, b: np.ndarray, cut: float | None = None) -> tuple[float, float]:
     """One-sided p-value that ``a`` tends to exceed ``b``, valid under heavy ties, and Cliff's delta.
 
     Without ``cut``: the Mann–Whitney p-value of :func:`_greater_p`. With ``cut`` (the overall median, for an
-    outcome with one value on :data:`TIED_SHARE` of the rows or more): the larger of that p-value and the exact
-    one-sided Fisher p-value that ``a`` holds more values above ``cut`` than ``b``. Under random labels the Fisher
-    p-value is exact (the cut depends only on the values, which a permutation keeps), so the larger of the two is
-    never below the nominal rate; the Mann–Whitney approximation alone is, where most values are tied.
+    outcome with one value on :data:`TIED_SHARE` of the rows or more: :func:`tied_cut`): the larger of that
+    p-value and the exact one-sided Fisher p-value that ``a`` holds more values above ``cut`` than ``b``. Under
+    random labels the Fisher p-value is exact (the cut depends only on the values, which a permutation keeps), so
+    the larger of the two is never below the nominal rate; the Mann–Whitney approximation alone is, where most
+    values are tied.
 
     Six of 20 rows with rejects where 5 % of the others have one: the approximation says p ≈ 1e-7, the exact
     count of rows with rejects says 4e-4.
@@ -288,6 +299,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
         self.n_rows_ = len(X)
         self.median_ = _median(values)
         self.tie_share_ = tie_share(values)
+        self._cut = tied_cut(self._worse_values(values))  # where heavily tied, each shift test is also exact
         explorer, bad = self._propose(X, values, target)
         self.rules_ = RuleSet()
         if not len(explorer.rules_):
@@ -302,8 +314,7 @@ max_auto_columns, layered, duplicate_overlap, cover_precision, min_rows
 
     def _shift_p(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         """:func:`shift_p` of two groups of worse-oriented values, exact where the outcome is heavily tied."""
-        tied = getattr(self, "tie_share_", 0.0) >= TIED_SHARE
-        return shift_p(a, b, (self.median_ if self.worse == "higher" else -self.median_) if tied else None)
+        return shift_p(a, b, self._cut)
 
     def _propose(self, X: pd.DataFrame, values: np.ndarray, target: str) -> tuple[RuleMinerCore, np.ndarray]:
         """Candidates from the binary search on "worse than the overall median" (unadjusted, many)."""

@@ -492,7 +492,7 @@ def _judge_rule(rule: Rule, target: Target, outcome: _Outcome, covered: np.ndarr
         p_points = float(fisher_greater(np.array([h1]), np.array([n1]), positives, rows)[0]) if unc_n > 0 else None
         return _replace_raw(empty, p_weaker=p_weaker, p_holds=p_holds, p_points=p_points, stronger=stronger)
     # numeric outcome: the shift, in the worse direction
-    from leanlearn.mining.shift import TIED_SHARE, shift_p, tie_share
+    from leanlearn.mining.shift import shift_p, tied_cut
 
     assert rule.shift is not None
     sign = 1.0 if rule.shift.worse == "higher" else -1.0
@@ -516,8 +516,7 @@ def _judge_rule(rule: Rule, target: Target, outcome: _Outcome, covered: np.ndarr
     else:
         # the miner's test: Mann–Whitney, and where the outcome is heavily tied also the exact test of "worse than
         # the median" (the larger p counts; its normal approximation alone is far too optimistic there)
-        both = np.r_[a, b]
-        p_points, d1 = shift_p(a, b, float(np.median(both)) if tie_share(both) >= TIED_SHARE else None)
+        p_points, d1 = shift_p(a, b, tied_cut(np.r_[a, b]))
     se1 = _delta_se(d1, a.size, b.size)
     se = math.hypot(se0, se1)
     diff = d1 - d0
