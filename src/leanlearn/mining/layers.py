@@ -225,6 +225,38 @@ def critical_value(alpha: float, layer: int, layer_tests: int, max_length: int, 
     return alpha * layer_shares(max_length, allocation)[layer] / max(int(layer_tests), 1)
 
 
+def largest_reportable_p(
+    alpha: float, layer: int, layer_tests: int, max_length: int, method: str, most_rules: int,
+    allocation: str = "halving",
+) -> float:
+    """The largest raw p-value a rule of ``layer`` can have and still be reported by :func:`layered_adjust` when at
+    most ``most_rules`` rules of the layer reach the correction, whatever their p-values: the bound an optimistic
+    estimate of the search prunes against.
+
+    Holm rejects the rule of rank ``i`` (0-based) only if ``p × (n_L - i) <= α_L``, and ``i < most_rules``, so
+    ``p <= α_L / (n_L - most_rules + 1)``; Benjamini–Hochberg only if ``p <= α_L × j / n_L`` for some ``j <=
+    most_rules``; ``"none"`` at ``α`` itself. ``layer_tests`` may be a lower bound on the layer's final count (more
+    hypotheses only make the correction stricter).
+
+    >>> from leanlearn.mining.layers import layered_adjust
+    >>> bound = largest_reportable_p(0.05, 1, 40, 3, "holm", 5)
+    >>> p = np.array([bound, 0.0, 0.0, 0.0, 0.0])   # the most favourable company: four rules at p = 0
+    >>> bool(layered_adjust(p, [1] * 5, {1: 40}, max_length=3, method="holm")[0] <= 0.05)
+    True
+    >>> bool(layered_adjust(p * [1.001, 1, 1, 1, 1], [1] * 5, {1: 40}, max_length=3, method="holm")[0] <= 0.05)
+    False
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown correction {method!r}; use one of {', '.join(METHODS)}")
+    if method == "none":
+        return float(alpha)
+    share = alpha * layer_shares(max_length, allocation)[layer]
+    tests, most = max(int(layer_tests), 1), max(int(most_rules), 1)
+    if method == "holm":
+        return share / max(tests - most + 1, 1)
+    return share * min(1.0, most / tests)
+
+
 def merge_counts(*counts: Mapping[int, int]) -> dict[int, int]:
     """Sum per-layer counts.
 

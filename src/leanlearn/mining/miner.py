@@ -74,7 +74,7 @@ from leanlearn.mining.bitsets import ItemConstraints, PackedItems
 from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, SortedValues, Threshold, best_threshold
-from leanlearn.mining.layers import combinations_by_layer, layered_adjust, weighted_length
+from leanlearn.mining.layers import combinations_by_layer, largest_reportable_p, layered_adjust, weighted_length
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
@@ -84,6 +84,7 @@ from leanlearn.mining.stats import (
     fisher_greater_log,
     fisher_greater_log_exceeds,
     fisher_greater_log_top,
+    fisher_min_hits,
 )
 
 if TYPE_CHECKING:
@@ -647,22 +648,60 @@ class RuleMinerCore:
         engine = get_engine(settings.engine)
         max_len = settings.max_conditions
         constraints = _item_constraints(items)
-        positive_rows = matrix.rows(outcome)
-        try:
-            found = engine.mine(positive_rows, min_count, max_len, max_itemsets=settings.max_candidates,
-                                constraints=constraints)
-        except TooManyItemsets:
-            found = self._enumerate_screened(positive_rows, matrix, outcome, min_count, settings, constraints)
-        self.n_candidates_ = len(found)
         counts = np.atleast_1d(np.asarray(min_count, dtype=np.int64))
         rows_needed = self._rows_needed(settings)
         min_rows = max(rows_needed, int(counts.min()) if counts.size else 1)
         for length, n in self._cover_counts(matrix, min_rows, settings, constraints).items():
             self._count_tests(length, n)
+        reachable = self._reachable_counts(counts, int(outcome.sum()), matrix.n_rows, settings)
+        self.min_hits_by_length_ = reachable
+        positive_rows = matrix.rows(outcome)
+        try:
+            found = engine.mine(positive_rows, reachable, max_len, max_itemsets=settings.max_candidates,
+                                constraints=constraints)
+        except TooManyItemsets:
+            found = self._enumerate_screened(positive_rows, matrix, outcome, reachable, settings, constraints)
+        self.n_candidates_ = len(found)
         if not found:
             return []
         covered = engine.coverage(matrix, [s for s, _ in found])
         return [(s, c, int(n)) for (s, c), n in zip(found, covered) if n >= rows_needed]
+
+    def _reachable_counts(
+        self, min_count: np.ndarray, positives: int, n_rows: int, settings: MiningSettings
+    ) -> list[int]:
+        """Per rule length, the fewest hits an itemset needs to be searched: ``min_count``, raised to the fewest
+        with which a rule could still survive the correction (the optimistic estimate of Fisher's test,
+        :func:`~leanlearn.mining.stats.fisher_min_hits`, against
+        :func:`~leanlearn.mining.layers.largest_reportable_p`).
+
+        Pruning there loses no finding: a rule's p-value is at least its optimistic estimate, an extension has fewer
+        hits still, and the layer counts used here (the hypotheses :meth:`_cover_counts` counted) only grow before
+        the correction. An itemset of ``L`` conditions may fall in any layer from ``L`` up (a pair feature counts
+        twice), so its length takes the loosest of those layers' bounds; that is non-decreasing in ``L``, as the
+        engine needs. On a small table with a common outcome (a few hundred rows, a third of them waste) this takes
+        the fewest hits from 5 to about 20 and the search from hundreds of thousands of itemsets to thousands; on
+        a rare outcome it changes nothing. A miner that only proposes candidates for another test
+        (:class:`~leanlearn.mining.shift.ShiftMinerCore`) is not pruned by Fisher's test.
+        """
+        counts = [int(c) for c in min_count.tolist()] or [1]
+        lengths = range(1, settings.max_conditions + 1)
+        floor = [max(counts[min(k - 1, len(counts) - 1)], 1) for k in lengths]
+        if self._explore_only or positives <= 0 or positives >= n_rows:
+            return floor
+        most_rules = settings.max_refine * (2 if settings.refine else 1)
+        if settings.layered and settings.correction in ("holm", "bh"):
+            need = {layer: fisher_min_hits(positives, n_rows, largest_reportable_p(
+                        settings.alpha, layer, self.n_tests_by_length_.get(layer, 0), self.n_layers_,
+                        settings.correction, most_rules))
+                    for layer in range(1, self.n_layers_ + 1)}
+        else:
+            method = settings.correction if settings.correction in ("holm", "bh") else "none"
+            flat = fisher_min_hits(positives, n_rows, largest_reportable_p(
+                settings.alpha, 1, self.n_tests_, 1, method, most_rules))
+            need = dict.fromkeys(range(1, self.n_layers_ + 1), flat)
+        return [max(f, min(need[layer] for layer in range(min(k, self.n_layers_), self.n_layers_ + 1)))
+                for k, f in zip(lengths, floor)]
 
     #: ``min_rows`` when the setting is ``None``: 0 here (``min_hits`` decides: a rule has that many hits at least);
     #: :class:`~leanlearn.mining.shift.ShiftMinerCore` sets its own.

@@ -294,6 +294,48 @@ def fisher_greater_log(
     return _fisher_greater_log_flat(h, n, big_k, big_n, max_terms, h.size <= _SCALAR_LIMIT).reshape(shape)
 
 
+def fisher_min_hits(positives: int, rows: int, p_max: float) -> int:
+    """Fewest hits with which a rule could reach a one-sided Fisher p-value of at most ``p_max``: the optimistic
+    estimate of a search (``positives + 1`` when no rule can).
+
+    A rule with ``h`` hits is at its strongest when it covers no other row: ``p = P(X = h)`` for ``X ~
+    Hypergeometric(rows, positives, h)``, and that only shrinks as ``h`` grows. So an itemset with fewer hits than
+    this — and every itemset that extends it, which has fewer hits still — can never be significant at ``p_max``,
+    whatever else it covers. Computed with :func:`fisher_greater_log` (the values the miner tests), with a margin
+    of ``1e-9`` relative that only ever lowers the answer.
+
+    >>> fisher_min_hits(106, 284, 1e-9)   # a third of the rows positive: 20 hits at the least
+    20
+    >>> fisher_min_hits(115, 10_000, 1e-9)   # rare outcome: 5 hits can be enough
+    5
+    >>> fisher_min_hits(10, 100, 1e-30)   # no rule on 100 rows reaches 1e-30
+    11
+    """
+    positives, rows = int(positives), int(rows)
+    if not 0 < positives < rows:
+        return positives + 1 if positives <= 0 else 1
+    if p_max >= 1.0:
+        return 1
+    if p_max <= 0.0:
+        return positives + 1
+    bound = math.log(p_max)
+    bound += 1e-9 * abs(bound)
+
+    def reaches(h: int) -> bool:
+        return float(fisher_greater_log(np.array([h]), np.array([h]), positives, rows)[0]) <= bound
+
+    if not reaches(positives):
+        return positives + 1
+    lo, hi = 1, positives  # reaches(hi) holds; find the first h that does
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if reaches(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _fisher_greater_log_flat(
     h: np.ndarray, n: np.ndarray, big_k: np.ndarray, big_n: np.ndarray, max_terms: int, scalar: bool
 ) -> np.ndarray:
