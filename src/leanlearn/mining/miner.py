@@ -392,6 +392,10 @@ class RuleMinerCore:
         Columns left out of the search by the ``max_candidates`` guard (empty on most tables).
     n_candidates_ : int
         Itemsets the search enumerated (at most ``max_candidates``).
+    min_hits_by_length_ : list of int
+        Fewest hits the search required of an itemset of 1, 2, ... conditions: ``min_hits`` and ``min_support``,
+        raised where no rule with fewer hits could survive the correction (the optimistic estimate; see
+        :meth:`_reachable_counts`). Set when the search ran.
     """
 
     def __init__(
@@ -736,7 +740,14 @@ class RuleMinerCore:
                                 max_itemsets=settings.max_candidates, constraints=constraints.subset(eligible))
         except TooManyItemsets:
             return bound
-        return dict(Counter(self._layer_of(items[int(eligible[j])].feature for j in s) for s, _ in mined))
+        # each eligible item's column looked up once (tens of thousands of itemsets: no per-item lookups)
+        columns = [items[int(e)].feature for e in eligible.tolist()]
+        weight = {c: int(self.layer_weights_.get(c, 1)) for c in set(columns)}
+        cap, layers = self.n_layers_, Counter[int]()
+        for s, _ in mined:
+            distinct = {columns[j] for j in s}
+            layers[max(1, min(cap, sum(weight[c] for c in distinct)))] += 1
+        return dict(layers)
 
     def _enumerate_screened(
         self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
