@@ -7,9 +7,13 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+# The quickstart runs in the default suite; the others (10–30 s each, 1.5–2.5 min together) with the slow tests,
+# which CI runs too (`make test-slow`).
+DEFAULT = {"01_quickstart.ipynb"}
+CASES = [pytest.param(p, id=p.name, marks=() if p.name in DEFAULT else pytest.mark.slow) for p in NOTEBOOKS]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", CASES)
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("LEANLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
