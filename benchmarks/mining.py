@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from provenance import source_state
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -650,15 +651,6 @@ def bench_version(name: str) -> str | None:
     code = f"from importlib import metadata; print(metadata.version({name!r}))"
     probe = subprocess.run([str(BENCH_PYTHON), "-c", code], capture_output=True, text=True, check=False)
     return probe.stdout.strip() or None
-
-
-def source_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False).stdout
-
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None,
-            "src_modified": git("diff", "--name-only", "HEAD", "--", "src").split(),
-            "src_untracked": git("ls-files", "--others", "--exclude-standard", "--", "src").split()}
 
 
 def fmt_seconds(r: dict[str, Any]) -> str:

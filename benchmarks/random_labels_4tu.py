@@ -26,17 +26,13 @@ Prints a table and writes JSON (default benchmarks/results/random_labels_4tu.jso
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from provenance import run_meta, source_state, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -105,14 +101,6 @@ def rate(k: int, runs: int, seeds: list[int], window: int = 20) -> dict[str, Any
             f"windows_of_{window}": windows, f"clean_windows_of_{window}": windows - len(dirty)}
 
 
-def source_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain", "src").splitlines() if line.strip()]
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None, "src_modified": changed}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="shuffled runs per target (default 20)")
@@ -126,10 +114,7 @@ def main() -> None:
         raise SystemExit(f"--targets: unknown {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     started, source = time.perf_counter(), source_state()  # the source that runs: read before the first mine
     results = run(targets, args.runs, args.quiet)
-    doc = {"meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
-                    "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "seconds": time.perf_counter() - started, **source},
-           "results": results}
+    doc = {"meta": run_meta(started, source), "results": results}
     print(f"\n{'target':<14}{'rows':>7}{'real rules':>12}{'runs with a rule':>20}{'rate (95 % CI)':>24}"
           f"{'clean 20-run windows':>22}")
     for target, r in results.items():
@@ -141,9 +126,7 @@ def main() -> None:
             print(f"    {rule['text']}  (n={rule['n']}, p={rule['p_value']:.2g})")
         for false in r["false_runs"]:
             print(f"    seed {false['seed']}: " + "; ".join(x["text"] for x in false["rules"]))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwrote {args.json}")
+    write_results(args.json, doc)
 
 
 if __name__ == "__main__":

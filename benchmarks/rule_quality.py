@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import platform
-import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from provenance import source_state
 
 from leanlearn.data.datasets import load_ai4i
 from leanlearn.mining.expressions import evaluate_derived
@@ -364,22 +364,6 @@ def version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def source_state() -> dict[str, Any]:
-    """Commit of the leanlearn checkout and whether src/ differs from it (read-only git calls)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD").stdout.strip() or None
-        changed = git("diff", "--name-only", "HEAD", "--", "src").stdout.split()
-        untracked = git("ls-files", "--others", "--exclude-standard", "--", "src").stdout.split()
-    except OSError:
-        return {"commit": None}
-    return {"commit": commit, "src_modified": changed, "src_untracked": untracked}
 
 
 # -- main -----------------------------------------------------------------------------------------------------

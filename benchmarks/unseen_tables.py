@@ -22,18 +22,14 @@ Prints a table and writes JSON (default benchmarks/results/unseen_tables.json).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from provenance import run_meta, source_state, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -122,14 +118,6 @@ def shuffled(X: pd.DataFrame, y: pd.Series, runs: int) -> dict[str, Any]:
             "median_seconds": float(np.median(seconds)) if seconds else None}
 
 
-def source_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain", "src").splitlines() if line.strip()]
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None, "src_modified": changed}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--splits", type=int, default=3, help="held-out halves per table (default 3)")
@@ -153,10 +141,7 @@ def main() -> None:
         print(f"{name}: {noise['runs_with_a_rule']} of {noise['runs']} shuffled runs with a rule", flush=True)
         results[name] = {"rows": len(X), "columns": X.shape[1], "positive_rate": float(y.mean()),
                          "splits": splits, "shuffled": noise}
-    doc = {"meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
-                    "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "seconds": time.perf_counter() - started, **source},
-           "results": results}
+    doc = {"meta": run_meta(started, source), "results": results}
     print("\n| table | rows × columns | positive | rules per split | rules holding on the test half | "
           "F1 of the union (test half) | fit seconds (median) | shuffled runs with a rule |")
     print("|---|---|---:|---|---:|---|---:|---:|")
@@ -175,9 +160,7 @@ def main() -> None:
                       f"test {rule['hits_test']}/{rule['n_test']}, holds: {rule['holds']})")
         for false in r["shuffled"]["false_runs"]:
             print(f"  {name} shuffled seed {false['seed']}: " + "; ".join(x["text"] for x in false["rules"]))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwrote {args.json}")
+    write_results(args.json, doc)
 
 
 if __name__ == "__main__":
