@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.stats import hypergeom
 
 from leanlearn.mining.layers import largest_reportable_p, layered_adjust
@@ -97,3 +99,24 @@ def test_a_proposing_miner_is_not_pruned_by_fishers_test():
     X, y = _table(1, 300, 0.3)
     miner = RuleMinerCore(max_conditions=3, correction="none", alpha=1.0).fit(X, y)
     assert miner.min_hits_by_length_ == [5, 5, 5]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(40, 600), rate=st.floats(0.02, 0.6),
+       conditions=st.integers(1, 4), correction=st.sampled_from(["holm", "bh"]), layered=st.booleans())
+def test_pruning_never_changes_the_rules_on_random_tables(seed, rows, rate, conditions, correction, layered,
+                                                          monkeypatch):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "a": rng.normal(size=rows).round(1), "b": rng.integers(0, 5, rows), "c": rng.choice(["x", "y", "z"], rows),
+        "d": rng.random(rows) < 0.5, "e": rng.exponential(size=rows).round(2),
+    })
+    risk = rate + 0.4 * ((X["a"] > 0.8) & X["d"]) * rng.integers(0, 2)  # a planted rule in about half the cases
+    y = pd.Series(rng.random(rows) < risk.clip(0, 1), name="waste")
+    params = dict(max_conditions=conditions, correction=correction, layered=layered)
+    pruned = RuleMinerCore(**params).fit(X, y)
+    with monkeypatch.context() as m:
+        _unpruned(m)
+        full = RuleMinerCore(**params).fit(X, y)
+    assert _rules(pruned) == _rules(full)
+    assert pruned.n_tests_ == full.n_tests_
