@@ -683,9 +683,10 @@ class RuleMinerCore:
         hits still, and the layer counts used here (the hypotheses :meth:`_cover_counts` counted) only grow before
         the correction. An itemset of ``L`` conditions may fall in any layer from ``L`` up (a pair feature counts
         twice), so its length takes the loosest of those layers' bounds; that is non-decreasing in ``L``, as the
-        engine needs. On a small table with a common outcome (a few hundred rows, a third of them waste) this takes
-        the fewest hits from 5 to about 20 and the search from hundreds of thousands of itemsets to thousands; on
-        a rare outcome it changes nothing. A miner that only proposes candidates for another test
+        engine needs. On a small table with a common outcome it raises the fewest hits the most (half of
+        scikit-learn's breast-cancer table, 284 rows, 37 % positive: 17, 17 and 20 for 2, 3 and 4 conditions
+        instead of 5, and the search fits ``max_candidates`` where it overran it before); on a rare outcome
+        (AI4I) it changes nothing. A miner that only proposes candidates for another test
         (:class:`~leanlearn.mining.shift.ShiftMinerCore`) is not pruned by Fisher's test.
         """
         counts = [int(c) for c in min_count.tolist()] or [1]
