@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated, of {', '.join(TABLES)}")
     parser.add_argument("--json", type=Path, default=RESULTS / "unseen_tables.json")
     args = parser.parse_args()
+    if args.splits < 1 or args.runs < 0:
+        raise SystemExit(f"--splits must be at least 1 (got {args.splits}) and --runs at least 0 (got {args.runs})")
     names = [t.strip() for t in args.tables.split(",") if t.strip()]
     unknown = sorted(set(names) - set(TABLES))
     if unknown:

@@ -222,7 +222,7 @@ def critical_value(alpha: float, layer: int, layer_tests: int, max_length: int, 
     >>> critical_value(0.05, 1, 40, 3, "equal")
     0.00041666666666666664
     """
-    return alpha * layer_shares(max_length, allocation)[layer] / max(int(layer_tests), 1)
+    return largest_reportable_p(alpha, layer, layer_tests, max_length, "holm", 1, allocation)
 
 
 def largest_reportable_p(

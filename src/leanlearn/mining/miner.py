@@ -71,7 +71,7 @@ import pandas as pd
 from leanlearn.errors import DataError, SchemaError
 from leanlearn.mining.autofeatures import propose_features
 from leanlearn.mining.bitsets import ItemConstraints, PackedItems
-from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine
+from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine, length_thresholds
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, SortedValues, Threshold, best_threshold
 from leanlearn.mining.layers import combinations_by_layer, largest_reportable_p, layered_adjust, weighted_length
@@ -689,9 +689,7 @@ class RuleMinerCore:
         (AI4I) it changes nothing. A miner that only proposes candidates for another test
         (:class:`~leanlearn.mining.shift.ShiftMinerCore`) is not pruned by Fisher's test.
         """
-        counts = [int(c) for c in min_count.tolist()] or [1]
-        lengths = range(1, settings.max_conditions + 1)
-        floor = [max(counts[min(k - 1, len(counts) - 1)], 1) for k in lengths]
+        floor = length_thresholds([int(c) for c in min_count.tolist()] or [1], settings.max_conditions)
         if self._explore_only or positives <= 0 or positives >= n_rows:
             return floor
         most_rules = settings.max_refine * (2 if settings.refine else 1)
@@ -706,7 +704,7 @@ class RuleMinerCore:
                 settings.alpha, 1, self.n_tests_, 1, method, most_rules))
             need = dict.fromkeys(range(1, self.n_layers_ + 1), flat)
         return [max(f, min(need[layer] for layer in range(min(k, self.n_layers_), self.n_layers_ + 1)))
-                for k, f in zip(lengths, floor)]
+                for k, f in enumerate(floor, start=1)]
 
     #: ``min_rows`` when the setting is ``None``: 0 here (``min_hits`` decides: a rule has that many hits at least);
     #: :class:`~leanlearn.mining.shift.ShiftMinerCore` sets its own.
@@ -743,12 +741,7 @@ class RuleMinerCore:
             return bound
         # each eligible item's column looked up once (tens of thousands of itemsets: no per-item lookups)
         columns = [items[int(e)].feature for e in eligible.tolist()]
-        weight = {c: int(self.layer_weights_.get(c, 1)) for c in set(columns)}
-        cap, layers = self.n_layers_, Counter[int]()
-        for s, _ in mined:
-            distinct = {columns[j] for j in s}
-            layers[max(1, min(cap, sum(weight[c] for c in distinct)))] += 1
-        return dict(layers)
+        return dict(Counter(self._layer_of({columns[j] for j in s}) for s, _ in mined))
 
     def _enumerate_screened(
         self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
