@@ -171,6 +171,29 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint_and_the_run_resumes_exactly(tmp_
     assert (tmp_path / "alerts.jsonl").read_bytes() == expected_alerts
 
 
+class _InterruptedAtFirstCheckpoint(FileReplay):
+    """A replay that gets Ctrl-C while the run writes its first checkpoint (the earliest a caller can see it)."""
+
+    asked = False
+
+    def position(self):
+        if not self.asked:
+            self.asked = True
+            signal.raise_signal(signal.SIGINT)
+        return super().position()
+
+
+def test_ctrl_c_as_the_first_checkpoint_is_written_is_a_clean_stop(tmp_path):
+    # CI once sent SIGINT the moment the first checkpoint appeared, before the handlers were in: exit 130, no summary
+    pack, events = planted_stream(3, 2_000, drifts=[], reference=10_000, seed=4)
+    summary = run_monitor(pack, _InterruptedAtFirstCheckpoint("e", frame=events), checkpoint=tmp_path / "c",
+                          checkpoint_every=500, batch=500)
+    assert summary.stopped is True
+    assert 0 < summary.total_events < len(events)  # the first batch, then the stop
+    assert _checkpointed_events(tmp_path / "c" / CHECKPOINT_FILE) == summary.total_events
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's handler is back
+
+
 @pytest.mark.slow
 def test_kill_9_at_60_random_points_on_a_longer_stream(tmp_path):
     n_events = 100_000

@@ -223,6 +223,8 @@ def run_monitor(
     qlog: QuarantineLog | None = None
     resumed_from: int | None = None
     problems: list[str] = []
+    # the handlers go in before anything is written: a stop asked for once the first checkpoint exists is a clean stop
+    signals = _Stop(handle_signals).__enter__()
     try:
         saved = store.load() if store is not None else None
         log = AlertLog(alerts) if alerts is not None else None
@@ -280,37 +282,14 @@ def run_monitor(
             on_progress(Progress(monitor.n_events, done, seconds, done / seconds if seconds > 0 else 0.0,
                                  monitor.counts(), raised, getattr(stream, "bad_lines", 0), set_aside))
 
-        with _Stop(handle_signals) as signals:
-            flags = [signals.event] + ([stop] if stop is not None else [])
-            for frame in stream.batches(size):
-                if len(frame):
-                    first = monitor.n_events
-                    found = monitor.update_many(frame)
-                    held = monitor.pop_quarantined()
-                    if held:
-                        held = [q.with_source(stream.label) for q in held]
-                        set_aside += len(held)
-                        if qlog is not None:
-                            qlog.write(held)
-                        for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
-                            problems.append(f"quarantined {q.message}")
-                        if on_quarantine is not None:
-                            on_quarantine(held)
-                    if reviser is not None:
-                        reviser.observe(frame, first, found)
-                        for revision in reviser.due(monitor.n_events):
-                            if on_revision is not None:
-                                on_revision(revision)
-                    if found:
-                        raised += len(found)
-                        if log is not None:
-                            log.write(found)
-                        if on_alerts is not None:
-                            on_alerts(found)
-                    if monitor.n_events - last_saved >= every:
-                        save()
-                        last_saved = monitor.n_events
-                if held_by_stream is not None and (held := held_by_stream()):  # messages the stream set aside
+        flags = [signals.event] + ([stop] if stop is not None else [])
+        for frame in stream.batches(size):
+            if len(frame):
+                first = monitor.n_events
+                found = monitor.update_many(frame)
+                held = monitor.pop_quarantined()
+                if held:
+                    held = [q.with_source(stream.label) for q in held]
                     set_aside += len(held)
                     if qlog is not None:
                         qlog.write(held)
@@ -318,25 +297,47 @@ def run_monitor(
                         problems.append(f"quarantined {q.message}")
                     if on_quarantine is not None:
                         on_quarantine(held)
-                if due is not None and due():
+                if reviser is not None:
+                    reviser.observe(frame, first, found)
+                    for revision in reviser.due(monitor.n_events):
+                        if on_revision is not None:
+                            on_revision(revision)
+                if found:
+                    raised += len(found)
+                    if log is not None:
+                        log.write(found)
+                    if on_alerts is not None:
+                        on_alerts(found)
+                if monitor.n_events - last_saved >= every:
                     save()
                     last_saved = monitor.n_events
-                now = time.perf_counter()
-                if now - last_progress >= progress_every:
-                    progress(now)
-                    last_progress = now
-                if any(f.is_set() for f in flags):
-                    stopped = True
-                    break
-                if max_events is not None and monitor.n_events - start_events >= max_events:
-                    break
-            seconds = time.perf_counter() - started
-            save()
-            if reviser is not None and not stopped:
-                for revision in reviser.due(monitor.n_events, final=True):
-                    if on_revision is not None:
-                        on_revision(revision)
-            progress(time.perf_counter())
+            if held_by_stream is not None and (held := held_by_stream()):  # messages the stream set aside
+                set_aside += len(held)
+                if qlog is not None:
+                    qlog.write(held)
+                for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
+                    problems.append(f"quarantined {q.message}")
+                if on_quarantine is not None:
+                    on_quarantine(held)
+            if due is not None and due():
+                save()
+                last_saved = monitor.n_events
+            now = time.perf_counter()
+            if now - last_progress >= progress_every:
+                progress(now)
+                last_progress = now
+            if any(f.is_set() for f in flags):
+                stopped = True
+                break
+            if max_events is not None and monitor.n_events - start_events >= max_events:
+                break
+        seconds = time.perf_counter() - started
+        save()
+        if reviser is not None and not stopped:
+            for revision in reviser.due(monitor.n_events, final=True):
+                if on_revision is not None:
+                    on_revision(revision)
+        progress(time.perf_counter())
         return RunSummary(
             events=monitor.n_events - start_events, total_events=monitor.n_events, seconds=seconds, alerts=raised,
             states=monitor.counts(), resumed_from=resumed_from, stopped=stopped,
@@ -345,6 +346,7 @@ def run_monitor(
             quarantine=None if qlog is None else qlog.path,
         )
     finally:
+        signals.__exit__(None, None, None)
         if log is not None:
             log.close()
         if qlog is not None:
