@@ -12,6 +12,7 @@ from leanlearn.mining.layers import (
     adjust_flat,
     combinations_by_layer,
     critical_value,
+    itemsets_by_layer,
     layer_shares,
     layered_adjust,
     weighted_length,
@@ -167,3 +168,18 @@ def test_binary_hypothesis_count_does_not_depend_on_the_outcome():
             for v in (y.to_numpy(), *(np.random.default_rng(s).permutation(y.to_numpy()) for s in range(3)))]
     assert len({tuple(sorted(m.n_tests_by_length_.items())) for m in fits}) == 1
     assert fits[0].rules_[0].text == "a == p → scrap"
+
+
+def test_itemsets_by_layer_counts_what_weighted_length_says_for_each_itemset():
+    rng = np.random.default_rng(5)
+    columns = ["a", "a", "a", "b", "c", "c", "a * b", "d / e"]  # intervals on a and c; two automatic features
+    weights = {"a * b": 2, "d / e": 2}
+    for cap in (1, 2, 3, 4):
+        itemsets = [tuple(sorted(rng.choice(len(columns), size=int(rng.integers(0, 5)), replace=False).tolist()))
+                    for _ in range(500)]
+        expected: dict[int, int] = {}
+        for s in itemsets:
+            layer = weighted_length([columns[i] for i in s], weights, cap)
+            expected[layer] = expected.get(layer, 0) + 1
+        assert itemsets_by_layer(itemsets, columns, weights, cap) == dict(sorted(expected.items()))
+    assert itemsets_by_layer([], columns, weights, 3) == {}

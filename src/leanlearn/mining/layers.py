@@ -111,6 +111,37 @@ def weighted_length(features: Iterable[str], weights: Mapping[str, int], cap: in
     return max(1, min(int(cap), sum(int(weights.get(f, 1)) for f in set(features))))
 
 
+def itemsets_by_layer(
+    itemsets: Iterable[Sequence[int]], columns: Sequence[str], weights: Mapping[str, int], cap: int
+) -> dict[int, int]:
+    """How many of ``itemsets`` fall in each layer: :func:`weighted_length` of each itemset's columns, counted in
+    arrays (tens of thousands of itemsets: one pass, no per-itemset set).
+
+    ``itemsets`` hold item numbers, ``columns[i]`` is the column item ``i`` states something about (two items of one
+    column, an interval, are one condition).
+
+    >>> itemsets_by_layer([(0,), (0, 1), (1, 2), (0, 1, 2)], ["t", "t", "a * b"], {"a * b": 2}, cap=3)
+    {1: 2, 3: 2}
+    """
+    names = {name: k for k, name in enumerate(dict.fromkeys(columns))}
+    column_of = np.array([names[c] for c in columns], dtype=np.int64)
+    weight_of = np.array([int(weights.get(name, 1)) for name in names], dtype=np.int64)
+    by_size: dict[int, list[Sequence[int]]] = {}
+    for itemset in itemsets:
+        by_size.setdefault(len(itemset), []).append(itemset)
+    total = np.zeros(int(cap) + 1, dtype=np.int64)
+    for size, group in by_size.items():
+        if size == 0:
+            total[1] += len(group)
+            continue
+        cols = np.sort(column_of[np.array(group, dtype=np.int64).reshape(len(group), size)], axis=1)
+        first = np.ones(cols.shape, dtype=bool)  # the first item of each column in the itemset counts its weight
+        first[:, 1:] = cols[:, 1:] != cols[:, :-1]
+        length = np.clip((weight_of[cols] * first).sum(axis=1), 1, int(cap))
+        total += np.bincount(length, minlength=int(cap) + 1)
+    return {layer: int(n) for layer, n in enumerate(total.tolist()) if n}
+
+
 def combinations_by_layer(
     items_per_column: Mapping[str, int], weights: Mapping[str, int], max_conditions: int, cap: int
 ) -> dict[int, int]:

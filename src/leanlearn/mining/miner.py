@@ -60,7 +60,6 @@ import copy
 import hashlib
 import inspect
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -74,7 +73,13 @@ from leanlearn.mining.bitsets import ItemConstraints, PackedItems
 from leanlearn.mining.engines import BitsetEngine, TooManyItemsets, get_engine, length_thresholds
 from leanlearn.mining.expressions import evaluate_derived
 from leanlearn.mining.features import Itemizer, SortedValues, Threshold, best_threshold
-from leanlearn.mining.layers import combinations_by_layer, largest_reportable_p, layered_adjust, weighted_length
+from leanlearn.mining.layers import (
+    combinations_by_layer,
+    itemsets_by_layer,
+    largest_reportable_p,
+    layered_adjust,
+    weighted_length,
+)
 from leanlearn.mining.rules import WASTES, Condition, Rule, RuleSet
 from leanlearn.mining.selection import Candidate, cover, merge_near_duplicates
 from leanlearn.mining.settings import MiningSettingError, MiningSettings
@@ -739,9 +744,8 @@ class RuleMinerCore:
                                 max_itemsets=settings.max_candidates, constraints=constraints.subset(eligible))
         except TooManyItemsets:
             return bound
-        # each eligible item's column looked up once (tens of thousands of itemsets: no per-item lookups)
         columns = [items[int(e)].feature for e in eligible.tolist()]
-        return dict(Counter(self._layer_of({columns[j] for j in s}) for s, _ in mined))
+        return itemsets_by_layer((s for s, _ in mined), columns, self.layer_weights_, self.n_layers_)
 
     def _enumerate_screened(
         self, positive_rows: PackedItems, matrix: PackedItems, outcome: np.ndarray, min_count: int | Sequence[int],
