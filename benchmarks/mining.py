@@ -14,7 +14,8 @@ Methods (a method not installed or not registered is skipped with a printed note
 - ``leanlearn mine`` — the CLI in a subprocess on the table written to Parquet first (read, itemize, mine, test,
   select, write the pack): end to end. ``leanlearn mine, nothing to mine`` is the same command on the table's
   first 1,000 rows with the outcome set to False everywhere: the CLI's fixed cost (interpreter, imports, argument
-  parsing, reading, pack writing), which no miner removes.
+  parsing, reading, pack writing), which no miner removes. ``leanlearn mine (CLI), from CSV`` is the same command
+  on the table written as CSV (``True``/``False`` cells), the way most plant systems export it.
 - ``RuleMiner[E]`` — the estimator with engine E (bitset, mlxtend, spark when registered) on the same table: the rule
   sets of all engines must be identical (the agreement column compares each to the first engine's, and the CLI's to
   ``RuleMiner[bitset]``).
@@ -551,6 +552,18 @@ def bench_table(bench: Bench, dataset: str, rows: int, data: Path, min_count: in
                           cli_cmd(small, bench.work / "fixed.pack.json", cli_targets, cli_extra), None, False)
         if fixed["status"] == "ok":
             fixed["seconds"] = fixed["wall_s"]
+        # the same command on the table as CSV, how most plant systems export it (True/False cells)
+        text = bench.work / f"{dataset}.csv"
+        pd.read_parquet(data).to_csv(text, index=False)
+        csv_pack = bench.work / f"{dataset}.csv.pack.json"
+        from_csv = bench.run(dataset, rows, "cli:csv", "leanlearn mine (CLI), from CSV",
+                             cli_cmd(text, csv_pack, cli_targets, cli_extra), None, False)
+        if from_csv["status"] == "ok" and csv_pack.exists():
+            from_csv["seconds"] = from_csv["wall_s"]
+            from_csv["rules"], from_csv["n_tests"] = cli_rules(csv_pack)
+            from_csv["csv_mb"] = text.stat().st_size / 1e6
+            agreement_rules([*rule_runs, from_csv], "miner:bitset")
+        text.unlink()
     if items_data is None:
         return
     item_runs = []
@@ -683,8 +696,8 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ok = {r["method"]: r for r in runs if r["dataset"] == dataset and r["status"] == "ok"}
         naive = ok.get("naive")
         line: dict[str, Any] = {"dataset": dataset}
-        same_task = ("cli", "cli:fixed", "engine:bitset", "engine:spark") if dataset.startswith("planted") else (
-            "engine:bitset", "engine:spark")  # on AI4I the CLI mines the raw table, the searches the bins
+        same_task = (("cli", "cli:fixed", "cli:csv", "engine:bitset", "engine:spark") if dataset.startswith("planted")
+                     else ("engine:bitset", "engine:spark"))  # on AI4I the CLI mines the raw table, the searches bins
         for method in same_task:
             if method in ok and naive:
                 line[f"{method} / naive"] = ok[method]["seconds"] / naive["seconds"]
