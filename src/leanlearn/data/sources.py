@@ -446,29 +446,17 @@ def _plain_utf8(encoding: str) -> str:
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> str:
+    """All of ``data`` decoded (default UTF-8), a byte-order mark removed; a byte that does not decode is named."""
     if encoding is not None:
         _check_codec(path, encoding)
-        try:
-            text = data.decode(_plain_utf8(encoding))
-        except UnicodeError as exc:
-            if not isinstance(exc, UnicodeDecodeError):
-                raise DataError(f"{path}: cannot be decoded as {encoding} ({first_line(exc)}); declare the "
-                                "encoding the file was written in") from None
-            line = data[: exc.start].count(b"\n") + 1
-            raise DataError(
-                f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) is not valid {encoding}; "
-                "declare the encoding the file was written in"
-            ) from None
-        return text.removeprefix("\ufeff")
     try:
-        text = data.decode("utf-8")
+        text = data.decode(_plain_utf8(encoding or "utf-8"))
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) is not valid UTF-8; "
-            "save the file as UTF-8, or declare its encoding (e.g. 'cp1252' for Excel on Windows: "
-            "read_table(path, encoding='cp1252'), `encoding:` under the pipeline's source, or --encoding cp1252)"
-        ) from None
+        raise _not_valid(path, data[exc.start], exc.start, line, encoding) from None
+    except UnicodeError as exc:
+        raise DataError(f"{path}: cannot be decoded as {encoding} ({first_line(exc)}); declare the encoding the "
+                        "file was written in") from None
     return text.removeprefix("\ufeff")
 
 
