@@ -14,7 +14,8 @@
 5. stops at the end of the stream, after about ``max_events``, or when asked: SIGINT (Ctrl-C) or SIGTERM set a flag that
    the loop checks between batches — the batch in hand is finished, alerts are flushed, a checkpoint is written and
    a :class:`RunSummary` returned, whatever the stream (a reader blocked on stdin does not hold the stop up). A
-   second Ctrl-C stops at once, without the checkpoint.
+   second Ctrl-C stops at once, without the checkpoint. The handlers are in place before the checkpoint is loaded
+   or first written, so a stop asked for as soon as the checkpoint file appears is a clean stop too.
 
 Resuming with an alert (or quarantine) file that is shorter than the checkpoint recorded — rotated or truncated —
 is refused (:class:`~leanlearn.online.base.MonitorError`); naming another file resumes into that file afresh.
