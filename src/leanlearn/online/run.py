@@ -283,6 +283,16 @@ def run_monitor(
             on_progress(Progress(monitor.n_events, done, seconds, done / seconds if seconds > 0 else 0.0,
                                  monitor.counts(), raised, getattr(stream, "bad_lines", 0), set_aside))
 
+        def keep_aside(held: list[Quarantined]) -> int:
+            """Quarantined events to the quarantine file, the first few to the problems, to the callback."""
+            if qlog is not None:
+                qlog.write(held)
+            for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
+                problems.append(f"quarantined {q.message}")
+            if on_quarantine is not None:
+                on_quarantine(held)
+            return len(held)
+
         flags = [signals.event] + ([stop] if stop is not None else [])
         for frame in stream.batches(size):
             if len(frame):
@@ -290,14 +300,7 @@ def run_monitor(
                 found = monitor.update_many(frame)
                 held = monitor.pop_quarantined()
                 if held:
-                    held = [q.with_source(stream.label) for q in held]
-                    set_aside += len(held)
-                    if qlog is not None:
-                        qlog.write(held)
-                    for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
-                        problems.append(f"quarantined {q.message}")
-                    if on_quarantine is not None:
-                        on_quarantine(held)
+                    set_aside += keep_aside([q.with_source(stream.label) for q in held])
                 if reviser is not None:
                     reviser.observe(frame, first, found)
                     for revision in reviser.due(monitor.n_events):
@@ -313,13 +316,7 @@ def run_monitor(
                     save()
                     last_saved = monitor.n_events
             if held_by_stream is not None and (held := held_by_stream()):  # messages the stream set aside
-                set_aside += len(held)
-                if qlog is not None:
-                    qlog.write(held)
-                for q in held[:max(0, _MAX_PROBLEMS - len(problems))]:
-                    problems.append(f"quarantined {q.message}")
-                if on_quarantine is not None:
-                    on_quarantine(held)
+                set_aside += keep_aside(held)
             if due is not None and due():
                 save()
                 last_saved = monitor.n_events
