@@ -80,5 +80,5 @@ def test_a_file_that_grows_past_the_byte_limit_while_read_is_refused(tmp_path, m
     path = tmp_path / "runs.csv"
     path.write_bytes(b"a,b\n" + b"1,2\n" * 100)
     with pytest.raises(DataError, match="max_bytes"):
-        list(sources._file_chunks(path, 100))  # as if the size checked before reading had been 100 bytes
+        list(sources._file_chunks(path, Limits(max_bytes=100)))  # as if the file had grown past it
     assert read_table(path, limits=Limits(max_bytes=404)).shape == (100, 2)

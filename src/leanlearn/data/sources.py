@@ -163,7 +163,7 @@ def read_table(
             chunks: Iterable[bytes] = (data[at : at + _CHUNK_BYTES] for at in range(0, len(data), _CHUNK_BYTES))
         else:
             limits.check("max_bytes", path.stat().st_size, str(path), "bytes")
-            chunks = _file_chunks(path, limits.max_bytes)
+            chunks = _file_chunks(path, limits)
         sample, content = _checked_text(path, chunks, encoding)
         if not content:
             raise DataError(f"{path}: the file is empty; export the table again (with a header row and data rows)")
@@ -343,16 +343,15 @@ def _read_bytes(path: Path, gzipped: bool, limits: Limits) -> bytes:
     return data
 
 
-def _file_chunks(path: Path, max_bytes: int) -> Iterator[bytes]:
-    """The bytes of ``path`` in chunks of :data:`_CHUNK_BYTES`, stopping with the limit's error past ``max_bytes``
-    (a file that grew after its size was checked)."""
+def _file_chunks(path: Path, limits: Limits) -> Iterator[bytes]:
+    """The bytes of ``path`` in chunks of :data:`_CHUNK_BYTES`, stopping with the limit's error past
+    ``limits.max_bytes`` (a file that grew after its size was checked)."""
     read = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             read += len(chunk)
-            if read > max_bytes:
-                raise DataError(Limits(max_bytes=max_bytes).message("max_bytes", f"more than {max_bytes:,}",
-                                                                    str(path), "bytes"))
+            if read > limits.max_bytes:
+                raise DataError(limits.message("max_bytes", f"more than {limits.max_bytes:,}", str(path), "bytes"))
             yield chunk
 
 
